@@ -1,0 +1,62 @@
+"""linksvc: signed, expiring download links for a protected directory."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from . import config
+from .keys import read_keys
+from .keys import require_keys
+
+
+def create_app(
+    settings: Mapping[str, Any] | None = None,
+    settings_path: str | os.PathLike[str] | None = None,
+) -> Flask:
+    """Build the app from ``settings`` (tests) or settings.toml + environment."""
+    from . import auth
+    from . import dashboard
+    from . import download
+    from . import handlers
+    from .ext import csrf
+    from .sharing import Services
+
+    app = Flask(__name__)
+    if settings is None:
+        conf = config.load(settings_path)
+    else:
+        conf = config.validate(settings, Path.cwd())
+    keys = require_keys(conf.get("secret_keys") or read_keys(conf["instance_dir"]))
+    Path(conf["instance_dir"]).mkdir(parents=True, exist_ok=True)
+
+    secure = conf["public_base_url"].startswith("https://")
+    app.config.update(
+        LINKSVC=conf,
+        SECRET_KEY=keys[0],
+        SECRET_KEY_FALLBACKS=keys[1:],
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=secure,
+        SESSION_COOKIE_NAME="linksvc_session",
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=secure,
+        PREFERRED_URL_SCHEME="https" if secure else "http",
+        TRUSTED_HOSTS=conf["trusted_hosts"] or None,
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+
+    app.extensions["linksvc"] = Services.build(conf, keys)
+    csrf.init_app(app)
+    auth.init_app(app)
+    handlers.init_app(app)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(dashboard.bp)
+    app.register_blueprint(download.bp)
+    return app

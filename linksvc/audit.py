@@ -1,0 +1,120 @@
+"""The audit log writer: records are queued and written by a background thread.
+
+A download must not wait for its audit row, and a failed audit write must not
+fail the download: :meth:`AuditLog.record` only appends to a queue. A thread
+per process writes what is queued in batches; ``flush`` waits for it (tests,
+shutdown). Failures are logged with the records they lost.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import queue
+import threading
+import time
+import weakref
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy import insert
+
+from .schema import audit
+
+log = logging.getLogger("linksvc.audit")
+
+#: Longest a record waits in the queue before its batch is written, in seconds.
+BATCH_WAIT = 0.05
+#: Most records written in one statement.
+BATCH_SIZE = 500
+_FIELDS = ("actor", "remote_addr", "user_agent")
+_LOGS: weakref.WeakSet[AuditLog] = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_all() -> None:
+    for log_ in list(_LOGS):
+        log_.flush(timeout=5)
+
+
+class AuditLog:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._queue: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self._lock = threading.Lock()
+        self._pending = 0
+        self._idle = threading.Condition(self._lock)
+        _LOGS.add(self)
+
+    def record(self, event: str, outcome: str, **fields: Any) -> None:
+        row = {
+            "at": int(time.time()),
+            "event": event,
+            "outcome": outcome,
+            "link_id": fields.get("link_id"),
+            "path": fields.get("path"),
+            "status": int(fields.get("status") or 0),
+            "bytes": int(fields.get("bytes") or 0),
+        }
+        for name in _FIELDS:
+            row[name] = str(fields.get(name) or "")[:512]
+        with self._lock:
+            self._pending += 1
+        self._ensure_thread()
+        self._queue.put(row)
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every queued record is written (or given up on)."""
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            while self._pending:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._idle.wait(left)
+        return True
+
+    def _ensure_thread(self) -> None:
+        # After a fork (gunicorn workers) the parent's thread does not exist.
+        if self._thread is not None and self._pid == os.getpid():
+            return
+        with self._lock:
+            if self._thread is None or self._pid != os.getpid():
+                self._pid = os.getpid()
+                self._thread = threading.Thread(
+                    target=self._run, name="linksvc-audit", daemon=True
+                )
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            deadline = time.monotonic() + BATCH_WAIT
+            while len(batch) < BATCH_SIZE:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                try:
+                    batch.append(self._queue.get(timeout=left))
+                except queue.Empty:
+                    break
+            rows = [row for row in batch if row is not None]
+            self._write(rows)
+            with self._idle:
+                self._pending -= len(rows)
+                self._idle.notify_all()
+
+    def _write(self, rows: list[dict[str, Any]]) -> None:
+        for attempt in range(3):
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(insert(audit), rows)
+                return
+            except Exception:
+                if attempt == 2:
+                    log.exception("lost %d audit records: %r", len(rows), rows)
+                else:
+                    time.sleep(0.1 * (attempt + 1))

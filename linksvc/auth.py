@@ -1,0 +1,134 @@
+"""Blueprint: login and logout, and who the current user is.
+
+Sessions are Flask-Login's. A session names the user *and* the user's current
+session token; logout rotates the token, so a copied cookie is dead after
+logout (and so is every other session of that user: logout means everywhere).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import abort
+from flask import Blueprint
+from flask import flash
+from flask import Flask
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import session
+from flask import url_for
+from flask_login import current_user
+from flask_login import login_user
+from flask_login import logout_user
+from flask_login import UserMixin
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
+from wtforms import PasswordField
+from wtforms import StringField
+from wtforms.validators import DataRequired
+from wtforms.validators import Length
+
+from .ext import login_manager
+from .ext import services
+from .store import User
+
+bp = Blueprint("auth", __name__)
+
+
+class SessionUser(UserMixin):
+    """The Flask-Login face of a stored user."""
+
+    def __init__(self, user: User) -> None:
+        self.user = user
+
+    def get_id(self) -> str:
+        return f"{self.user.id}:{self.user.session_token}"
+
+
+class LoginForm(FlaskForm):
+    username = StringField("User name", validators=[DataRequired(), Length(max=64)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+
+
+class LogoutForm(FlaskForm):
+    """Empty but for its CSRF token: logout is a POST that a page cannot forge."""
+
+
+def init_app(app: Flask) -> None:
+    login_manager.init_app(app)
+    login_manager.session_protection = "basic"
+
+    @app.context_processor
+    def _logout_form() -> dict[str, object]:
+        return {"logout_form": LogoutForm()}
+
+
+@login_manager.user_loader
+def _load_user(session_id: str) -> SessionUser | None:
+    user_id, _, token = session_id.partition(":")
+    if not user_id.isdigit():
+        return None
+    user = services().store.user(int(user_id))
+    if user is None or user.disabled or user.session_token != token:
+        return None
+    return SessionUser(user)
+
+
+@login_manager.unauthorized_handler
+def _unauthorized() -> Response:
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+def require_login() -> User:
+    """The current user, or a redirect to the login page (raised)."""
+    if not current_user.is_authenticated:
+        abort(login_manager.unauthorized())
+    return current_user.user
+
+
+def safe_next(target: str | None) -> str:
+    """``target`` if it is a path on this site, else the dashboard.
+
+    Refuses ``//host``, ``/\\host``, schemes and anything with a netloc, which
+    browsers would follow off-site.
+    """
+    fallback = url_for("dashboard.browse")
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return fallback
+    if "\\" in target or any(ord(c) < 32 for c in target):
+        return fallback
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return fallback
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Response | str:
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = services().store.authenticate(form.username.data, form.password.data)
+        if user is not None:
+            # A fresh session at login: nothing planted before it survives.
+            session.clear()
+            login_user(SessionUser(user))
+            return redirect(safe_next(request.args.get("next")))
+        flash("Wrong user name or password.", "error")
+        status = 200
+    else:
+        status = 400 if form.errors and request.method == "POST" else 200
+    return render_template("login.html", form=form), status
+
+
+@bp.route("/logout", methods=["POST"])
+def logout() -> Response:
+    form = LogoutForm()
+    if not form.validate_on_submit():
+        abort(400, "The logout form expired; please try again.")
+    if current_user.is_authenticated:
+        services().store.rotate_session_token(current_user.user.id)
+    logout_user()
+    session.clear()
+    flash("You are logged out.", "info")
+    return redirect(url_for("auth.login"))

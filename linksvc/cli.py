@@ -1,0 +1,244 @@
+"""The ``linksvc`` command: a Flask CLI group; each command is a thin wrapper.
+
+``--settings PATH`` may stand before or after the command name; it is kept in
+the click context and read when the app is first needed.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sys
+import time
+
+import click
+from flask import current_app
+from flask import Flask
+from flask.cli import FlaskGroup
+from flask.cli import with_appcontext
+
+from . import config
+from . import create_app
+from .errors import LinksvcError
+from .keys import ensure_keys
+from .sharing import Services
+
+SETTINGS_KEY = "linksvc.settings"
+
+
+def _remember_settings(ctx: click.Context, _param, value: str | None) -> None:
+    if value is not None:
+        ctx.meta[SETTINGS_KEY] = value
+
+
+settings_option = click.option(
+    "--settings",
+    metavar="PATH",
+    expose_value=False,
+    is_eager=True,
+    callback=_remember_settings,
+    help="Settings file (default: $LINKSVC_SETTINGS or ./settings.toml).",
+)
+
+
+def _make_app() -> Flask:
+    ctx = click.get_current_context(silent=True)
+    path = ctx.meta.get(SETTINGS_KEY) if ctx else None
+    try:
+        return create_app(settings_path=path)
+    except LinksvcError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def svc() -> Services:
+    return current_app.extensions["linksvc"]
+
+
+class Group(FlaskGroup):
+    """Every subcommand also accepts ``--settings`` and turns our refusals into
+    a one-line error with exit code 1 rather than a traceback."""
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        if not isinstance(cmd, click.Group):
+            cmd = settings_option(cmd)
+        super().add_command(cmd, name)
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except LinksvcError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+class SubGroup(click.Group):
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        super().add_command(settings_option(cmd), name)
+
+
+cli = Group(
+    name="linksvc",
+    help="Signed, expiring download links for a protected directory.",
+    create_app=_make_app,
+    load_dotenv=False,
+    set_debug_flag=False,
+    params=[
+        click.Option(
+            ["--settings"],
+            metavar="PATH",
+            expose_value=False,
+            is_eager=True,
+            callback=_remember_settings,
+            help="Settings file (default: $LINKSVC_SETTINGS or ./settings.toml).",
+        )
+    ],
+)
+
+
+@cli.command("init")
+@click.option(
+    "--demo-admin", is_flag=True, help="Create user 'admin' if no user exists."
+)
+@click.pass_context
+def init_command(ctx: click.Context, demo_admin: bool) -> None:
+    """Create the instance folder, secret keys and database (idempotent)."""
+    path = ctx.meta.get(SETTINGS_KEY)
+    try:
+        conf = config.load(path)
+    except LinksvcError as exc:
+        raise click.ClickException(str(exc)) from None
+    ensure_keys(conf["instance_dir"])
+    app = _make_app()
+    store = app.extensions["linksvc"].store
+    store.migrate()
+    click.echo(f"instance: {conf['instance_dir']}")
+    click.echo(f"database: {store.engine.url.render_as_string(hide_password=True)}")
+    if demo_admin and store.count_users() == 0:
+        password = secrets.token_urlsafe(12)
+        store.add_user("admin", password, is_admin=True)
+        click.echo("")
+        click.echo("Created the demo admin. Log in at the address below with")
+        click.echo("  user name: admin")
+        click.echo(f"  password:  {password}")
+        click.echo("This password is shown only now.")
+
+
+@cli.group("user", cls=SubGroup)
+def user_group() -> None:
+    """Add users and grant them folders."""
+
+
+def _clean_grants(prefixes) -> list[str]:
+    tree = svc().tree
+    return [tree.clean(prefix) for prefix in prefixes]
+
+
+@user_group.command("add")
+@click.argument("name")
+@click.option("--admin", is_flag=True, help="May access and share everything.")
+@click.option(
+    "--grant",
+    "grants",
+    multiple=True,
+    metavar="PREFIX",
+    help="A folder under protected/ (repeatable).",
+)
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
+@with_appcontext
+def user_add(name: str, admin: bool, grants: tuple[str, ...], password_stdin: bool):
+    """Add a user."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if len(password) < 8:
+        raise click.ClickException("the password must have at least 8 characters")
+    user = svc().store.add_user(name, password, admin, _clean_grants(grants))
+    click.echo(f"added {user.username}{' (admin)' if admin else ''}")
+
+
+@user_group.command("grant")
+@click.argument("name")
+@click.argument("prefix")
+@with_appcontext
+def user_grant(name: str, prefix: str) -> None:
+    """Let NAME access and share everything under PREFIX."""
+    (clean,) = _clean_grants([prefix])
+    user = svc().store.add_grant(name, clean)
+    click.echo(f"{user.username}: {', '.join(user.grants) or '-'}")
+
+
+@user_group.command("list")
+@with_appcontext
+def user_list() -> None:
+    """One line per user: name, role, grants."""
+    for user in svc().store.list_users():
+        role = "admin" if user.is_admin else "user"
+        state = " disabled" if user.disabled else ""
+        click.echo(f"{user.username}\t{role}{state}\t{','.join(user.grants) or '-'}")
+
+
+@cli.group("link", cls=SubGroup)
+def link_group() -> None:
+    """Create and list share links."""
+
+
+@link_group.command("create")
+@click.argument("path")
+@click.option("--user", "username", required=True, help="Owner; their grants apply.")
+@click.option("--expires", default=None, help="Lifetime, e.g. 90m, 1d, 2w.")
+@with_appcontext
+def link_create(path: str, username: str, expires: str | None) -> None:
+    """Create a link to PATH; the URL is the last line printed."""
+    services = svc()
+    user = services.store.user_by_name(username)
+    link, token = services.create_link(user, path, expires, actor=f"cli:{username}")
+    try:
+        url = services.link_url(token)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"link {link.id} to {link.path}, expires {_utc(link.expires_at)}")
+    click.echo(url)
+
+
+@link_group.command("list")
+@with_appcontext
+def link_list() -> None:
+    """One line per link: id, path, owner, expiry, status, downloads."""
+    now = time.time()
+    for link in svc().store.list_links(limit=10_000):
+        downloads = str(link.download_count)
+        if link.max_downloads is not None:
+            downloads += f"/{link.max_downloads}"
+        click.echo(
+            "\t".join(
+                [
+                    link.id,
+                    link.path,
+                    link.owner,
+                    _utc(link.expires_at),
+                    link.status(now),
+                    downloads,
+                ]
+            )
+        )
+
+
+def _utc(ts: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.pass_context
+def serve_command(ctx: click.Context, host: str, port: int, workers: int) -> None:
+    """Serve with gunicorn in the foreground; SIGTERM stops it cleanly."""
+    from .serve import serve
+
+    path = ctx.meta.get(SETTINGS_KEY)
+    _make_app()  # fail here, with a clear message, rather than in each worker
+    serve(path, host, port, workers)
+
+
+def main() -> None:
+    cli.main(prog_name="linksvc")

@@ -1,0 +1,162 @@
+"""Settings: ``settings.toml`` plus ``LINKSVC_*`` environment, validated.
+
+Every key has a default here, a type, and an environment override named
+``LINKSVC_<KEY>``. An unknown key or a value of the wrong type stops start-up
+with a message that names the key, because a typo in a deployment should not
+silently fall back to a default.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .durations import parse_duration
+from .errors import BadDuration
+from .errors import ConfigError
+
+#: Folder whose files can be shared; nothing outside it is ever served.
+PROTECTED_DIR = "protected"
+#: Folder for the database file and the secret keys.
+INSTANCE_DIR = "instance"
+#: SQLAlchemy URL; empty means ``sqlite:///<instance_dir>/linksvc.sqlite3``.
+DATABASE_URL = ""
+#: Expiry offered first when a link is created.
+DEFAULT_EXPIRY = "1d"
+#: No link may live longer than this.
+MAX_EXPIRY = "30d"
+#: Base of every absolute link; empty means taken from the request (and then
+#: ``trusted_hosts`` should be set, or a spoofed Host header names the link).
+PUBLIC_BASE_URL = ""
+#: Host names the server answers to; empty accepts any.
+TRUSTED_HOSTS: list[str] = []
+
+ENV_PREFIX = "LINKSVC_"
+SETTINGS_FILE = "settings.toml"
+
+
+def _path(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise TypeError("a non-empty path")
+    return value
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError("a string")
+    return value
+
+
+def _duration(value: Any) -> int:
+    try:
+        return parse_duration(value)
+    except BadDuration as exc:
+        raise TypeError(str(exc)) from None
+
+
+def _host_list(value: Any) -> list[str]:
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise TypeError("a list of host names")
+    return value
+
+
+def _base_url(value: Any) -> str:
+    value = _str(value).rstrip("/")
+    if value and not value.startswith(("http://", "https://")):
+        raise TypeError("an http:// or https:// URL")
+    return value
+
+
+#: key -> (default, converter). Converters raise TypeError with what they want.
+SCHEMA: dict[str, tuple[Any, Callable[[Any], Any]]] = {
+    "protected_dir": (PROTECTED_DIR, _path),
+    "instance_dir": (INSTANCE_DIR, _path),
+    "database_url": (DATABASE_URL, _str),
+    "default_expiry": (DEFAULT_EXPIRY, _duration),
+    "max_expiry": (MAX_EXPIRY, _duration),
+    "public_base_url": (PUBLIC_BASE_URL, _base_url),
+    "trusted_hosts": (TRUSTED_HOSTS, _host_list),
+}
+
+#: Keys that hold paths, resolved against the settings file's folder.
+PATH_KEYS = ("protected_dir", "instance_dir")
+
+
+def read_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Parse a settings file; refuses secrets, which belong in the instance."""
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"settings file {os.fspath(path)!r} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"settings file {os.fspath(path)!r}: {exc}") from None
+    if "secret_keys" in data:
+        raise ConfigError(
+            "secret_keys: secrets do not belong in the settings file; run "
+            "`linksvc init` (writes instance/secret_keys) or set LINKSVC_SECRET_KEYS"
+        )
+    return data
+
+
+def from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The ``LINKSVC_<KEY>`` overrides for keys in the schema."""
+    return {
+        key: environ[ENV_PREFIX + key.upper()]
+        for key in SCHEMA
+        if ENV_PREFIX + key.upper() in environ
+    }
+
+
+def validate(raw: Mapping[str, Any], base_dir: Path) -> dict[str, Any]:
+    """Fill defaults, convert types and resolve paths; raise ConfigError."""
+    unknown = sorted(set(raw) - set(SCHEMA) - {"secret_keys"})
+    if unknown:
+        raise ConfigError(f"unknown setting {unknown[0]!r}; known: {', '.join(SCHEMA)}")
+    settings: dict[str, Any] = {}
+    for key, (default, convert) in SCHEMA.items():
+        value = raw.get(key, default)
+        try:
+            settings[key] = convert(value)
+        except TypeError as exc:
+            raise ConfigError(
+                f"setting {key!r} must be {exc} (got {value!r})"
+            ) from None
+    for key in PATH_KEYS:
+        settings[key] = str((base_dir / settings[key]).resolve())
+    if not settings["database_url"]:
+        db = Path(settings["instance_dir"], "linksvc.sqlite3")
+        settings["database_url"] = f"sqlite:///{db}"
+    if settings["default_expiry"] > settings["max_expiry"]:
+        raise ConfigError("setting 'default_expiry' must not exceed 'max_expiry'")
+    if "secret_keys" in raw:
+        settings["secret_keys"] = list(raw["secret_keys"])
+    return settings
+
+
+def load(
+    path: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Settings from ``path`` (or ``LINKSVC_SETTINGS``, or ./settings.toml).
+
+    Without any file the defaults apply, relative to the working directory.
+    """
+    environ = os.environ if environ is None else environ
+    path = path or environ.get(ENV_PREFIX + "SETTINGS")
+    raw: dict[str, Any] = {}
+    if path is None and Path(SETTINGS_FILE).is_file():
+        path = SETTINGS_FILE
+    if path is not None:
+        raw = read_file(path)
+        base_dir = Path(path).resolve().parent
+    else:
+        base_dir = Path.cwd()
+    raw.update(from_environ(environ))
+    return validate(raw, base_dir)

@@ -1,0 +1,133 @@
+"""Blueprint: browse what you may share, create links, list your links."""
+
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint
+from flask import render_template
+from flask import request
+from flask_wtf import FlaskForm
+from wtforms import SelectField
+from wtforms import StringField
+from wtforms.validators import Length
+from wtforms.validators import Optional
+
+from .auth import require_login
+from .durations import format_duration
+from .errors import BadDuration
+from .errors import ExpiryTooLong
+from .errors import NotGranted
+from .ext import services
+from .files import covers
+from .files import leads_to_grant
+
+bp = Blueprint("dashboard", __name__)
+
+#: The expiry choices offered on the share form, besides a custom value.
+EXPIRY_CHOICES = [("1h", "1 hour"), ("1d", "1 day"), ("7d", "7 days")]
+TOKEN_PAGE_HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
+
+
+class ShareForm(FlaskForm):
+    expires = SelectField(
+        "Expires after", choices=[*EXPIRY_CHOICES, ("custom", "Custom…")], default="1d"
+    )
+    custom = StringField(
+        "Custom expiry (e.g. 90m, 2d, 2w)", validators=[Optional(), Length(max=16)]
+    )
+
+
+def _crumbs(path: str) -> list[tuple[str, str]]:
+    """(name, path) for each folder from the top down to ``path``."""
+    crumbs, parts = [], path.split("/") if path else []
+    for i, name in enumerate(parts):
+        crumbs.append((name, "/".join(parts[: i + 1])))
+    return crumbs
+
+
+@bp.route("/")
+@bp.route("/browse/<path:folder>")
+def browse(folder: str = "") -> str:
+    user = require_login()
+    svc = services()
+    clean, _ = svc.tree.resolve(folder)
+    grants = user.effective_grants
+    if not (covers(grants, clean) or leads_to_grant(grants, clean)):
+        raise NotGranted(f"you have no access to {clean!r}")
+    entries = svc.tree.listing(clean, grants)
+    return render_template(
+        "browse.html", folder=clean, crumbs=_crumbs(clean), entries=entries
+    )
+
+
+@bp.route("/share/<path:filename>", methods=["GET", "POST"])
+def share(filename: str):
+    user = require_login()
+    svc = services()
+    clean = svc.check_grant(user, filename)
+    svc.tree.file(clean)
+    form = ShareForm()
+    if not form.is_submitted():
+        form.expires.data = _default_choice(svc.settings["default_expiry"])
+        if form.expires.data == "custom":
+            form.custom.data = format_duration(svc.settings["default_expiry"])
+    if form.validate_on_submit():
+        choice = (
+            form.custom.data if form.expires.data == "custom" else form.expires.data
+        )
+        try:
+            if not choice:
+                raise BadDuration("")
+            link, token = svc.create_link(
+                user,
+                clean,
+                choice,
+                remote_addr=request.remote_addr or "",
+                user_agent=request.user_agent.string,
+            )
+        except (BadDuration, ExpiryTooLong) as exc:
+            form.custom.errors = [*form.custom.errors, str(exc)]
+        else:
+            url = svc.link_url(token, request.host_url)
+            page = render_template("created.html", link=link, url=url)
+            return page, 201, TOKEN_PAGE_HEADERS
+    status = 400 if form.is_submitted() else 200
+    return (
+        render_template(
+            "share.html",
+            form=form,
+            path=clean,
+            max_expiry=format_duration(svc.settings["max_expiry"]),
+        ),
+        status,
+    )
+
+
+def _default_choice(seconds: int) -> str:
+    spelled = format_duration(seconds)
+    return spelled if spelled in dict(EXPIRY_CHOICES) else "custom"
+
+
+@bp.route("/links")
+def links() -> str:
+    user = require_login()
+    svc = services()
+    rows = svc.store.list_links(None if user.is_admin else user.id)
+    return render_template("links.html", links=rows, now=time.time())
+
+
+@bp.app_template_filter("utc")
+def _utc(ts: float | None) -> str:
+    if ts is None:
+        return ""
+    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(ts))
+
+
+@bp.app_template_filter("filesize")
+def _filesize(size: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size} B"

@@ -1,0 +1,128 @@
+"""Errors in one place: each linksvc exception becomes one status and one page.
+
+Views raise; nothing else turns an exception into a response. No traceback or
+file system path reaches a client; a 500 shows a request id that the log has.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from flask import Flask
+from flask import render_template
+from flask import request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from . import errors
+
+log = logging.getLogger("linksvc")
+
+#: exception -> (status, page title). The message comes from the exception.
+STATUS: dict[type[errors.LinksvcError], tuple[int, str]] = {
+    errors.PathRefused: (400, "Path refused"),
+    errors.BadDuration: (400, "Invalid duration"),
+    errors.ExpiryTooLong: (400, "Expiry too long"),
+    errors.NotGranted: (403, "Not allowed"),
+    errors.LinkNotYetValid: (403, "Link not active yet"),
+    errors.FileMissing: (404, "File not found"),
+    errors.LinkInvalid: (404, "Link not found"),
+    errors.UnknownLink: (404, "Link not found"),
+    errors.UnknownUser: (404, "User not found"),
+    errors.UserExists: (409, "User exists"),
+    errors.LinkExpired: (410, "Link expired"),
+    errors.LinkRevoked: (410, "Link revoked"),
+    errors.LinkUsedUp: (410, "Link used up"),
+    errors.StoreUnavailable: (503, "Try again shortly"),
+}
+
+#: Extra words for the person who holds a dead link.
+HINTS = {
+    errors.LinkInvalid: "Check that the whole link was copied. "
+    "If it was, it is not a link this service made, or it no longer works.",
+    errors.LinkExpired: "Ask the person who shared it for a new link.",
+    errors.LinkRevoked: "Ask the person who shared it for a new link.",
+    errors.LinkUsedUp: "Ask the person who shared it for a new link.",
+    errors.FileMissing: "The file may have been moved or deleted.",
+}
+
+#: Every HTML page forbids inline script, framing and outside resources.
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' "
+        "data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "private, no-store",
+}
+
+
+def page(status: int, title: str, message: str, **extra) -> Response:
+    headers = {}
+    if status in (503, 429):
+        headers["Retry-After"] = str(extra.get("retry_after", 5))
+    body = render_template(
+        "error.html", status=status, title=title, message=message, **extra
+    )
+    return Response(body, status, headers, mimetype="text/html")
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(errors.LinksvcError)
+    def _linksvc_error(exc: errors.LinksvcError) -> Response:
+        status, title = _lookup(exc)
+        if status >= 500:
+            log.warning("%s %s: %s", request.method, request.path, exc)
+        return page(status, title, str(exc), hint=HINTS.get(type(exc)), error=exc)
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(exc: CSRFError) -> Response:
+        return page(
+            400,
+            "Form expired",
+            "The form was missing its security token or it expired. "
+            "Go back, reload the page and try again.",
+        )
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response:
+        if exc.response is not None and exc.code in (301, 302, 303, 307, 308):
+            return exc.response
+        if exc.response is not None and 300 <= exc.response.status_code < 400:
+            return exc.response
+        response = page(exc.code or 500, exc.name, exc.description or "")
+        if exc.code == 405 and exc.valid_methods:
+            response.headers["Allow"] = ", ".join(exc.valid_methods)
+        return response
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        request_id = secrets.token_hex(6)
+        log.exception(
+            "request %s: %s %s failed", request_id, request.method, request.path
+        )
+        return page(
+            500,
+            "Something went wrong",
+            "The server could not answer this request. If it keeps happening, "
+            "tell the administrator the request id below.",
+            request_id=request_id,
+        )
+
+    @app.after_request
+    def _page_headers(response: Response) -> Response:
+        if response.mimetype == "text/html":
+            for name, value in PAGE_HEADERS.items():
+                response.headers.setdefault(name, value)
+        return response
+
+
+def _lookup(exc: errors.LinksvcError) -> tuple[int, str]:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 400, "Request refused"

@@ -1,0 +1,115 @@
+"""Download tokens: issue and verify, with itsdangerous; no Flask here.
+
+A token is ``<key id>.<itsdangerous URL-safe timed token>``. The key id picks
+the one key that can have signed it, so verifying costs one HMAC however many
+old keys are still accepted, and retiring a key is just dropping it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from datetime import UTC
+
+from itsdangerous import BadSignature
+from itsdangerous import URLSafeTimedSerializer
+
+from .errors import LinkExpired
+from .errors import LinkInvalid
+from .errors import LinkNotYetValid
+
+#: One salt per purpose: a download token can never pass as anything else.
+DOWNLOAD_SALT = "linksvc.download.v1"
+
+
+def key_id(key: str | bytes) -> str:
+    """A short public name for a key: it says which key, not what key."""
+    if isinstance(key, str):
+        key = key.encode()
+    return hashlib.sha256(b"linksvc.key-id:" + key).hexdigest()[:8]
+
+
+def utc(ts: int) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+@dataclass(frozen=True)
+class Claims:
+    """What a genuine token says."""
+
+    link_id: str
+    path: str
+    expires_at: int
+    not_before: int | None
+    key_id: str
+
+
+class LinkSigner:
+    """Signs with the newest key; verifies with whichever key the token names."""
+
+    def __init__(self, keys: Sequence[str | bytes], salt: str = DOWNLOAD_SALT):
+        if not keys:
+            raise ValueError("at least one secret key is needed")
+        self._serializers = {
+            key_id(key): URLSafeTimedSerializer(key, salt=salt) for key in keys
+        }
+        self.signing_key_id = key_id(keys[0])
+
+    @property
+    def key_ids(self) -> list[str]:
+        return list(self._serializers)
+
+    def issue(
+        self,
+        link_id: str,
+        path: str,
+        expires_at: int,
+        not_before: int | None = None,
+    ) -> str:
+        payload: dict[str, object] = {"i": link_id, "p": path, "e": int(expires_at)}
+        if not_before is not None:
+            payload["n"] = int(not_before)
+        kid = self.signing_key_id
+        return f"{kid}.{self._serializers[kid].dumps(payload)}"
+
+    def verify(self, token: str, now: float | None = None) -> Claims:
+        """Return the claims of a genuine, current token.
+
+        Raises LinkInvalid (tampered, unknown key, garbage), LinkExpired (valid
+        at exactly ``expires_at``, refused one second later, as itsdangerous
+        treats ``max_age``) or LinkNotYetValid.
+        """
+        kid, _, signed = token.partition(".")
+        serializer = self._serializers.get(kid)
+        if serializer is None or not signed:
+            raise LinkInvalid("unknown or malformed link")
+        try:
+            payload = serializer.loads(signed)
+        except (BadSignature, UnicodeError, ValueError):
+            raise LinkInvalid("unknown or malformed link") from None
+        claims = _claims(payload, kid)
+        now = time.time() if now is None else now
+        if int(now) > claims.expires_at:
+            raise LinkExpired(utc(claims.expires_at))
+        if claims.not_before is not None and int(now) < claims.not_before:
+            raise LinkNotYetValid(utc(claims.not_before))
+        return claims
+
+
+def _claims(payload: object, kid: str) -> Claims:
+    # Genuine tokens always have this shape; anything else was not made here.
+    if not isinstance(payload, dict):
+        raise LinkInvalid("unknown or malformed link")
+    link_id, path, expires = payload.get("i"), payload.get("p"), payload.get("e")
+    not_before = payload.get("n")
+    if (
+        not isinstance(link_id, str)
+        or not isinstance(path, str)
+        or type(expires) is not int
+        or (not_before is not None and type(not_before) is not int)
+    ):
+        raise LinkInvalid("unknown or malformed link")
+    return Claims(link_id, path, expires, not_before, kid)

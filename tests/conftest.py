@@ -1,0 +1,210 @@
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from freezegun import freeze_time
+
+from linksvc import create_app
+from linksvc.ext import services
+
+KEYS = ["test-key-newest-0123456789abcdef", "test-key-older-0123456789abcdef"]
+#: A marker that must never appear in any response: it lives outside the tree.
+SECRET = b"TOP-SECRET-OUTSIDE-THE-TREE-7f3a"
+PASSWORDS = {"admin": "admin-password-1", "alice": "alice-password-1", "bob": "bob-pass-1"}
+BIG_SIZE = 3 * 1024 * 1024 + 123
+
+
+def make_tree(root: Path) -> Path:
+    """A protected folder with the cases tests need, and a secret outside it."""
+    protected = root / "protected"
+    (protected / "reports" / "q3").mkdir(parents=True)
+    (protected / "reports" / "q3-old").mkdir()
+    (protected / "web").mkdir()
+    (protected / "readme.txt").write_text("hello from the protected tree\n")
+    (protected / "reports" / "q3" / "summary.csv").write_text("quarter,revenue\nQ3,1\n")
+    (protected / "reports" / "q3-old" / "draft.txt").write_text("old draft\n")
+    (protected / "meeting notes.txt").write_text("notes\n")
+    (protected / "résumé Zoë.txt").write_text("accents\n")
+    (protected / "web" / "page.html").write_text("<script>alert(1)</script>")
+    (protected / "web" / "image.svg").write_text(
+        '<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+    )
+    (protected / ".hidden").write_text("hidden\n")
+    (protected / "big.bin").write_bytes(os.urandom(BIG_SIZE))
+    outside = root / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_bytes(SECRET)
+    (protected / "escape.txt").symlink_to(outside / "secret.txt")
+    (protected / "escape-dir").symlink_to(outside)
+    (protected / "inside-link.txt").symlink_to(protected / "readme.txt")
+    return protected
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    return make_tree(tmp_path)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, tree: Path) -> dict:
+    return {
+        "protected_dir": str(tree),
+        "instance_dir": str(tmp_path / "instance"),
+        "public_base_url": "https://links.example.org",
+        "secret_keys": list(KEYS),
+    }
+
+
+@pytest.fixture
+def app(settings: dict):
+    app = create_app(settings)
+    app.config["TESTING"] = True
+    with app.app_context():
+        store = services().store
+        store.migrate()
+        store.add_user("admin", PASSWORDS["admin"], is_admin=True)
+        store.add_user("alice", PASSWORDS["alice"], grant_prefixes=["reports/q3"])
+        store.add_user("bob", PASSWORDS["bob"])
+    yield app
+    app.extensions["linksvc"].audit.flush()
+    app.extensions["linksvc"].store.dispose()
+
+
+@pytest.fixture
+def svc(app):
+    return app.extensions["linksvc"]
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+def csrf_token(client, url: str) -> str:
+    page = client.get(url).get_data(as_text=True)
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    assert match, f"no CSRF token on {url}"
+    return match.group(1)
+
+
+class Auth:
+    def __init__(self, client) -> None:
+        self.client = client
+
+    def login(self, username: str = "alice", password: str | None = None, next=None):
+        token = csrf_token(self.client, "/login")
+        url = "/login" if next is None else f"/login?next={next}"
+        return self.client.post(
+            url,
+            data={
+                "username": username,
+                "password": PASSWORDS.get(username, "") if password is None else password,
+                "csrf_token": token,
+            },
+        )
+
+    def logout(self):
+        token = csrf_token(self.client, "/")
+        return self.client.post("/logout", data={"csrf_token": token})
+
+
+@pytest.fixture
+def auth(client) -> Auth:
+    return Auth(client)
+
+
+@pytest.fixture
+def make_link(app, svc):
+    """Create a link as ``user`` and return its token."""
+
+    def make(path: str = "readme.txt", user: str = "admin", expires="1h", **kw) -> str:
+        with app.app_context():
+            owner = svc.store.user_by_name(user)
+            _, token = svc.create_link(owner, path, expires, **kw)
+        return token
+
+    return make
+
+
+@pytest.fixture
+def frozen():
+    with freeze_time("2026-03-01 12:00:00") as frozen:
+        yield frozen
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def live_server(tmp_path: Path, tree: Path):
+    """A real ``linksvc serve`` (gunicorn, 2 workers) on a free 127.0.0.1 port."""
+    port = free_port()
+    settings_file = tmp_path / "live.toml"
+    settings_file.write_text(
+        f'protected_dir = "{tree}"\ninstance_dir = "{tmp_path / "live-instance"}"\n'
+        f'public_base_url = "http://127.0.0.1:{port}"\n'
+    )
+    env = {**os.environ, "LINKSVC_SETTINGS": str(settings_file)}
+    env.pop("LINKSVC_SECRET_KEYS", None)
+    linksvc = [sys.executable, "-m", "linksvc"]
+    subprocess.run([*linksvc, "init"], env=env, check=True, capture_output=True)
+    subprocess.run(
+        [*linksvc, "user", "add", "admin", "--admin", "--password-stdin"],
+        env=env,
+        input=PASSWORDS["admin"] + "\n",
+        text=True,
+        check=True,
+        capture_output=True,
+    )
+    log = open(tmp_path / "gunicorn.log", "wb")
+    proc = subprocess.Popen(
+        [*linksvc, "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log.close()
+                raise RuntimeError((tmp_path / "gunicorn.log").read_text()) from None
+            time.sleep(0.05)
+
+    class Live:
+        url = f"http://127.0.0.1:{port}"
+
+        def __init__(self) -> None:
+            self.port, self.env, self.proc = port, env, proc
+
+        def cli(self, *args: str, **kw) -> subprocess.CompletedProcess:
+            return subprocess.run(
+                [*linksvc, *args], env=env, capture_output=True, text=True, **kw
+            )
+
+    yield Live()
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        log.close()

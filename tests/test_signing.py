@@ -1,0 +1,118 @@
+import pytest
+from itsdangerous import URLSafeTimedSerializer
+
+from linksvc.errors import LinkExpired
+from linksvc.errors import LinkInvalid
+from linksvc.errors import LinkNotYetValid
+from linksvc.signing import DOWNLOAD_SALT
+from linksvc.signing import LinkSigner
+from linksvc.signing import key_id
+
+KEYS = ["newest-key-0123456789", "older-key-0123456789"]
+
+
+def test_round_trip_gives_back_the_claims():
+    signer = LinkSigner(KEYS)
+    token = signer.issue("abc", "reports/q3/summary.csv", expires_at=2_000_000_000)
+    claims = signer.verify(token, now=1_900_000_000)
+    assert claims.link_id == "abc"
+    assert claims.path == "reports/q3/summary.csv"
+    assert claims.expires_at == 2_000_000_000
+    assert claims.key_id == key_id(KEYS[0])
+    assert token.startswith(key_id(KEYS[0]) + ".")
+
+
+def test_expires_one_second_after_expiry_not_at_it():
+    signer = LinkSigner(KEYS)
+    token = signer.issue("abc", "a.txt", expires_at=1000)
+    assert signer.verify(token, now=999).link_id == "abc"
+    assert signer.verify(token, now=1000).link_id == "abc"
+    with pytest.raises(LinkExpired) as info:
+        signer.verify(token, now=1001)
+    assert info.value.expired_at.timestamp() == 1000
+    assert "1970-01-01 00:16:40" in str(info.value)
+
+
+def test_not_before_is_enforced():
+    signer = LinkSigner(KEYS)
+    token = signer.issue("abc", "a.txt", expires_at=5000, not_before=2000)
+    with pytest.raises(LinkNotYetValid):
+        signer.verify(token, now=1999)
+    assert signer.verify(token, now=2000).not_before == 2000
+
+
+def test_an_older_key_still_verifies_but_the_newest_signs():
+    old = LinkSigner(KEYS[1:])
+    token = old.issue("abc", "a.txt", expires_at=5000)
+    rotated = LinkSigner(KEYS)
+    assert rotated.verify(token, now=1).link_id == "abc"
+    assert rotated.issue("x", "a.txt", 5000).startswith(key_id(KEYS[0]))
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda t: t[:-1] + ("A" if t[-1] != "A" else "B"),
+        lambda t: t[:-5],
+        lambda t: t + "x",
+        lambda t: "ffffffff" + t[8:],
+        lambda t: t.split(".", 1)[1],
+        lambda t: "",
+        lambda t: ".",
+        lambda t: "garbage",
+        lambda t: t.upper(),
+    ],
+    ids=[
+        "flip-sig",
+        "truncate",
+        "append",
+        "other-kid",
+        "no-kid",
+        "empty",
+        "dot",
+        "garbage",
+        "upper",
+    ],
+)
+def test_tampered_tokens_are_invalid(mangle):
+    signer = LinkSigner(KEYS)
+    token = signer.issue("abc", "a.txt", expires_at=5000)
+    with pytest.raises(LinkInvalid):
+        signer.verify(mangle(token), now=1)
+
+
+def test_a_token_from_an_unknown_key_is_invalid():
+    token = LinkSigner(["some-other-key-0123456789"]).issue("a", "a.txt", 5000)
+    with pytest.raises(LinkInvalid):
+        LinkSigner(KEYS).verify(token, now=1)
+
+
+def test_same_key_other_salt_is_invalid():
+    kid = key_id(KEYS[0])
+    other = URLSafeTimedSerializer(KEYS[0], salt="something-else")
+    forged = f"{kid}.{other.dumps({'i': 'a', 'p': 'a.txt', 'e': 5000})}"
+    with pytest.raises(LinkInvalid):
+        LinkSigner(KEYS).verify(forged, now=1)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        ["a", "a.txt", 5000],
+        {"i": "a", "p": "a.txt"},
+        {"i": 1, "p": "a.txt", "e": 5000},
+        {"i": "a", "p": "a.txt", "e": "5000"},
+        {"i": "a", "p": "a.txt", "e": True},
+        {"i": "a", "p": "a.txt", "e": 5000, "n": 1.5},
+    ],
+)
+def test_genuinely_signed_but_malformed_payloads_are_invalid(payload):
+    serializer = URLSafeTimedSerializer(KEYS[0], salt=DOWNLOAD_SALT)
+    token = f"{key_id(KEYS[0])}.{serializer.dumps(payload)}"
+    with pytest.raises(LinkInvalid):
+        LinkSigner(KEYS).verify(token, now=1)
+
+
+def test_signer_needs_a_key():
+    with pytest.raises(ValueError):
+        LinkSigner([])
