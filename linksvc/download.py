@@ -16,8 +16,9 @@ from pathlib import Path
 from flask import Blueprint
 from flask import request
 from flask import Response
-from flask import send_file
+from flask import current_app
 from werkzeug.http import http_date
+from werkzeug.utils import send_file
 
 from .auth import require_login
 from .conditional import decide
@@ -70,6 +71,7 @@ def send(path: Path, st: os.stat_result, decision: Decision) -> Response:
             conditional=decision.status == 206,
             etag=False,
             last_modified=mtime,
+            response_class=current_app.response_class,
         )
     response.headers.update(FILE_HEADERS)
     if decision.status != 412:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -9,15 +10,20 @@ import time
 from pathlib import Path
 
 import pytest
+from flask.testing import FlaskClient
 from freezegun import freeze_time
 
 from linksvc import create_app
-from linksvc.ext import services
+from linksvc.store import Store
 
 KEYS = ["test-key-newest-0123456789abcdef", "test-key-older-0123456789abcdef"]
 #: A marker that must never appear in any response: it lives outside the tree.
 SECRET = b"TOP-SECRET-OUTSIDE-THE-TREE-7f3a"
-PASSWORDS = {"admin": "admin-password-1", "alice": "alice-password-1", "bob": "bob-pass-1"}
+PASSWORDS = {
+    "admin": "admin-password-1",
+    "alice": "alice-password-1",
+    "bob": "bob-pass-1",
+}
 BIG_SIZE = 3 * 1024 * 1024 + 123
 
 
@@ -62,16 +68,29 @@ def settings(tmp_path: Path, tree: Path) -> dict:
     }
 
 
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory) -> Path:
+    """A migrated database with the test users, made once and copied per test
+    (password hashing and migrations are slow by design)."""
+    path = tmp_path_factory.mktemp("template") / "linksvc.sqlite3"
+    store = Store(f"sqlite:///{path}")
+    store.migrate()
+    store.add_user("admin", PASSWORDS["admin"], is_admin=True)
+    store.add_user("alice", PASSWORDS["alice"], grant_prefixes=["reports/q3"])
+    store.add_user("bob", PASSWORDS["bob"])
+    with store.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.dispose()
+    return path
+
+
 @pytest.fixture
-def app(settings: dict):
+def app(settings: dict, template_db: Path):
+    instance = Path(settings["instance_dir"])
+    instance.mkdir(parents=True, exist_ok=True)
+    shutil.copy(template_db, instance / "linksvc.sqlite3")
     app = create_app(settings)
     app.config["TESTING"] = True
-    with app.app_context():
-        store = services().store
-        store.migrate()
-        store.add_user("admin", PASSWORDS["admin"], is_admin=True)
-        store.add_user("alice", PASSWORDS["alice"], grant_prefixes=["reports/q3"])
-        store.add_user("bob", PASSWORDS["bob"])
     yield app
     app.extensions["linksvc"].audit.flush()
     app.extensions["linksvc"].store.dispose()
@@ -82,8 +101,17 @@ def svc(app):
     return app.extensions["linksvc"]
 
 
+class BufferedClient(FlaskClient):
+    """Reads each body at once so streamed files are closed within the call."""
+
+    def open(self, *args, **kwargs):
+        kwargs.setdefault("buffered", True)
+        return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def client(app):
+    app.test_client_class = BufferedClient
     return app.test_client()
 
 
@@ -110,7 +138,9 @@ class Auth:
             url,
             data={
                 "username": username,
-                "password": PASSWORDS.get(username, "") if password is None else password,
+                "password": PASSWORDS.get(username, "")
+                if password is None
+                else password,
                 "csrf_token": token,
             },
         )

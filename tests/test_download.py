@@ -1,0 +1,236 @@
+"""``/d/<token>``: what a recipient without an account gets."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from linksvc.schema import audit
+from linksvc.schema import links
+
+from .conftest import SECRET
+
+
+def link_row(svc, link_id=None):
+    with svc.store.engine.connect() as conn:
+        query = select(links)
+        if link_id:
+            query = query.where(links.c.id == link_id)
+        return conn.execute(query).first()
+
+
+def audit_rows(svc):
+    svc.audit.flush()
+    with svc.store.engine.connect() as conn:
+        return conn.execute(select(audit).order_by(audit.c.id)).fetchall()
+
+
+def test_valid_link_sends_the_exact_bytes_with_safe_headers(client, make_link, tree):
+    token = make_link("reports/q3/summary.csv")
+    response = client.get(f"/d/{token}")
+    assert response.status_code == 200
+    assert response.data == (tree / "reports/q3/summary.csv").read_bytes()
+    assert response.headers["Content-Type"].startswith("text/csv")
+    assert response.headers["Content-Length"] == str(len(response.data))
+    assert response.headers["Content-Disposition"] == "attachment; filename=summary.csv"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Cache-Control"] == "private, no-store"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["Accept-Ranges"] == "bytes"
+    assert response.headers["ETag"].startswith('"')
+    assert "Last-Modified" in response.headers
+
+
+def test_non_ascii_name_uses_rfc_6266_filename_star(client, make_link):
+    response = client.get(f"/d/{make_link('résumé Zoë.txt')}")
+    assert response.status_code == 200
+    disposition = response.headers["Content-Disposition"]
+    assert "filename*=UTF-8''r%C3%A9sum%C3%A9%20Zo%C3%AB.txt" in disposition
+    assert 'filename="resume Zoe.txt"' in disposition
+
+
+def test_each_get_counts_and_head_does_not(client, make_link, svc):
+    token = make_link()
+    link_id = link_row(svc).id
+    assert client.head(f"/d/{token}").status_code == 200
+    assert link_row(svc, link_id).download_count == 0
+    client.get(f"/d/{token}")
+    client.get(f"/d/{token}")
+    row = link_row(svc, link_id)
+    assert row.download_count == 2
+    assert row.last_downloaded_at is not None
+
+
+def test_head_has_length_and_no_body(client, make_link, tree):
+    response = client.head(f"/d/{make_link('big.bin')}")
+    assert response.status_code == 200
+    assert response.data == b""
+    assert response.headers["Content-Length"] == str((tree / "big.bin").stat().st_size)
+
+
+def test_range_continuation_does_not_count_but_a_start_from_zero_does(
+    client, make_link, svc, tree
+):
+    token = make_link("big.bin")
+    data = (tree / "big.bin").read_bytes()
+    first = client.get(f"/d/{token}", headers={"Range": "bytes=0-99"})
+    assert first.status_code == 206
+    assert first.data == data[:100]
+    assert first.headers["Content-Range"] == f"bytes 0-99/{len(data)}"
+    rest = client.get(f"/d/{token}", headers={"Range": "bytes=100-"})
+    assert rest.status_code == 206
+    assert rest.data == data[100:]
+    assert link_row(svc).download_count == 1
+
+
+def test_suffix_range(client, make_link, tree):
+    data = (tree / "big.bin").read_bytes()
+    response = client.get(f"/d/{make_link('big.bin')}", headers={"Range": "bytes=-10"})
+    assert response.status_code == 206
+    assert response.data == data[-10:]
+
+
+def test_multiple_ranges_are_multipart(client, make_link, tree):
+    data = (tree / "big.bin").read_bytes()
+    response = client.get(
+        f"/d/{make_link('big.bin')}", headers={"Range": "bytes=0-4,10-14"}
+    )
+    assert response.status_code == 206
+    ctype = response.headers["Content-Type"]
+    assert ctype.startswith("multipart/byteranges; boundary=")
+    boundary = ctype.split("boundary=")[1].encode()
+    body = response.data
+    assert int(response.headers["Content-Length"]) == len(body)
+    parts = body.split(b"--" + boundary)
+    assert parts[-1] == b"--\r\n"
+    assert b"Content-Range: bytes 0-4/" in parts[1] and parts[1].endswith(
+        b"\r\n\r\n" + data[0:5] + b"\r\n"
+    )
+    assert b"Content-Range: bytes 10-14/" in parts[2] and parts[2].endswith(
+        b"\r\n\r\n" + data[10:15] + b"\r\n"
+    )
+
+
+def test_unsatisfiable_range_is_416_with_content_range(client, make_link, svc):
+    response = client.get(f"/d/{make_link()}", headers={"Range": "bytes=999999-"})
+    assert response.status_code == 416
+    assert response.headers["Content-Range"].startswith("bytes */")
+    assert link_row(svc).download_count == 0
+
+
+def test_unknown_range_unit_sends_everything(client, make_link, tree):
+    response = client.get(f"/d/{make_link()}", headers={"Range": "pages=1-2"})
+    assert response.status_code == 200
+    assert response.data == (tree / "readme.txt").read_bytes()
+
+
+def test_conditional_get_304_does_not_count(client, make_link, svc):
+    token = make_link()
+    first = client.get(f"/d/{token}")
+    again = client.get(f"/d/{token}", headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304
+    assert again.data == b""
+    assert again.headers["ETag"] == first.headers["ETag"]
+    assert again.headers["Cache-Control"] == "private, no-store"
+    dated = client.get(
+        f"/d/{token}", headers={"If-Modified-Since": first.headers["Last-Modified"]}
+    )
+    assert dated.status_code == 304
+    assert link_row(svc).download_count == 1
+
+
+def test_if_match_mismatch_is_412(client, make_link):
+    response = client.get(f"/d/{make_link()}", headers={"If-Match": '"nope"'})
+    assert response.status_code == 412
+
+
+@pytest.mark.parametrize("token", ["garbage", "a.b", "x" * 500, "%00", "%2e%2e"])
+def test_garbage_token_is_a_404_page(client, token):
+    response = client.get(f"/d/{token}")
+    assert response.status_code == 404
+    assert b"Link not found" in response.data
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_tampered_token_is_404(client, make_link):
+    token = make_link()
+    flipped = "A" if token[-5] != "A" else "B"
+    response = client.get(f"/d/{token[:-5]}{flipped}{token[-4:]}")
+    assert response.status_code == 404
+
+
+def test_token_from_another_deployment_is_404(app, client, tree, tmp_path):
+    from linksvc import create_app
+
+    other = create_app(
+        {
+            "protected_dir": str(tree),
+            "instance_dir": str(tmp_path / "other"),
+            "secret_keys": ["another-deployment-key-0123456789"],
+        }
+    )
+    token = other.extensions["linksvc"].signer.issue("abc", "readme.txt", 2**40)
+    assert client.get(f"/d/{token}").status_code == 404
+
+
+def test_unknown_link_id_with_a_genuine_signature_is_404(client, svc):
+    token = svc.signer.issue("never-stored", "readme.txt", 2**40)
+    assert client.get(f"/d/{token}").status_code == 404
+
+
+def test_expiry_boundary(client, make_link, frozen):
+    token = make_link(expires="1h")
+    frozen.tick(timedelta(seconds=3599))
+    assert client.get(f"/d/{token}").status_code == 200
+    frozen.tick(timedelta(seconds=1))  # exactly at the expiry: still valid
+    assert client.get(f"/d/{token}").status_code == 200
+    frozen.tick(timedelta(seconds=1))
+    response = client.get(f"/d/{token}")
+    assert response.status_code == 410
+    page = response.get_data(as_text=True)
+    assert "Link expired" in page
+    assert "expired at 2026-03-01 13:00:00 UTC" in page
+
+
+def test_file_deleted_after_the_link_was_made_is_404(client, make_link, tree):
+    token = make_link("meeting notes.txt")
+    (tree / "meeting notes.txt").unlink()
+    response = client.get(f"/d/{token}")
+    assert response.status_code == 404
+    assert b"File not found" in response.data
+
+
+def test_symlink_swapped_to_escape_after_link_creation_is_refused(
+    client, make_link, tree
+):
+    token = make_link("meeting notes.txt")
+    (tree / "meeting notes.txt").unlink()
+    (tree / "meeting notes.txt").symlink_to(tree.parent / "outside" / "secret.txt")
+    response = client.get(f"/d/{token}")
+    assert response.status_code == 400
+    assert SECRET not in response.data
+
+
+@pytest.mark.parametrize("name", ["web/page.html", "web/image.svg"])
+def test_html_and_svg_are_attachments_that_cannot_run(client, make_link, name):
+    response = client.get(f"/d/{make_link(name)}")
+    assert response.status_code == 200
+    assert response.headers["Content-Disposition"].startswith("attachment")
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "sandbox" in response.headers["Content-Security-Policy"]
+
+
+def test_downloads_and_refusals_are_audited(client, make_link, svc):
+    token = make_link()
+    client.get(f"/d/{token}", headers={"User-Agent": "curl/8"})
+    client.get("/d/garbage")
+    rows = audit_rows(svc)
+    events = [(r.event, r.outcome, r.status) for r in rows]
+    assert events == [
+        ("created", "ok", 0),
+        ("download", "ok", 200),
+        ("refused", "link_invalid", 0),
+    ]
+    assert rows[1].user_agent == "curl/8"
+    assert rows[1].bytes == len(b"hello from the protected tree\n")
+    assert rows[1].link_id == rows[0].link_id
