@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from flask import Blueprint
+from flask import current_app
 from flask import request
 from flask import Response
-from flask import current_app
 from werkzeug.http import http_date
 from werkzeug.utils import send_file
 

@@ -2,9 +2,9 @@
 
 import pytest
 
-from linksvc.conditional import MAX_RANGES
 from linksvc.conditional import decide
 from linksvc.conditional import make_etag
+from linksvc.conditional import MAX_RANGES
 from linksvc.conditional import parse_ranges
 
 SIZE = 1000

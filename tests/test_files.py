@@ -4,9 +4,9 @@ import pytest
 
 from linksvc.errors import FileMissing
 from linksvc.errors import PathRefused
-from linksvc.files import ProtectedTree
 from linksvc.files import covers
 from linksvc.files import leads_to_grant
+from linksvc.files import ProtectedTree
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,8 @@ from linksvc.errors import LinkExpired
 from linksvc.errors import LinkInvalid
 from linksvc.errors import LinkNotYetValid
 from linksvc.signing import DOWNLOAD_SALT
-from linksvc.signing import LinkSigner
 from linksvc.signing import key_id
+from linksvc.signing import LinkSigner
 
 KEYS = ["newest-key-0123456789", "older-key-0123456789"]
 
