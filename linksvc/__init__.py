@@ -27,6 +27,8 @@ def create_app(
     from .sharing import Services
 
     app = Flask(__name__)
+    # A doubled slash is refused as a path, not redirected to a different one.
+    app.url_map.merge_slashes = False
     if settings is None:
         conf = config.load(settings_path)
     else:
@@ -50,6 +52,10 @@ def create_app(
         TRUSTED_HOSTS=conf["trusted_hosts"] or None,
         MAX_CONTENT_LENGTH=1024 * 1024,
         WTF_CSRF_TIME_LIMIT=None,
+        # Pages send no Referer (Referrer-Policy: no-referrer), so Flask-WTF's
+        # Referer check on https would refuse every form; the session-bound
+        # token and SameSite=Lax cookies are the protection.
+        WTF_CSRF_SSL_STRICT=False,
     )
 
     app.extensions["linksvc"] = Services.build(conf, keys)

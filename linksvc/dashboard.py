@@ -10,6 +10,7 @@ from flask import request
 from flask_wtf import FlaskForm
 from wtforms import SelectField
 from wtforms import StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length
 from wtforms.validators import Optional
 
@@ -31,7 +32,10 @@ TOKEN_PAGE_HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-sto
 
 class ShareForm(FlaskForm):
     expires = SelectField(
-        "Expires after", choices=[*EXPIRY_CHOICES, ("custom", "Custom…")], default="1d"
+        "Expires after",
+        choices=[SelectChoice(v, label) for v, label in EXPIRY_CHOICES]
+        + [SelectChoice("custom", "Custom…")],
+        default="1d",
     )
     custom = StringField(
         "Custom expiry (e.g. 90m, 2d, 2w)", validators=[Optional(), Length(max=16)]

@@ -106,6 +106,8 @@ class BufferedClient(FlaskClient):
 
     def open(self, *args, **kwargs):
         kwargs.setdefault("buffered", True)
+        # public_base_url is https, so cookies are Secure: talk https too.
+        kwargs.setdefault("base_url", "https://localhost")
         return super().open(*args, **kwargs)
 
 
