@@ -93,7 +93,7 @@ cli = Group(
 )
 
 
-@cli.command("init")
+@cli.command("init", with_appcontext=False)
 @click.option(
     "--demo-admin", is_flag=True, help="Create user 'admin' if no user exists."
 )
@@ -115,7 +115,8 @@ def init_command(ctx: click.Context, demo_admin: bool) -> None:
         password = secrets.token_urlsafe(12)
         store.add_user("admin", password, is_admin=True)
         click.echo("")
-        click.echo("Created the demo admin. Log in at the address below with")
+        where = conf["public_base_url"] or "http://127.0.0.1:8000"
+        click.echo(f"Created the demo admin. Log in at {where}/login with")
         click.echo("  user name: admin")
         click.echo(f"  password:  {password}")
         click.echo("This password is shown only now.")
@@ -226,7 +227,7 @@ def _utc(ts: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
 
 
-@cli.command("serve")
+@cli.command("serve", with_appcontext=False)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))

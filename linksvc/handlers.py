@@ -13,6 +13,7 @@ from flask import Flask
 from flask import render_template
 from flask import request
 from flask_wtf.csrf import CSRFError
+from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
@@ -65,9 +66,18 @@ def page(status: int, title: str, message: str, **extra) -> Response:
     headers = {}
     if status in (503, 429):
         headers["Retry-After"] = str(extra.get("retry_after", 5))
-    body = render_template(
-        "error.html", status=status, title=title, message=message, **extra
-    )
+    try:
+        body = render_template(
+            "error.html", status=status, title=title, message=message, **extra
+        )
+    except Exception:
+        # The page must not fail too (an untrusted Host has no URL adapter,
+        # a dead database cannot load the user): say it plainly instead.
+        log.debug("error page fell back to plain HTML", exc_info=True)
+        body = (
+            f"<!doctype html><title>{escape(title)}</title><h1>{escape(title)}</h1>"
+            f"<p>{escape(message)}</p><p>HTTP {status}</p>"
+        )
     return Response(body, status, headers, mimetype="text/html")
 
 

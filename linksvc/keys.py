@@ -50,7 +50,7 @@ def read_keys(
 def write_keys(instance_dir: str | os.PathLike[str], keys: list[str]) -> Path:
     """Replace the keys file atomically, readable by its owner only."""
     path = keys_path(instance_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:

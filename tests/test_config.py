@@ -1,0 +1,110 @@
+"""settings.toml + LINKSVC_* environment -> validated settings."""
+
+from pathlib import Path
+
+import pytest
+
+from linksvc import config
+from linksvc import create_app
+from linksvc.errors import ConfigError
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "conf" / "settings.toml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_defaults_without_a_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    settings = config.load(environ={})
+    assert settings["protected_dir"] == str(tmp_path / "protected")
+    assert settings["default_expiry"] == 86400
+    assert settings["max_expiry"] == 30 * 86400
+    assert settings["database_url"] == f"sqlite:///{tmp_path}/instance/linksvc.sqlite3"
+
+
+def test_relative_paths_are_relative_to_the_file(tmp_path):
+    path = write(tmp_path, 'protected_dir = "files"\ninstance_dir = "../var"\n')
+    settings = config.load(path, environ={})
+    assert settings["protected_dir"] == str(tmp_path / "conf" / "files")
+    assert settings["instance_dir"] == str(tmp_path / "var")
+
+
+def test_settings_path_from_the_environment(tmp_path):
+    path = write(tmp_path, 'default_expiry = "2h"\n')
+    settings = config.load(environ={"LINKSVC_SETTINGS": str(path)})
+    assert settings["default_expiry"] == 7200
+
+
+def test_environment_overrides_every_key(tmp_path):
+    path = write(tmp_path, 'protected_dir = "files"\npublic_base_url = "http://a"\n')
+    environ = {
+        "LINKSVC_PROTECTED_DIR": "/srv/files",
+        "LINKSVC_PUBLIC_BASE_URL": "https://files.example.org/",
+        "LINKSVC_MAX_EXPIRY": "2w",
+        "LINKSVC_TRUSTED_HOSTS": "files.example.org, localhost",
+        "LINKSVC_DATABASE_URL": "sqlite:////tmp/x.db",
+    }
+    settings = config.load(path, environ=environ)
+    assert settings["protected_dir"] == "/srv/files"
+    assert settings["public_base_url"] == "https://files.example.org"
+    assert settings["max_expiry"] == 14 * 86400
+    assert settings["trusted_hosts"] == ["files.example.org", "localhost"]
+    assert settings["database_url"] == "sqlite:////tmp/x.db"
+    assert set(config.SCHEMA) == {
+        key.removeprefix("LINKSVC_").lower() for key in environ
+    } | {"instance_dir", "default_expiry"}
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ('protected_dirr = "x"\n', "protected_dirr"),
+        ("max_expiry = true\n", "max_expiry"),
+        ('max_expiry = "forever"\n', "max_expiry"),
+        ("protected_dir = 3\n", "protected_dir"),
+        ('public_base_url = "ftp://x"\n', "public_base_url"),
+        ("trusted_hosts = 5\n", "trusted_hosts"),
+        ('default_expiry = "40d"\n', "default_expiry"),
+        ('secret_keys = ["x"]\n', "secret_keys"),
+        ("not toml at all [\n", "settings.toml"),
+    ],
+)
+def test_bad_settings_stop_start_up_naming_the_key(tmp_path, text, named):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError, match=named):
+        config.load(path, environ={})
+
+
+def test_bad_environment_value_names_the_key(tmp_path):
+    path = write(tmp_path, "")
+    with pytest.raises(ConfigError, match="max_expiry"):
+        config.load(path, environ={"LINKSVC_MAX_EXPIRY": "lots"})
+
+
+def test_missing_settings_file_is_a_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        config.load(tmp_path / "nope.toml", environ={})
+
+
+def test_serving_without_a_secret_key_fails_clearly(tmp_path, monkeypatch):
+    monkeypatch.delenv("LINKSVC_SECRET_KEYS", raising=False)
+    with pytest.raises(ConfigError, match="linksvc init"):
+        create_app({"instance_dir": str(tmp_path), "protected_dir": str(tmp_path)})
+
+
+def test_secret_keys_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("LINKSVC_SECRET_KEYS", "env-key-one-0123456789,env-key-two-0123")
+    app = create_app({"instance_dir": str(tmp_path), "protected_dir": str(tmp_path)})
+    assert app.secret_key == "env-key-one-0123456789"
+    assert app.config["SECRET_KEY_FALLBACKS"] == ["env-key-two-0123"]
+
+
+def test_trusted_hosts_refuse_other_hosts(tmp_path, settings):
+    app = create_app({**settings, "trusted_hosts": ["links.example.org"]})
+    client = app.test_client()
+    assert client.get("/login", base_url="https://evil.example").status_code == 400
+    ok = client.get("/login", base_url="https://links.example.org")
+    assert ok.status_code == 200
