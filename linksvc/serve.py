@@ -14,6 +14,10 @@ class _Gunicorn(BaseApplication):
     def load_config(self) -> None:
         for key, value in self.options.items():
             self.cfg.set(key, value)
+        # gunicorn 27 opens a control socket under ~/.gunicorn, shared by every
+        # instance of the user; we do not use it, and two instances would clash.
+        if "control_socket_disable" in self.cfg.settings:
+            self.cfg.set("control_socket_disable", True)
 
     def load(self):
         from . import create_app
