@@ -32,6 +32,9 @@ MAX_EXPIRY = "30d"
 #: Base of every absolute link; empty means taken from the request (and then
 #: ``trusted_hosts`` should be set, or a spoofed Host header names the link).
 PUBLIC_BASE_URL = ""
+#: How long after a limited link's last counted download a range request may
+#: still resume it, so a one-time download can finish after a dropped line.
+RESUME_WINDOW = "1h"
 #: Host names the server answers to; empty accepts any.
 TRUSTED_HOSTS: list[str] = []
 
@@ -82,6 +85,7 @@ SCHEMA: dict[str, tuple[Any, Callable[[Any], Any]]] = {
     "max_expiry": (MAX_EXPIRY, _duration),
     "public_base_url": (PUBLIC_BASE_URL, _base_url),
     "trusted_hosts": (TRUSTED_HOSTS, _host_list),
+    "resume_window": (RESUME_WINDOW, _duration),
 }
 
 #: Keys that hold paths, resolved against the settings file's folder.

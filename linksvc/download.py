@@ -15,6 +15,7 @@ from pathlib import Path
 
 from flask import Blueprint
 from flask import current_app
+from flask import render_template
 from flask import request
 from flask import Response
 from werkzeug.http import http_date
@@ -26,6 +27,11 @@ from .conditional import Decision
 from .conditional import make_etag
 from .errors import LinksvcError
 from .ext import services
+from .handlers import status_for
+from .links import COUNT
+from .links import PEEK
+from .links import RESUME
+from .previews import is_preview_bot
 from .signing import Claims
 
 bp = Blueprint("download", __name__)
@@ -136,23 +142,29 @@ def _client() -> dict[str, str]:
 
 
 @bp.route("/d/<token>", methods=["GET", "HEAD"])
-def link(token: str) -> Response:
+def link(token: str) -> Response | str:
     """Verify, check, count, send; every outcome lands in the audit log."""
     svc = services()
     claims: Claims | None = None
     try:
         claims = svc.signer.verify(token)
         _, path, st = svc.tree.file(claims.path)
+        if is_preview_bot(request.user_agent.string):
+            return _preview(claims)
         decision = _decision(st)
-        counts = request.method == "GET" and decision.status in (200, 206)
-        counts = counts and decision.starts_at_zero
-        svc.store.claim_download(claims.link_id, int(time.time()), count=counts)
+        svc.store.claim_download(
+            claims.link_id,
+            int(time.time()),
+            claim_mode(request.method, decision),
+            svc.settings["resume_window"],
+        )
     except LinksvcError as exc:
         svc.audit.record(
             "refused",
             exc.code,
             link_id=claims.link_id if claims else None,
             path=claims.path if claims else None,
+            status=status_for(exc),
             **_client(),
         )
         raise
@@ -167,6 +179,19 @@ def link(token: str) -> Response:
         **_client(),
     )
     return response
+
+
+def claim_mode(method: str, decision: Decision) -> str:
+    """COUNT a GET that starts the file; a later range RESUMEs; the rest PEEK."""
+    if method != "GET" or decision.status not in (200, 206):
+        return PEEK
+    return COUNT if decision.starts_at_zero else RESUME
+
+
+def _preview(claims: Claims) -> tuple[str, int, dict[str, str]]:
+    """What a chat app's link unfurler sees: a name, no bytes, no count."""
+    page = render_template("preview.html", name=claims.path.rsplit("/", 1)[-1])
+    return page, 200, {"Cache-Control": "private, no-store", "X-Robots-Tag": "none"}
 
 
 @bp.route("/protected/<path:filename>", methods=["GET", "HEAD"])

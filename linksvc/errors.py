@@ -7,6 +7,7 @@ them and the CLI can print them.
 from __future__ import annotations
 
 from datetime import datetime
+from datetime import UTC
 
 
 class LinksvcError(Exception):
@@ -85,8 +86,13 @@ class LinkRevoked(LinksvcError):
 
     code = "link_revoked"
 
-    def __init__(self, revoked_at: datetime | None = None) -> None:
-        super().__init__("this link was revoked by its owner")
+    def __init__(self, revoked_at: int | None = None) -> None:
+        when = ""
+        if revoked_at is not None:
+            when = (
+                f" at {datetime.fromtimestamp(revoked_at, UTC):%Y-%m-%d %H:%M:%S} UTC"
+            )
+        super().__init__(f"this link was revoked{when}")
         self.revoked_at = revoked_at
 
 
@@ -128,6 +134,20 @@ class UnknownUser(LinksvcError):
 
 class UnknownLink(LinksvcError):
     code = "not_found"
+
+
+class UnknownToken(LinksvcError):
+    code = "not_found"
+
+
+class AlreadyRevoked(LinksvcError):
+    code = "already_revoked"
+
+
+class InvalidInput(LinksvcError, ValueError):
+    """A value a person typed is not acceptable; the message says why."""
+
+    code = "invalid"
 
 
 class StoreUnavailable(LinksvcError):

@@ -32,7 +32,10 @@ STATUS: dict[type[errors.LinksvcError], tuple[int, str]] = {
     errors.LinkInvalid: (404, "Link not found"),
     errors.UnknownLink: (404, "Link not found"),
     errors.UnknownUser: (404, "User not found"),
+    errors.UnknownToken: (404, "Token not found"),
+    errors.InvalidInput: (400, "Invalid input"),
     errors.UserExists: (409, "User exists"),
+    errors.AlreadyRevoked: (409, "Already revoked"),
     errors.LinkExpired: (410, "Link expired"),
     errors.LinkRevoked: (410, "Link revoked"),
     errors.LinkUsedUp: (410, "Link used up"),
@@ -129,6 +132,10 @@ def init_app(app: Flask) -> None:
             for name, value in PAGE_HEADERS.items():
                 response.headers.setdefault(name, value)
         return response
+
+
+def status_for(exc: errors.LinksvcError) -> int:
+    return _lookup(exc)[0]
 
 
 def _lookup(exc: errors.LinksvcError) -> tuple[int, str]:

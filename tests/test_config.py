@@ -46,6 +46,7 @@ def test_environment_overrides_every_key(tmp_path):
         "LINKSVC_MAX_EXPIRY": "2w",
         "LINKSVC_TRUSTED_HOSTS": "files.example.org, localhost",
         "LINKSVC_DATABASE_URL": "sqlite:////tmp/x.db",
+        "LINKSVC_RESUME_WINDOW": "10m",
     }
     settings = config.load(path, environ=environ)
     assert settings["protected_dir"] == "/srv/files"
@@ -53,6 +54,7 @@ def test_environment_overrides_every_key(tmp_path):
     assert settings["max_expiry"] == 14 * 86400
     assert settings["trusted_hosts"] == ["files.example.org", "localhost"]
     assert settings["database_url"] == "sqlite:////tmp/x.db"
+    assert settings["resume_window"] == 600
     assert set(config.SCHEMA) == {
         key.removeprefix("LINKSVC_").lower() for key in environ
     } | {"instance_dir", "default_expiry"}

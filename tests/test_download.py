@@ -229,7 +229,7 @@ def test_downloads_and_refusals_are_audited(client, make_link, svc):
     assert events == [
         ("created", "ok", 0),
         ("download", "ok", 200),
-        ("refused", "link_invalid", 0),
+        ("refused", "link_invalid", 404),
     ]
     assert rows[1].user_agent == "curl/8"
     assert rows[1].bytes == len(b"hello from the protected tree\n")

@@ -1,0 +1,239 @@
+"""Share links in the database, and the atomic download claim; no Flask.
+
+The download path costs one statement: :meth:`LinkQueries.claim_download`
+checks and counts at once, so a limit cannot be overrun by two requests that
+both check before either counts.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy import func
+from sqlalchemy import insert
+from sqlalchemy import or_
+from sqlalchemy import select
+from sqlalchemy import update
+from sqlalchemy.exc import OperationalError
+
+from .errors import AlreadyRevoked
+from .errors import LinkInvalid
+from .errors import LinkRevoked
+from .errors import LinkUsedUp
+from .errors import StoreUnavailable
+from .errors import UnknownLink
+from .schema import links
+from .schema import users
+from .users import now
+
+#: Random bytes in a link id: 96 bits, not guessable, short in a URL.
+LINK_ID_BYTES = 12
+#: claim_download modes: a download that starts the file, a range that
+#: continues one, a request that sends no body (HEAD, 304).
+COUNT, RESUME, PEEK = "count", "resume", "peek"
+
+
+@dataclass(frozen=True)
+class Link:
+    id: str
+    path: str
+    created_by: int
+    owner: str
+    created_at: int
+    expires_at: int
+    not_before: int | None
+    max_downloads: int | None
+    download_count: int
+    last_downloaded_at: int | None
+    revoked_at: int | None
+    note: str
+    key_id: str
+
+    def status(self, now: float) -> str:
+        """active, expired, revoked, used up or scheduled, as the dashboard says."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if now > self.expires_at:
+            return "expired"
+        if self.max_downloads is not None and self.download_count >= self.max_downloads:
+            return "used up"
+        if self.not_before is not None and now < self.not_before:
+            return "scheduled"
+        return "active"
+
+
+class LinkQueries:
+    """Mixed into Store: reads and writes of links."""
+
+    engine: Engine
+
+    def create_link(
+        self,
+        path: str,
+        user_id: int,
+        expires_at: int,
+        key_id: str,
+        not_before: int | None = None,
+        max_downloads: int | None = None,
+        note: str = "",
+    ) -> Link:
+        link_id = secrets.token_urlsafe(LINK_ID_BYTES)
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(links).values(
+                    id=link_id,
+                    path=path,
+                    created_by=user_id,
+                    created_at=now(),
+                    expires_at=expires_at,
+                    not_before=not_before,
+                    max_downloads=max_downloads,
+                    download_count=0,
+                    note=note,
+                    key_id=key_id,
+                )
+            )
+        return self.link(link_id)
+
+    def _links_query(self):
+        return select(links, users.c.username.label("owner")).join(
+            users, users.c.id == links.c.created_by
+        )
+
+    @staticmethod
+    def _link(row) -> Link:
+        m = row._mapping
+        return Link(**{name: m[name] for name in Link.__dataclass_fields__})
+
+    def link(self, link_id: str) -> Link:
+        with self.engine.connect() as conn:
+            row = conn.execute(self._links_query().where(links.c.id == link_id)).first()
+        if row is None:
+            raise UnknownLink(f"no link with id {link_id!r}")
+        return self._link(row)
+
+    def list_links(
+        self, user_id: int | None = None, limit: int = 200, offset: int = 0
+    ) -> list[Link]:
+        """Newest first; every user's when ``user_id`` is None (admins)."""
+        query = self._links_query().order_by(links.c.created_at.desc(), links.c.id)
+        if user_id is not None:
+            query = query.where(links.c.created_by == user_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.limit(limit).offset(offset))
+            return [self._link(row) for row in rows]
+
+    def count_links(self, user_id: int | None = None) -> int:
+        query = select(func.count()).select_from(links)
+        if user_id is not None:
+            query = query.where(links.c.created_by == user_id)
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar_one()
+
+    def revoke_link(self, link_id: str, by_user_id: int) -> Link:
+        """Revoke one link; AlreadyRevoked if it was, UnknownLink if none."""
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(links)
+                .where(links.c.id == link_id, links.c.revoked_at.is_(None))
+                .values(revoked_at=now(), revoked_by=by_user_id)
+            ).rowcount
+        link = self.link(link_id)
+        if not done:
+            raise AlreadyRevoked(f"link {link_id} was already revoked")
+        return link
+
+    def revoke_links(
+        self,
+        by_user_id: int,
+        owner_id: int | None = None,
+        path_prefix: str | None = None,
+    ) -> list[str]:
+        """Revoke every unrevoked link of an owner and/or under a path.
+
+        ``path_prefix`` follows grant rules: ``a/b`` means ``a/b`` and
+        everything below it, not ``a/bc``; the empty prefix means every path.
+        """
+        query = select(links.c.id).where(links.c.revoked_at.is_(None))
+        if owner_id is not None:
+            query = query.where(links.c.created_by == owner_id)
+        if path_prefix:
+            escaped = path_prefix.replace("\\", "\\\\")
+            escaped = escaped.replace("%", "\\%").replace("_", "\\_")
+            query = query.where(
+                or_(
+                    links.c.path == path_prefix,
+                    links.c.path.like(escaped + "/%", escape="\\"),
+                )
+            )
+        with self.engine.begin() as conn:
+            ids = list(conn.execute(query).scalars())
+            if ids:
+                conn.execute(
+                    update(links)
+                    .where(links.c.id.in_(ids), links.c.revoked_at.is_(None))
+                    .values(revoked_at=now(), revoked_by=by_user_id)
+                )
+        return ids
+
+    def claim_download(
+        self, link_id: str, at: int, mode: str = COUNT, resume_window: int = 0
+    ) -> None:
+        """Allow one request on a link, or raise why not.
+
+        ``mode`` is COUNT (a download that starts the file: counted), RESUME (a
+        range that continues one: free, and allowed on a used-up link for
+        ``resume_window`` seconds after its last counted download, so the one
+        download of a one-time link can finish) or PEEK (HEAD, 304: free).
+
+        COUNT is a single ``UPDATE … WHERE <allowed> RETURNING``: check and
+        increment are one atomic statement and the common case one round trip.
+        Only a refusal, or a free request, costs a read.
+        """
+        try:
+            if mode == COUNT:
+                with self.engine.begin() as conn:
+                    claimed = conn.execute(
+                        update(links)
+                        .where(
+                            links.c.id == link_id,
+                            links.c.revoked_at.is_(None),
+                            or_(
+                                links.c.max_downloads.is_(None),
+                                links.c.download_count < links.c.max_downloads,
+                            ),
+                        )
+                        .values(
+                            download_count=links.c.download_count + 1,
+                            last_downloaded_at=at,
+                        )
+                        .returning(links.c.id)
+                    ).first()
+                if claimed is not None:
+                    return
+            with self.engine.connect() as conn:
+                row = conn.execute(
+                    select(
+                        links.c.revoked_at,
+                        links.c.max_downloads,
+                        links.c.download_count,
+                        links.c.last_downloaded_at,
+                    ).where(links.c.id == link_id)
+                ).first()
+        except OperationalError as exc:
+            raise StoreUnavailable("the database is busy or unreachable") from exc
+        if row is None:
+            raise LinkInvalid("unknown link")
+        if row.revoked_at is not None:
+            raise LinkRevoked(row.revoked_at)
+        if row.max_downloads is None or row.download_count < row.max_downloads:
+            return
+        resuming = (
+            mode == RESUME
+            and row.last_downloaded_at is not None
+            and at - row.last_downloaded_at <= resume_window
+        )
+        if not resuming:
+            raise LinkUsedUp(row.max_downloads)
