@@ -10,6 +10,8 @@ from typing import Any
 from flask import Flask
 
 from . import config
+from .keys import ENV_KEYS
+from .keys import KeyRing
 from .keys import read_keys
 from .keys import require_keys
 
@@ -33,7 +35,10 @@ def create_app(
         conf = config.load(settings_path)
     else:
         conf = config.validate(settings, Path.cwd())
-    keys = require_keys(conf.get("secret_keys") or read_keys(conf["instance_dir"]))
+    given = conf.get("secret_keys")
+    keys = require_keys(given or read_keys(conf["instance_dir"]))
+    from_file = not given and not os.environ.get(ENV_KEYS)
+    keyring = KeyRing(conf["instance_dir"], keys, from_file)
     Path(conf["instance_dir"]).mkdir(parents=True, exist_ok=True)
 
     secure = conf["public_base_url"].startswith("https://")
@@ -58,7 +63,14 @@ def create_app(
         WTF_CSRF_SSL_STRICT=False,
     )
 
-    app.extensions["linksvc"] = Services.build(conf, keys)
+    services = app.extensions["linksvc"] = Services.build(conf, keyring)
+
+    @app.before_request
+    def _follow_key_changes() -> None:
+        if services.refresh_keys():
+            app.secret_key = keyring.keys[0]
+            app.config["SECRET_KEY_FALLBACKS"] = keyring.keys[1:]
+
     csrf.init_app(app)
     auth.init_app(app)
     handlers.init_app(app)

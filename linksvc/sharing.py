@@ -13,10 +13,13 @@ from typing import Any
 from .audit import AuditLog
 from .durations import format_duration
 from .durations import parse_duration
+from .durations import parse_instant
 from .errors import ExpiryTooLong
+from .errors import InvalidInput
 from .errors import NotGranted
 from .files import covers
 from .files import ProtectedTree
+from .keys import KeyRing
 from .signing import LinkSigner
 from .store import Link
 from .store import Store
@@ -30,19 +33,28 @@ class Services:
     settings: dict[str, Any]
     store: Store
     tree: ProtectedTree
+    keyring: KeyRing
     signer: LinkSigner
     audit: AuditLog
 
     @classmethod
-    def build(cls, settings: dict[str, Any], keys: list[str]) -> Services:
+    def build(cls, settings: dict[str, Any], keyring: KeyRing) -> Services:
         store = Store(settings["database_url"])
         return cls(
             settings,
             store,
             ProtectedTree(settings["protected_dir"]),
-            LinkSigner(keys),
+            keyring,
+            LinkSigner(keyring.keys),
             AuditLog(store.engine),
         )
+
+    def refresh_keys(self) -> bool:
+        """Follow a rotated or retired key; True when the keys changed."""
+        if self.keyring.refresh():
+            self.signer = LinkSigner(self.keyring.keys)
+            return True
+        return False
 
     def check_grant(self, user: User, path: str) -> str:
         """The clean path if ``user`` may access it; PathRefused or NotGranted."""
@@ -70,8 +82,8 @@ class Services:
         path: str,
         expires: str | int | None = None,
         *,
-        not_before: int | None = None,
-        max_downloads: int | None = None,
+        not_before: str | int | None = None,
+        max_downloads: int | str | None = None,
         note: str = "",
         actor: str = "",
         remote_addr: str = "",
@@ -84,8 +96,22 @@ class Services:
         """
         clean = self.check_grant(user, path)
         self.tree.file(clean)
-        start = int(time.time()) if not_before is None else int(not_before)
-        expires_at = start + self.expiry_seconds(expires)
+        now = int(time.time())
+        seconds = self.expiry_seconds(expires)
+        max_downloads = _limit(max_downloads)
+        note = _note(note)
+        if not_before in (None, ""):
+            not_before = None
+        else:
+            not_before = parse_instant(not_before, now)
+            if not_before <= now:
+                not_before = None  # a start in the past is simply "now"
+            elif not_before - now > self.settings["max_expiry"]:
+                raise InvalidInput(
+                    "a link may not start later than max_expiry from now"
+                )
+        start = now if not_before is None else not_before
+        expires_at = start + seconds
         link = self.store.create_link(
             clean,
             user.id,
@@ -107,9 +133,74 @@ class Services:
         )
         return link, token
 
+    def revoke_link(self, user: User, link_id: str, actor: str = "", **client) -> Link:
+        """Revoke a link its owner or an admin names; the audit log says who."""
+        link = self.store.link(link_id)
+        if link.created_by != user.id and not user.is_admin:
+            raise NotGranted("only its owner or an admin may revoke this link")
+        link = self.store.revoke_link(link_id, user.id)
+        self.audit.record(
+            "revoked",
+            "ok",
+            link_id=link.id,
+            path=link.path,
+            actor=actor or user.username,
+            **client,
+        )
+        return link
+
+    def revoke_many(
+        self,
+        by: User,
+        owner: User | None = None,
+        path_prefix: str | None = None,
+        actor: str = "",
+    ) -> list[str]:
+        """Revoke every live link of ``owner`` and/or under ``path_prefix``."""
+        if path_prefix is not None:
+            path_prefix = self.tree.clean(path_prefix)
+        ids = self.store.revoke_links(by.id, owner.id if owner else None, path_prefix)
+        for link_id in ids:
+            self.audit.record(
+                "revoked", "ok", link_id=link_id, actor=actor or by.username
+            )
+        return ids
+
+    def disable_user(self, by: User, username: str, actor: str = "") -> list[str]:
+        """Disable an account: its sessions end and its links are revoked."""
+        user = self.store.set_disabled(username, True)
+        return self.revoke_many(by, owner=user, actor=actor)
+
     def link_url(self, token: str, base_url: str | None = None) -> str:
         """The absolute download URL: ``public_base_url`` wins over the request."""
         base = self.settings["public_base_url"] or (base_url or "").rstrip("/")
         if not base:
             raise ValueError("set public_base_url to print absolute links")
         return f"{base}/d/{token}"
+
+
+#: The largest download limit accepted; beyond it, leave the link unlimited.
+MAX_DOWNLOADS = 1_000_000
+#: Longest note on a link, in characters.
+MAX_NOTE = 500
+
+
+def _limit(value: int | str | None) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        limit = int(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(
+            f"max_downloads must be a whole number, not {value!r}"
+        ) from None
+    if isinstance(value, bool) or not 1 <= limit <= MAX_DOWNLOADS:
+        raise InvalidInput(f"max_downloads must be between 1 and {MAX_DOWNLOADS}")
+    return limit
+
+
+def _note(note: str | None) -> str:
+    note = (note or "").strip()
+    if len(note) > MAX_NOTE:
+        raise InvalidInput(f"the note may have at most {MAX_NOTE} characters")
+    return note
