@@ -9,18 +9,27 @@ shutdown). Failures are logged with the records they lost.
 from __future__ import annotations
 
 import atexit
+import csv
+import io
+import json
 import logging
 import os
 import queue
 import threading
 import time
 import weakref
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy import func
 from sqlalchemy import insert
+from sqlalchemy import or_
+from sqlalchemy import select
 
 from .schema import audit
+from .schema import links
+from .schema import users
 
 log = logging.getLogger("linksvc.audit")
 
@@ -118,3 +127,94 @@ class AuditLog:
                     log.exception("lost %d audit records: %r", len(rows), rows)
                 else:
                     time.sleep(0.1 * (attempt + 1))
+
+
+#: Columns of an exported audit record, in order.
+EXPORT_FIELDS = (
+    "at",
+    "event",
+    "outcome",
+    "link_id",
+    "path",
+    "owner",
+    "actor",
+    "remote_addr",
+    "user_agent",
+    "status",
+    "bytes",
+)
+
+
+def query(
+    engine: Engine,
+    *,
+    since: int | None = None,
+    until: int | None = None,
+    link_id: str | None = None,
+    user: str | None = None,
+    path: str | None = None,
+    outcome: str | None = None,
+    limit: int | None = 1000,
+) -> list[dict[str, Any]]:
+    """Audit records, newest first, filtered.
+
+    ``user`` matches the link's owner or the actor; ``path`` is a prefix with
+    grant rules (``a/b`` is ``a/b`` and below); ``outcome`` is ``ok`` or a
+    refusal code such as ``link_expired``.
+    """
+    owner = users.c.username.label("owner")
+    stmt = (
+        select(audit, owner)
+        .select_from(
+            audit.outerjoin(links, links.c.id == audit.c.link_id).outerjoin(
+                users, users.c.id == links.c.created_by
+            )
+        )
+        .order_by(audit.c.id.desc())
+    )
+    if since is not None:
+        stmt = stmt.where(audit.c.at >= since)
+    if until is not None:
+        stmt = stmt.where(audit.c.at <= until)
+    if link_id:
+        stmt = stmt.where(audit.c.link_id == link_id)
+    if user:
+        stmt = stmt.where(or_(users.c.username == user, audit.c.actor == user))
+    if path:
+        stmt = stmt.where(
+            or_(
+                audit.c.path == path,
+                func.substr(audit.c.path, 1, len(path) + 1) == path + "/",
+            )
+        )
+    if outcome:
+        stmt = stmt.where(audit.c.outcome == outcome)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    with engine.connect() as conn:
+        return [dict(row._mapping) for row in conn.execute(stmt)]
+
+
+def to_csv(records: list[dict[str, Any]]) -> Iterator[str]:
+    """CSV lines with a header; times as ISO 8601 UTC."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(EXPORT_FIELDS)
+    for record in records:
+        writer.writerow([_export_value(record, name) for name in EXPORT_FIELDS])
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    yield buffer.getvalue()
+
+
+def to_jsonl(records: list[dict[str, Any]]) -> Iterator[str]:
+    for record in records:
+        yield json.dumps({n: _export_value(record, n) for n in EXPORT_FIELDS}) + "\n"
+
+
+def _export_value(record: dict[str, Any], name: str) -> Any:
+    value = record.get(name)
+    if name == "at":
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(value))
+    return "" if value is None else value

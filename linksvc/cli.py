@@ -6,6 +6,7 @@ the click context and read when the app is first needed.
 
 from __future__ import annotations
 
+import os
 import secrets
 import sys
 import time
@@ -16,10 +17,14 @@ from flask import Flask
 from flask.cli import FlaskGroup
 from flask.cli import with_appcontext
 
+from . import audit
 from . import config
 from . import create_app
+from . import keys
+from .durations import parse_duration
 from .errors import LinksvcError
 from .keys import ensure_keys
+from .keys import ENV_KEYS
 from .sharing import Services
 
 SETTINGS_KEY = "linksvc.settings"
@@ -177,6 +182,27 @@ def user_list() -> None:
         click.echo(f"{user.username}\t{role}{state}\t{','.join(user.grants) or '-'}")
 
 
+@user_group.command("disable")
+@click.argument("name")
+@with_appcontext
+def user_disable(name: str) -> None:
+    """Disable NAME: ends their sessions, refuses their API tokens, revokes
+    their links."""
+    ids = svc().disable_user(name)
+    click.echo(
+        f"disabled {name}; {len(ids)} link{'s' if len(ids) != 1 else ''} revoked"
+    )
+
+
+@user_group.command("enable")
+@click.argument("name")
+@with_appcontext
+def user_enable(name: str) -> None:
+    """Let NAME log in again (revoked links stay revoked)."""
+    svc().store.set_disabled(name, False)
+    click.echo(f"enabled {name}")
+
+
 @cli.group("link", cls=SubGroup)
 def link_group() -> None:
     """Create and list share links."""
@@ -186,12 +212,32 @@ def link_group() -> None:
 @click.argument("path")
 @click.option("--user", "username", required=True, help="Owner; their grants apply.")
 @click.option("--expires", default=None, help="Lifetime, e.g. 90m, 1d, 2w.")
+@click.option("--max-downloads", type=int, default=None, help="1 makes it one-time.")
+@click.option(
+    "--not-before", default=None, help="Start: ISO 8601 (UTC) or a delay like +2h."
+)
+@click.option("--note", default="", help="Who the link is for.")
 @with_appcontext
-def link_create(path: str, username: str, expires: str | None) -> None:
+def link_create(
+    path: str,
+    username: str,
+    expires: str | None,
+    max_downloads: int | None,
+    not_before: str | None,
+    note: str,
+) -> None:
     """Create a link to PATH; the URL is the last line printed."""
     services = svc()
     user = services.store.user_by_name(username)
-    link, token = services.create_link(user, path, expires, actor=f"cli:{username}")
+    link, token = services.create_link(
+        user,
+        path,
+        expires,
+        max_downloads=max_downloads,
+        not_before=not_before,
+        note=note,
+        actor=f"cli:{username}",
+    )
     try:
         url = services.link_url(token)
     except ValueError as exc:
@@ -221,6 +267,141 @@ def link_list() -> None:
                 ]
             )
         )
+
+
+@link_group.command("revoke")
+@click.argument("link_id", required=False)
+@click.option("--user", "username", default=None, help="Every live link of a user.")
+@click.option(
+    "--path", "prefix", default=None, help="Every live link to a path or folder."
+)
+@with_appcontext
+def link_revoke(link_id: str | None, username: str | None, prefix: str | None) -> None:
+    """Revoke a link by id, or every link of --user and/or under --path."""
+    services = svc()
+    if link_id and (username or prefix) or not (link_id or username or prefix):
+        raise click.UsageError("give a link id, or --user and/or --path")
+    if link_id:
+        link = services.revoke_link(None, link_id, actor="cli")
+        click.echo(f"revoked {link.id} ({link.path})")
+        return
+    owner = services.store.user_by_name(username) if username else None
+    ids = services.revoke_many(None, owner=owner, path_prefix=prefix, actor="cli")
+    for revoked in ids:
+        click.echo(f"revoked {revoked}")
+    click.echo(f"{len(ids)} link{'s' if len(ids) != 1 else ''} revoked")
+
+
+@cli.group("keys", cls=SubGroup)
+def keys_group() -> None:
+    """List, rotate and retire the signing keys."""
+
+
+def _keys_dir() -> str:
+    if os.environ.get(ENV_KEYS):
+        raise click.ClickException(
+            f"keys come from {ENV_KEYS}; change that variable instead"
+        )
+    return svc().settings["instance_dir"]
+
+
+@keys_group.command("list")
+@with_appcontext
+def keys_list() -> None:
+    """One line per key: key id, created, and whether it signs."""
+    for i, key in enumerate(keys.read_entries(_keys_dir())):
+        click.echo(
+            f"{key.id}\t{key.created or '-'}\t{'signs' if i == 0 else 'verifies'}"
+        )
+
+
+@keys_group.command("rotate")
+@with_appcontext
+def keys_rotate() -> None:
+    """A new key signs from now on; older keys still verify."""
+    key = keys.rotate(_keys_dir())
+    click.echo(f"new signing key {key.id}; running servers follow within seconds")
+
+
+@keys_group.command("retire")
+@click.argument("key_id")
+@with_appcontext
+def keys_retire(key_id: str) -> None:
+    """Remove a key: every link it signed stops working at once."""
+    key = keys.retire(_keys_dir(), key_id)
+    click.echo(f"retired {key.id}; links signed with it now answer 404")
+
+
+@cli.group("token", cls=SubGroup)
+def token_group() -> None:
+    """Personal API tokens for /api/v1."""
+
+
+@token_group.command("create")
+@click.argument("label")
+@click.option("--user", "username", required=True)
+@with_appcontext
+def token_create(label: str, username: str) -> None:
+    """Create a token; it is printed once, as the last line."""
+    store = svc().store
+    user = store.user_by_name(username)
+    token, secret = store.create_api_token(user.id, label[:128])
+    click.echo(f"token {token.id} for {user.username} ({token.label}); keep it secret:")
+    click.echo(secret)
+
+
+@token_group.command("list")
+@click.option("--user", "username", required=True)
+@with_appcontext
+def token_list(username: str) -> None:
+    """One line per token: id, label, created, last used, state."""
+    store = svc().store
+    for token in store.list_api_tokens(store.user_by_name(username).id):
+        used = _utc(token.last_used_at) if token.last_used_at else "-"
+        state = "revoked" if token.revoked_at else "active"
+        click.echo(
+            f"{token.id}\t{token.label}\t{_utc(token.created_at)}\t{used}\t{state}"
+        )
+
+
+@token_group.command("revoke")
+@click.argument("token_id")
+@click.option("--user", "username", required=True)
+@with_appcontext
+def token_revoke(token_id: str, username: str) -> None:
+    store = svc().store
+    store.revoke_api_token(token_id, store.user_by_name(username).id)
+    click.echo(f"revoked token {token_id}")
+
+
+@cli.group("audit", cls=SubGroup)
+def audit_group() -> None:
+    """The audit log."""
+
+
+@audit_group.command("export")
+@click.option("--since", default="7d", show_default=True, help="How far back.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv")
+@click.option("--user", "username", default=None)
+@click.option("--path", "prefix", default=None)
+@click.option("--outcome", default=None)
+@with_appcontext
+def audit_export(
+    since: str, fmt: str, username: str | None, prefix: str | None, outcome: str | None
+) -> None:
+    """Write audit records, newest first, to standard output."""
+    services = svc()
+    services.audit.flush()
+    records = audit.query(
+        services.store.engine,
+        since=int(time.time()) - parse_duration(since),
+        user=username,
+        path=prefix,
+        outcome=outcome,
+        limit=None,
+    )
+    for chunk in (audit.to_csv if fmt == "csv" else audit.to_jsonl)(records):
+        click.echo(chunk, nl=False)
 
 
 def _utc(ts: int) -> str:

@@ -132,7 +132,7 @@ class LinkQueries:
         with self.engine.connect() as conn:
             return conn.execute(query).scalar_one()
 
-    def revoke_link(self, link_id: str, by_user_id: int) -> Link:
+    def revoke_link(self, link_id: str, by_user_id: int | None) -> Link:
         """Revoke one link; AlreadyRevoked if it was, UnknownLink if none."""
         with self.engine.begin() as conn:
             done = conn.execute(
@@ -147,7 +147,7 @@ class LinkQueries:
 
     def revoke_links(
         self,
-        by_user_id: int,
+        by_user_id: int | None,
         owner_id: int | None = None,
         path_prefix: str | None = None,
     ) -> list[str]:
