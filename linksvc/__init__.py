@@ -21,6 +21,9 @@ def create_app(
     settings_path: str | os.PathLike[str] | None = None,
 ) -> Flask:
     """Build the app from ``settings`` (tests) or settings.toml + environment."""
+    from . import account
+    from . import admin
+    from . import api
     from . import auth
     from . import dashboard
     from . import download
@@ -77,4 +80,8 @@ def create_app(
     app.register_blueprint(auth.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(download.bp)
+    app.register_blueprint(account.bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(api.bp)
+    csrf.exempt(api.bp)
     return app

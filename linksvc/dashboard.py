@@ -1,27 +1,36 @@
-"""Blueprint: browse what you may share, create links, list your links."""
+"""Blueprint: browse what you may share, create links, list and revoke them."""
 
 from __future__ import annotations
 
 import time
 
 from flask import Blueprint
+from flask import flash
+from flask import redirect
 from flask import render_template
 from flask import request
+from flask import url_for
 from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
+from wtforms import IntegerField
 from wtforms import SelectField
 from wtforms import StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length
+from wtforms.validators import NumberRange
 from wtforms.validators import Optional
 
+from . import audit
 from .auth import require_login
 from .durations import format_duration
-from .errors import BadDuration
-from .errors import ExpiryTooLong
+from .errors import LinksvcError
 from .errors import NotGranted
+from .errors import UnknownLink
 from .ext import services
 from .files import covers
 from .files import leads_to_grant
+from .sharing import MAX_DOWNLOADS
+from .sharing import MAX_NOTE
 
 bp = Blueprint("dashboard", __name__)
 
@@ -40,6 +49,18 @@ class ShareForm(FlaskForm):
     custom = StringField(
         "Custom expiry (e.g. 90m, 2d, 2w)", validators=[Optional(), Length(max=16)]
     )
+    max_downloads = IntegerField(
+        "Download limit (empty: no limit, 1: one-time)",
+        validators=[Optional(), NumberRange(1, MAX_DOWNLOADS)],
+    )
+    not_before = StringField(
+        "Starts (UTC, empty: now)", validators=[Optional(), Length(max=40)]
+    )
+    note = StringField("Note: who is it for?", validators=[Length(max=MAX_NOTE)])
+
+
+class RevokeForm(FlaskForm):
+    """Only its CSRF token: revoking is a POST no other site can forge."""
 
 
 def _crumbs(path: str) -> list[tuple[str, str]]:
@@ -48,6 +69,13 @@ def _crumbs(path: str) -> list[tuple[str, str]]:
     for i, name in enumerate(parts):
         crumbs.append((name, "/".join(parts[: i + 1])))
     return crumbs
+
+
+def _client() -> dict[str, str]:
+    return {
+        "remote_addr": request.remote_addr or "",
+        "user_agent": request.user_agent.string,
+    }
 
 
 @bp.route("/")
@@ -82,16 +110,18 @@ def share(filename: str):
         )
         try:
             if not choice:
-                raise BadDuration("")
+                raise LinksvcError("give a custom expiry such as 90m, 2d or 2w")
             link, token = svc.create_link(
                 user,
                 clean,
                 choice,
-                remote_addr=request.remote_addr or "",
-                user_agent=request.user_agent.string,
+                max_downloads=form.max_downloads.data,
+                not_before=form.not_before.data,
+                note=form.note.data,
+                **_client(),
             )
-        except (BadDuration, ExpiryTooLong) as exc:
-            form.custom.errors = [*form.custom.errors, str(exc)]
+        except LinksvcError as exc:
+            form.form_errors.append(str(exc))
         else:
             url = svc.link_url(token, request.host_url)
             page = render_template("created.html", link=link, url=url)
@@ -118,7 +148,45 @@ def links() -> str:
     user = require_login()
     svc = services()
     rows = svc.store.list_links(None if user.is_admin else user.id)
-    return render_template("links.html", links=rows, now=time.time())
+    return render_template(
+        "links.html", links=rows, now=time.time(), revoke_form=RevokeForm()
+    )
+
+
+def _visible_link(link_id: str):
+    """The link if the current user owns it or is an admin; 404 otherwise,
+    so link ids of others cannot be probed."""
+    user = require_login()
+    link = services().store.link(link_id)
+    if link.created_by != user.id and not user.is_admin:
+        raise UnknownLink(f"no link with id {link_id!r}")
+    return user, link
+
+
+@bp.route("/links/<link_id>")
+def link_detail(link_id: str) -> str:
+    _, link = _visible_link(link_id)
+    svc = services()
+    svc.audit.flush(timeout=1)
+    history = audit.query(svc.store.engine, link_id=link.id, limit=500)
+    return render_template(
+        "link.html",
+        link=link,
+        history=history,
+        now=time.time(),
+        revoke_form=RevokeForm(),
+    )
+
+
+@bp.route("/links/<link_id>/revoke", methods=["POST"])
+def revoke(link_id: str) -> Response:
+    user, link = _visible_link(link_id)
+    form = RevokeForm()
+    if not form.validate_on_submit():
+        raise LinksvcError("the form expired; reload the page and try again")
+    services().revoke_link(user, link.id, **_client())
+    flash(f"Revoked the link to {link.path}.", "info")
+    return redirect(url_for("dashboard.links"))
 
 
 @bp.app_template_filter("utc")

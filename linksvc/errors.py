@@ -154,3 +154,15 @@ class StoreUnavailable(LinksvcError):
     """The database cannot be reached or is locked; worth a retry later."""
 
     code = "unavailable"
+
+
+class Unauthorized(LinksvcError):
+    """No credentials, or credentials that are not (or no longer) valid."""
+
+    code = "unauthorized"
+
+
+class BadRequest(LinksvcError):
+    """The request itself is malformed (not JSON, a bad query parameter)."""
+
+    code = "bad_request"

@@ -10,6 +10,7 @@ import logging
 import secrets
 
 from flask import Flask
+from flask import jsonify
 from flask import render_template
 from flask import request
 from flask_wtf.csrf import CSRFError
@@ -34,6 +35,8 @@ STATUS: dict[type[errors.LinksvcError], tuple[int, str]] = {
     errors.UnknownUser: (404, "User not found"),
     errors.UnknownToken: (404, "Token not found"),
     errors.InvalidInput: (400, "Invalid input"),
+    errors.Unauthorized: (401, "Log in required"),
+    errors.BadRequest: (400, "Bad request"),
     errors.UserExists: (409, "User exists"),
     errors.AlreadyRevoked: (409, "Already revoked"),
     errors.LinkExpired: (410, "Link expired"),
@@ -65,6 +68,32 @@ PAGE_HEADERS = {
 }
 
 
+#: Where the JSON API answers differently: a value a script sent that is
+#: well-formed but unacceptable is 422 there.
+API_STATUS: dict[type[errors.LinksvcError], int] = {
+    errors.PathRefused: 422,
+    errors.BadDuration: 422,
+    errors.ExpiryTooLong: 422,
+    errors.InvalidInput: 422,
+}
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def problem(status: int, code: str, message: str) -> Response:
+    """The JSON error body of the API: a stable code and a sentence."""
+    response = jsonify({"error": code, "message": message})
+    response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="linksvc"'
+    if status in (503, 429):
+        response.headers["Retry-After"] = "5"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def page(status: int, title: str, message: str, **extra) -> Response:
     headers = {}
     if status in (503, 429):
@@ -90,6 +119,11 @@ def init_app(app: Flask) -> None:
         status, title = _lookup(exc)
         if status >= 500:
             log.warning("%s %s: %s", request.method, request.path, exc)
+        if wants_json():
+            status = next(
+                (API_STATUS[c] for c in type(exc).__mro__ if c in API_STATUS), status
+            )
+            return problem(status, exc.code, str(exc))
         return page(status, title, str(exc), hint=HINTS.get(type(exc)), error=exc)
 
     @app.errorhandler(CSRFError)
@@ -107,7 +141,11 @@ def init_app(app: Flask) -> None:
             return exc.response
         if exc.response is not None and 300 <= exc.response.status_code < 400:
             return exc.response
-        response = page(exc.code or 500, exc.name, exc.description or "")
+        if wants_json():
+            code = exc.name.lower().replace(" ", "_")
+            response = problem(exc.code or 500, code, exc.description or exc.name)
+        else:
+            response = page(exc.code or 500, exc.name, exc.description or "")
         if exc.code == 405 and exc.valid_methods:
             response.headers["Allow"] = ", ".join(exc.valid_methods)
         return response

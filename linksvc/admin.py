@@ -1,0 +1,88 @@
+"""Blueprint: the administrators' audit view, with filters and CSV export."""
+
+from __future__ import annotations
+
+import calendar
+import time
+
+from flask import Blueprint
+from flask import render_template
+from flask import request
+from flask import Response
+from flask import stream_with_context
+
+from . import audit
+from .auth import require_login
+from .errors import InvalidInput
+from .errors import NotGranted
+from .ext import services
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+#: Most rows the page shows; the CSV export has no limit.
+PAGE_ROWS = 500
+OUTCOMES = (
+    "ok",
+    "link_invalid",
+    "link_expired",
+    "link_revoked",
+    "link_used_up",
+    "link_not_yet_valid",
+    "not_found",
+    "path_refused",
+)
+
+
+def _require_admin() -> None:
+    if not require_login().is_admin:
+        raise NotGranted("only administrators may see the audit log")
+
+
+def _day(value: str, end: bool = False) -> int | None:
+    """A YYYY-MM-DD date as epoch seconds (its start, or its last second)."""
+    if not value:
+        return None
+    try:
+        day = time.strptime(value, "%Y-%m-%d")
+    except ValueError:
+        raise InvalidInput(f"{value!r} is not a date like 2026-11-25") from None
+    return calendar.timegm(day) + (86399 if end else 0)
+
+
+def _filters() -> dict:
+    args = request.args
+    return {
+        "user": args.get("user", "").strip() or None,
+        "path": args.get("path", "").strip().strip("/") or None,
+        "outcome": args.get("outcome", "").strip() or None,
+        "since": _day(args.get("since", "").strip()),
+        "until": _day(args.get("until", "").strip(), end=True),
+    }
+
+
+@bp.route("/audit")
+def audit_log() -> str:
+    _require_admin()
+    svc = services()
+    svc.audit.flush(timeout=1)
+    rows = audit.query(svc.store.engine, **_filters(), limit=PAGE_ROWS)
+    return render_template(
+        "audit.html", history=rows, args=request.args, outcomes=OUTCOMES
+    )
+
+
+@bp.route("/audit.csv")
+def audit_csv() -> Response:
+    _require_admin()
+    svc = services()
+    svc.audit.flush(timeout=1)
+    rows = audit.query(svc.store.engine, **_filters(), limit=None)
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    return Response(
+        stream_with_context(audit.to_csv(rows)),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f"attachment; filename=linksvc-audit-{stamp}.csv",
+            "Cache-Control": "private, no-store",
+        },
+    )

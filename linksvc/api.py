@@ -1,0 +1,191 @@
+"""Blueprint: the JSON API under /api/v1, for scripts and other services.
+
+Authenticated by personal API tokens only (``Authorization: Bearer …``): a
+session cookie is never looked at here, so no CSRF token is needed. Errors are
+JSON with a stable ``error`` code (handlers.py); openapi.py describes it all.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flask import Blueprint
+from flask import g
+from flask import jsonify
+from flask import request
+from flask import url_for
+from werkzeug.wrappers import Response
+
+from .errors import BadRequest
+from .errors import InvalidInput
+from .errors import Unauthorized
+from .errors import UnknownLink
+from .ext import services
+from .files import covers
+from .files import leads_to_grant
+from .openapi import document
+from .store import Link
+from .store import User
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+MAX_PER_PAGE = 200
+
+
+def iso(ts: int | None) -> str | None:
+    return None if ts is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+def link_json(link: Link) -> dict[str, Any]:
+    return {
+        "id": link.id,
+        "path": link.path,
+        "owner": link.owner,
+        "note": link.note,
+        "status": link.status(time.time()),
+        "created_at": iso(link.created_at),
+        "expires_at": iso(link.expires_at),
+        "not_before": iso(link.not_before),
+        "max_downloads": link.max_downloads,
+        "download_count": link.download_count,
+        "last_downloaded_at": iso(link.last_downloaded_at),
+        "revoked_at": iso(link.revoked_at),
+    }
+
+
+@bp.before_request
+def _authenticate() -> None:
+    if request.endpoint == "api.openapi":
+        return
+    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not presented.strip():
+        raise Unauthorized("send a personal API token: Authorization: Bearer <token>")
+    user = services().store.user_for_api_token(presented.strip())
+    if user is None:
+        raise Unauthorized("the API token is unknown, revoked, or its user disabled")
+    g.api_user = user
+
+
+def _user() -> User:
+    return g.api_user
+
+
+def _body() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise BadRequest(
+            "the body must be a JSON object (Content-Type: application/json)"
+        )
+    return data
+
+
+def _int_arg(name: str, default: int, high: int) -> int:
+    value = request.args.get(name, str(default))
+    if not value.isdigit() or not 1 <= int(value) <= high:
+        raise BadRequest(f"{name} must be a whole number from 1 to {high}")
+    return int(value)
+
+
+def _optional(data: dict[str, Any], name: str, kinds: tuple[type, ...]) -> Any:
+    value = data.get(name)
+    if value is not None and (not isinstance(value, kinds) or isinstance(value, bool)):
+        names = " or ".join(kind.__name__ for kind in kinds)
+        raise InvalidInput(f"{name} must be {names.replace('str', 'a string')}")
+    return value
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    return jsonify(document())
+
+
+@bp.get("/files")
+def files() -> Response:
+    """What the caller may share in one folder."""
+    svc = services()
+    user = _user()
+    folder, _ = svc.tree.resolve(request.args.get("folder", ""))
+    grants = user.effective_grants
+    if not (covers(grants, folder) or leads_to_grant(grants, folder)):
+        raise UnknownLink(f"no folder {folder!r} that you may browse")
+    entries = [
+        {
+            "name": e.name,
+            "path": e.path,
+            "type": "folder" if e.is_dir else "file",
+            "size": None if e.is_dir else e.size,
+            "modified_at": iso(int(e.mtime)),
+        }
+        for e in svc.tree.listing(folder, grants)
+    ]
+    return jsonify({"folder": folder, "entries": entries})
+
+
+@bp.post("/links")
+def create_link() -> tuple[Response, int, dict[str, str]]:
+    data = _body()
+    path = data.get("path")
+    if not isinstance(path, str) or not path:
+        raise InvalidInput("path is required: the file's path under protected/")
+    svc = services()
+    link, token = svc.create_link(
+        _user(),
+        path,
+        _optional(data, "expires", (str, int)),
+        max_downloads=_optional(data, "max_downloads", (int,)),
+        not_before=_optional(data, "not_before", (str, int)),
+        note=_optional(data, "note", (str,)) or "",
+        actor=f"api:{_user().username}",
+        remote_addr=request.remote_addr or "",
+        user_agent=request.user_agent.string,
+    )
+    body = {**link_json(link), "url": svc.link_url(token, request.host_url)}
+    location = url_for("api.get_link", link_id=link.id)
+    return jsonify(body), 201, {"Location": location}
+
+
+@bp.get("/links")
+def list_links() -> Response:
+    page = _int_arg("page", 1, 1_000_000)
+    per_page = _int_arg("per_page", 50, MAX_PER_PAGE)
+    store = services().store
+    user = _user()
+    rows = store.list_links(user.id, limit=per_page, offset=(page - 1) * per_page)
+    return jsonify(
+        {
+            "items": [link_json(link) for link in rows],
+            "page": page,
+            "per_page": per_page,
+            "total": store.count_links(user.id),
+        }
+    )
+
+
+def _own_link(link_id: str) -> Link:
+    """The link if the caller owns it or is an admin; 404 otherwise, so other
+    people's link ids cannot be probed."""
+    link = services().store.link(link_id)
+    user = _user()
+    if link.created_by != user.id and not user.is_admin:
+        raise UnknownLink(f"no link with id {link_id!r}")
+    return link
+
+
+@bp.get("/links/<link_id>")
+def get_link(link_id: str) -> Response:
+    return jsonify(link_json(_own_link(link_id)))
+
+
+@bp.delete("/links/<link_id>")
+def revoke_link(link_id: str) -> Response:
+    link = _own_link(link_id)
+    user = _user()
+    revoked = services().revoke_link(
+        user,
+        link.id,
+        actor=f"api:{user.username}",
+        remote_addr=request.remote_addr or "",
+        user_agent=request.user_agent.string,
+    )
+    return jsonify(link_json(revoked))
