@@ -133,25 +133,28 @@ class Services:
         )
         return link, token
 
-    def revoke_link(self, user: User, link_id: str, actor: str = "", **client) -> Link:
-        """Revoke a link its owner or an admin names; the audit log says who."""
+    def revoke_link(
+        self, by: User | None, link_id: str, actor: str = "", **client: str
+    ) -> Link:
+        """Revoke a link as its owner or an admin (``by``), or as the operator
+        on the server's command line (``by`` None); the audit log says who."""
         link = self.store.link(link_id)
-        if link.created_by != user.id and not user.is_admin:
+        if by is not None and link.created_by != by.id and not by.is_admin:
             raise NotGranted("only its owner or an admin may revoke this link")
-        link = self.store.revoke_link(link_id, user.id)
+        link = self.store.revoke_link(link_id, by.id if by else None)
         self.audit.record(
             "revoked",
             "ok",
             link_id=link.id,
             path=link.path,
-            actor=actor or user.username,
+            actor=actor or (by.username if by else "cli"),
             **client,
         )
         return link
 
     def revoke_many(
         self,
-        by: User,
+        by: User | None,
         owner: User | None = None,
         path_prefix: str | None = None,
         actor: str = "",
@@ -159,17 +162,18 @@ class Services:
         """Revoke every live link of ``owner`` and/or under ``path_prefix``."""
         if path_prefix is not None:
             path_prefix = self.tree.clean(path_prefix)
-        ids = self.store.revoke_links(by.id, owner.id if owner else None, path_prefix)
+        ids = self.store.revoke_links(
+            by.id if by else None, owner.id if owner else None, path_prefix
+        )
+        actor = actor or (by.username if by else "cli")
         for link_id in ids:
-            self.audit.record(
-                "revoked", "ok", link_id=link_id, actor=actor or by.username
-            )
+            self.audit.record("revoked", "ok", link_id=link_id, actor=actor)
         return ids
 
-    def disable_user(self, by: User, username: str, actor: str = "") -> list[str]:
+    def disable_user(self, username: str, actor: str = "cli") -> list[str]:
         """Disable an account: its sessions end and its links are revoked."""
         user = self.store.set_disabled(username, True)
-        return self.revoke_many(by, owner=user, actor=actor)
+        return self.revoke_many(None, owner=user, actor=actor)
 
     def link_url(self, token: str, base_url: str | None = None) -> str:
         """The absolute download URL: ``public_base_url`` wins over the request."""
