@@ -8,12 +8,27 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from flask import Request
+from flask.sessions import SecureCookieSession
+from flask.sessions import SecureCookieSessionInterface
 
 from . import config
 from .keys import ENV_KEYS
 from .keys import KeyRing
 from .keys import read_keys
 from .keys import require_keys
+
+
+class KeyFollowingSessions(SecureCookieSessionInterface):
+    """Picks up rotated or retired keys before the session cookie is read, so
+    a retired key ends sessions and links alike, with no restart."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        services = app.extensions["linksvc"]
+        if services.refresh_keys():
+            app.secret_key = services.keyring.keys[0]
+            app.config["SECRET_KEY_FALLBACKS"] = services.keyring.keys[1:]
+        return super().open_session(app, request)
 
 
 def create_app(
@@ -66,13 +81,8 @@ def create_app(
         WTF_CSRF_SSL_STRICT=False,
     )
 
-    services = app.extensions["linksvc"] = Services.build(conf, keyring)
-
-    @app.before_request
-    def _follow_key_changes() -> None:
-        if services.refresh_keys():
-            app.secret_key = keyring.keys[0]
-            app.config["SECRET_KEY_FALLBACKS"] = keyring.keys[1:]
+    app.extensions["linksvc"] = Services.build(conf, keyring)
+    app.session_interface = KeyFollowingSessions()
 
     csrf.init_app(app)
     auth.init_app(app)

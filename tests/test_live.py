@@ -71,3 +71,54 @@ def test_login_and_refusals_over_http(live_server):
 def test_sigterm_stops_the_server_cleanly(live_server):
     live_server.proc.send_signal(signal.SIGTERM)
     assert live_server.proc.wait(timeout=20) == 0
+
+
+def test_one_time_link_under_20_concurrent_gets_serves_exactly_once(live_server):
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    result = live_server.cli(
+        "link", "create", "readme.txt", "--user", "admin", "--max-downloads", "1"
+    )
+    path = urlsplit(result.stdout.splitlines()[-1]).path
+    barrier = threading.Barrier(20)
+
+    def fetch(_):
+        conn = http.client.HTTPConnection("127.0.0.1", live_server.port, timeout=30)
+        conn.connect()
+        barrier.wait(timeout=30)
+        try:
+            conn.request("GET", path)
+            response = conn.getresponse()
+            return response.status, response.read()
+        finally:
+            conn.close()
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        results = list(pool.map(fetch, range(20)))
+    statuses = sorted(status for status, _ in results)
+    assert statuses == [200] + [410] * 19
+    body = next(body for status, body in results if status == 200)
+    assert body == b"hello from the protected tree\n"
+    listed = live_server.cli("link", "list").stdout.split("\t")
+    assert listed[-1].strip() == "1/1"
+
+
+def test_rotation_and_retirement_reach_every_worker_without_restart(live_server):
+    import time
+
+    old = create_link(live_server, "readme.txt")
+    old_id = live_server.cli("keys", "list").stdout.split("\t")[0]
+    assert live_server.cli("keys", "rotate").returncode == 0
+    new = create_link(live_server, "readme.txt")
+    assert not new.startswith(f"/d/{old_id}.")
+    assert live_server.cli("keys", "retire", old_id).returncode == 0
+    # Workers look at the keys file at most once a second: poll, bounded.
+    deadline = time.monotonic() + 10
+    while True:
+        statuses = {get(live_server, old)[0] for _ in range(6)}
+        if statuses == {404} or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert statuses == {404}
+    assert {get(live_server, new)[0] for _ in range(6)} == {200}
