@@ -25,9 +25,14 @@ class KeyFollowingSessions(SecureCookieSessionInterface):
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         services = app.extensions["linksvc"]
-        if services.refresh_keys():
-            app.secret_key = services.keyring.keys[0]
-            app.config["SECRET_KEY_FALLBACKS"] = services.keyring.keys[1:]
+        services.refresh_keys()
+        keys = services.keyring.keys
+        if app.secret_key != keys[0] or app.config["SECRET_KEY_FALLBACKS"] != keys[1:]:
+            app.secret_key = keys[0]
+            app.config["SECRET_KEY_FALLBACKS"] = keys[1:]
+        if self.get_cookie_name(app) not in request.cookies:
+            # No cookie, nothing to verify: spare the download path a signer.
+            return self.session_class()
         return super().open_session(app, request)
 
 
@@ -82,6 +87,7 @@ def create_app(
     )
 
     app.extensions["linksvc"] = Services.build(conf, keyring)
+    app.wsgi_app = download.FastLinks(app.wsgi_app, app.extensions["linksvc"])
     app.session_interface = KeyFollowingSessions()
 
     csrf.init_app(app)

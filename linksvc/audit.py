@@ -1,4 +1,5 @@
-"""The audit log writer: records are queued and written by a background thread.
+"""The audit log: records queued and written by a background thread, with the
+deferred download counts of unlimited links; queries and exports.
 
 A download must not wait for its audit row, and a failed audit write must not
 fail the download: :meth:`AuditLog.record` only appends to a queue. A thread
@@ -27,6 +28,7 @@ from sqlalchemy import insert
 from sqlalchemy import or_
 from sqlalchemy import select
 
+from .links import add_downloads
 from .schema import audit
 from .schema import links
 from .schema import users
@@ -38,6 +40,7 @@ BATCH_WAIT = 0.05
 #: Most records written in one statement.
 BATCH_SIZE = 500
 _FIELDS = ("actor", "remote_addr", "user_agent")
+_COUNT = "_count"
 _LOGS: weakref.WeakSet[AuditLog] = weakref.WeakSet()
 
 
@@ -58,7 +61,11 @@ class AuditLog:
         self._idle = threading.Condition(self._lock)
         _LOGS.add(self)
 
-    def record(self, event: str, outcome: str, **fields: Any) -> None:
+    def record(
+        self, event: str, outcome: str, count: bool = False, **fields: Any
+    ) -> None:
+        """Queue a record; with ``count``, also add one to its link's download
+        count (unlimited links, whose count need not be atomic)."""
         row = {
             "at": int(time.time()),
             "event": event,
@@ -70,6 +77,8 @@ class AuditLog:
         }
         for name in _FIELDS:
             row[name] = str(fields.get(name) or "")[:512]
+        if count:
+            row[_COUNT] = True
         with self._lock:
             self._pending += 1
         self._ensure_thread()
@@ -117,10 +126,16 @@ class AuditLog:
                 self._idle.notify_all()
 
     def _write(self, rows: list[dict[str, Any]]) -> None:
+        counts: dict[str, tuple[int, int]] = {}
+        for row in rows:
+            if row.pop(_COUNT, False):
+                n, at = counts.get(row["link_id"], (0, 0))
+                counts[row["link_id"]] = (n + 1, max(at, row["at"]))
         for attempt in range(3):
             try:
                 with self.engine.begin() as conn:
                     conn.execute(insert(audit), rows)
+                    add_downloads(conn, counts)
                 return
             except Exception:
                 if attempt == 2:

@@ -1,26 +1,27 @@
 """Blueprint: the public ``/d/<token>`` and the logged-in ``/protected/<path>``.
 
-Every file leaves through :func:`send`: headers that keep a browser from
-rendering it on our origin, RFC 9110 conditionals and ranges, streaming.
+``/d/<token>`` is the one route strangers hammer, so :func:`serve_link` does
+all of it on the bare WSGI environ (verify, check, count, send, audit) and
+:class:`FastLinks` runs it in front of Flask. Any refusal falls through to the
+Flask view, which runs the same function again and renders the page for it:
+one implementation, and the common case pays for no Flask machinery.
 """
 
 from __future__ import annotations
 
-import mimetypes
+import logging
 import os
-import secrets
 import time
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
+from collections.abc import Iterable
+from typing import Any
 
 from flask import Blueprint
-from flask import current_app
 from flask import render_template
 from flask import request
 from flask import Response
-from werkzeug.http import http_date
-from werkzeug.utils import send_file
 
+from . import sending
 from .auth import require_login
 from .conditional import decide
 from .conditional import Decision
@@ -32,153 +33,33 @@ from .links import COUNT
 from .links import PEEK
 from .links import RESUME
 from .previews import is_preview_bot
-from .signing import Claims
+from .sharing import Services
 
 bp = Blueprint("download", __name__)
+log = logging.getLogger("linksvc.download")
 
-#: Bytes read at a time when we stream multipart ranges ourselves.
-CHUNK = 64 * 1024
-#: Headers on every file response: never cached by shared caches, never
-#: rendered as a page of ours, never leaking the token through Referer.
-FILE_HEADERS = {
-    "Cache-Control": "private, no-store",
-    "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "default-src 'none'; sandbox",
-    "Referrer-Policy": "no-referrer",
-    "Accept-Ranges": "bytes",
+#: The request headers RFC 9110 preconditions and ranges read, by WSGI name.
+_CONDITIONAL = {
+    "If-Match": "HTTP_IF_MATCH",
+    "If-None-Match": "HTTP_IF_NONE_MATCH",
+    "If-Modified-Since": "HTTP_IF_MODIFIED_SINCE",
+    "If-Unmodified-Since": "HTTP_IF_UNMODIFIED_SINCE",
+    "If-Range": "HTTP_IF_RANGE",
+    "Range": "HTTP_RANGE",
 }
 
 
-def send(path: Path, st: os.stat_result, decision: Decision) -> Response:
-    """Send ``path`` as ``decision`` says; GET and HEAD alike (Werkzeug drops
-    the body of a HEAD and keeps Content-Length)."""
-    etag = make_etag(st.st_size, st.st_mtime_ns)
-    mtime = int(st.st_mtime)
-    if decision.status in (304, 412, 416):
-        response = Response(status=decision.status)
-        if decision.status == 416:
-            response.headers["Content-Range"] = f"bytes */{st.st_size}"
-    elif decision.status == 206 and len(decision.ranges) > 1:
-        response = _multipart(path, st.st_size, decision.ranges)
-    else:
-        environ = {
-            key: value
-            for key, value in request.environ.items()
-            if not key.startswith("HTTP_IF_") and key != "HTTP_RANGE"
-        }
-        if decision.status == 206:
-            start, end = decision.ranges[0]
-            environ["HTTP_RANGE"] = f"bytes={start}-{end}"
-        response = send_file(
-            path,
-            environ=environ,
-            as_attachment=True,
-            download_name=path.name,
-            conditional=decision.status == 206,
-            etag=False,
-            last_modified=mtime,
-            response_class=current_app.response_class,
-        )
-    response.headers.update(FILE_HEADERS)
-    if decision.status != 412:
-        response.headers["ETag"] = etag
-        response.headers["Last-Modified"] = http_date(mtime)
-    return response
-
-
-def _multipart(path: Path, size: int, ranges: list[tuple[int, int]]) -> Response:
-    """multipart/byteranges (RFC 9110 14.6), which Werkzeug does not produce."""
-    boundary = secrets.token_hex(12)
-    ctype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    heads = [
-        (
-            f"\r\n--{boundary}\r\nContent-Type: {ctype}\r\n"
-            f"Content-Range: bytes {start}-{end}/{size}\r\n\r\n"
-        ).encode()
-        for start, end in ranges
-    ]
-    tail = f"\r\n--{boundary}--\r\n".encode()
-    length = sum(len(h) for h in heads) + len(tail)
-    length += sum(end - start + 1 for start, end in ranges)
-
-    def body() -> Iterator[bytes]:
-        with open(path, "rb") as fh:
-            for head, (start, end) in zip(heads, ranges, strict=True):
-                yield head
-                fh.seek(start)
-                left = end - start + 1
-                while left > 0:
-                    chunk = fh.read(min(CHUNK, left))
-                    if not chunk:
-                        return
-                    left -= len(chunk)
-                    yield chunk
-        yield tail
-
-    response = Response(
-        body() if request.method == "GET" else b"",
-        status=206,
-        mimetype=f"multipart/byteranges; boundary={boundary}",
-    )
-    response.headers["Content-Length"] = str(length)
-    return response
-
-
-def _decision(st: os.stat_result) -> Decision:
+def decision_for(environ: dict[str, Any], st: os.stat_result) -> Decision:
+    headers = {
+        name: environ[key] for name, key in _CONDITIONAL.items() if key in environ
+    }
     return decide(
-        request.method,
-        request.headers,
+        environ["REQUEST_METHOD"],
+        headers,
         st.st_size,
         int(st.st_mtime),
         make_etag(st.st_size, st.st_mtime_ns),
     )
-
-
-def _client() -> dict[str, str]:
-    return {
-        "remote_addr": request.remote_addr or "",
-        "user_agent": request.user_agent.string,
-    }
-
-
-@bp.route("/d/<token>", methods=["GET", "HEAD"])
-def link(token: str) -> Response | str:
-    """Verify, check, count, send; every outcome lands in the audit log."""
-    svc = services()
-    claims: Claims | None = None
-    try:
-        claims = svc.signer.verify(token)
-        _, path, st = svc.tree.file(claims.path)
-        if is_preview_bot(request.user_agent.string):
-            return _preview(claims)
-        decision = _decision(st)
-        svc.store.claim_download(
-            claims.link_id,
-            int(time.time()),
-            claim_mode(request.method, decision),
-            svc.settings["resume_window"],
-        )
-    except LinksvcError as exc:
-        svc.audit.record(
-            "refused",
-            exc.code,
-            link_id=claims.link_id if claims else None,
-            path=claims.path if claims else None,
-            status=status_for(exc),
-            **_client(),
-        )
-        raise
-    response = send(path, st, decision)
-    svc.audit.record(
-        "download",
-        "ok" if decision.status in (200, 206) else str(decision.status),
-        link_id=claims.link_id,
-        path=claims.path,
-        status=decision.status,
-        bytes=decision.body_length(st.st_size) if request.method == "GET" else 0,
-        **_client(),
-    )
-    return response
 
 
 def claim_mode(method: str, decision: Decision) -> str:
@@ -188,9 +69,110 @@ def claim_mode(method: str, decision: Decision) -> str:
     return COUNT if decision.starts_at_zero else RESUME
 
 
-def _preview(claims: Claims) -> tuple[str, int, dict[str, str]]:
+def client(environ: dict[str, Any]) -> dict[str, str]:
+    return {
+        "remote_addr": environ.get("REMOTE_ADDR", ""),
+        "user_agent": environ.get("HTTP_USER_AGENT", ""),
+    }
+
+
+def serve_link(svc: Services, environ: dict[str, Any], token: str) -> Response:
+    """Verify, check, count, send and record a download; no Flask needed.
+
+    Raises a LinksvcError for every refusal, with ``claims`` set on it when
+    the token was genuine. The file is opened before the download is counted,
+    so a count is never taken for a response that cannot be sent.
+    """
+    claims = None
+    try:
+        claims = svc.signer.verify(token)
+        _, path, st = svc.tree.file(claims.path)
+        decision = decision_for(environ, st)
+        response = sending.send(environ, path, st, decision)
+        method = environ["REQUEST_METHOD"]
+        mode = claim_mode(method, decision)
+        try:
+            svc.store.claim_download(
+                claims.link_id,
+                int(time.time()),
+                mode,
+                svc.settings["resume_window"],
+                limited=claims.limited,
+            )
+        except BaseException:
+            response.close()
+            raise
+    except LinksvcError as exc:
+        exc.claims = claims
+        raise
+    svc.audit.record(
+        "download",
+        "ok" if decision.status in (200, 206) else str(decision.status),
+        count=mode == COUNT and not claims.limited,
+        link_id=claims.link_id,
+        path=claims.path,
+        status=decision.status,
+        bytes=decision.body_length(st.st_size) if method == "GET" else 0,
+        **client(environ),
+    )
+    return response
+
+
+class FastLinks:
+    """WSGI middleware: serves ``GET|HEAD /d/<token>`` when all is well and
+    hands everything else (refusals, chat-app previews) to the Flask app."""
+
+    def __init__(self, app: Callable, svc: Services) -> None:
+        self.app, self.svc = app, svc
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable:
+        path = environ.get("PATH_INFO", "")
+        if (
+            path.startswith("/d/")
+            and environ.get("REQUEST_METHOD") in ("GET", "HEAD")
+            and "/" not in path[3:]
+            and not is_preview_bot(environ.get("HTTP_USER_AGENT", ""))
+        ):
+            self.svc.refresh_keys()
+            try:
+                response = serve_link(self.svc, environ, path[3:])
+            except LinksvcError:
+                pass  # the Flask view says why, and records it
+            except Exception:
+                log.exception("fast download path failed; retrying through Flask")
+            else:
+                return response(environ, start_response)
+        return self.app(environ, start_response)
+
+
+@bp.route("/d/<token>", methods=["GET", "HEAD"])
+def link(token: str) -> Response | str:
+    """The same download through Flask: refusals become pages (handlers.py)
+    and an audit record; chat-app unfurlers get a preview."""
+    svc = services()
+    environ = request.environ
+    try:
+        if is_preview_bot(request.user_agent.string):
+            claims = svc.signer.verify(token)
+            svc.tree.file(claims.path)
+            return _preview(claims.path)
+        return serve_link(svc, environ, token)
+    except LinksvcError as exc:
+        claims = getattr(exc, "claims", None)
+        svc.audit.record(
+            "refused",
+            exc.code,
+            link_id=claims.link_id if claims else None,
+            path=claims.path if claims else None,
+            status=status_for(exc),
+            **client(environ),
+        )
+        raise
+
+
+def _preview(path: str) -> tuple[str, int, dict[str, str]]:
     """What a chat app's link unfurler sees: a name, no bytes, no count."""
-    page = render_template("preview.html", name=claims.path.rsplit("/", 1)[-1])
+    page = render_template("preview.html", name=path.rsplit("/", 1)[-1])
     return page, 200, {"Cache-Control": "private, no-store", "X-Robots-Tag": "none"}
 
 
@@ -201,4 +183,4 @@ def protected(filename: str) -> Response:
     svc = services()
     clean = svc.check_grant(user, filename)
     _, path, st = svc.tree.file(clean)
-    return send(path, st, _decision(st))
+    return sending.send(request.environ, path, st, decision_for(request.environ, st))

@@ -8,15 +8,23 @@ both check before either counts.
 from __future__ import annotations
 
 import secrets
+import threading
+from collections.abc import Iterator
+from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
+from sqlalchemy import bindparam
+from sqlalchemy import case
+from sqlalchemy import Connection
 from sqlalchemy import Engine
 from sqlalchemy import func
 from sqlalchemy import insert
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from .errors import AlreadyRevoked
 from .errors import LinkInvalid
@@ -179,61 +187,146 @@ class LinkQueries:
         return ids
 
     def claim_download(
-        self, link_id: str, at: int, mode: str = COUNT, resume_window: int = 0
+        self,
+        link_id: str,
+        at: int,
+        mode: str = COUNT,
+        resume_window: int = 0,
+        limited: bool = True,
     ) -> None:
         """Allow one request on a link, or raise why not.
 
-        ``mode`` is COUNT (a download that starts the file: counted), RESUME (a
-        range that continues one: free, and allowed on a used-up link for
+        ``mode`` is COUNT (a download that starts the file), RESUME (a range
+        that continues one: free, and allowed on a used-up link for
         ``resume_window`` seconds after its last counted download, so the one
         download of a one-time link can finish) or PEEK (HEAD, 304: free).
 
-        COUNT is a single ``UPDATE … WHERE <allowed> RETURNING``: check and
-        increment are one atomic statement and the common case one round trip.
-        Only a refusal, or a free request, costs a read.
+        A limited link is counted here, in a single ``UPDATE … WHERE <allowed>
+        RETURNING``: check and increment are one atomic statement. An
+        unlimited link has nothing to race for, so it is only read, and the
+        caller adds its count later in a batch (``AuditLog.record(count=…)``).
+        Either way the common case is one round trip.
         """
         try:
-            if mode == COUNT:
-                with self.engine.begin() as conn:
-                    claimed = conn.execute(
-                        update(links)
-                        .where(
-                            links.c.id == link_id,
-                            links.c.revoked_at.is_(None),
-                            or_(
-                                links.c.max_downloads.is_(None),
-                                links.c.download_count < links.c.max_downloads,
-                            ),
-                        )
-                        .values(
-                            download_count=links.c.download_count + 1,
-                            last_downloaded_at=at,
-                        )
-                        .returning(links.c.id)
-                    ).first()
-                if claimed is not None:
-                    return
-            with self.engine.connect() as conn:
-                row = conn.execute(
-                    select(
-                        links.c.revoked_at,
-                        links.c.max_downloads,
-                        links.c.download_count,
-                        links.c.last_downloaded_at,
-                    ).where(links.c.id == link_id)
-                ).first()
-        except OperationalError as exc:
+            with self._hot_connection() as raw:
+                cursor = raw.cursor()
+                if limited and mode == COUNT:
+                    cursor.execute(*self._fast(_COUNT, p_id=link_id, p_at=at))
+                    claimed = cursor.fetchone()
+                    raw.commit()
+                    if claimed is not None:
+                        return
+                cursor.execute(*self._fast(_STATE, p_id=link_id))
+                row = cursor.fetchone()
+                raw.commit()  # end the read transaction (PostgreSQL opens one)
+                cursor.close()
+        except (DBAPIError, self.engine.dialect.loaded_dbapi.Error) as exc:
             raise StoreUnavailable("the database is busy or unreachable") from exc
         if row is None:
             raise LinkInvalid("unknown link")
-        if row.revoked_at is not None:
-            raise LinkRevoked(row.revoked_at)
-        if row.max_downloads is None or row.download_count < row.max_downloads:
+        revoked_at, max_downloads, download_count, last_downloaded_at = row
+        if revoked_at is not None:
+            raise LinkRevoked(revoked_at)
+        if max_downloads is None or download_count < max_downloads:
             return
         resuming = (
             mode == RESUME
-            and row.last_downloaded_at is not None
-            and at - row.last_downloaded_at <= resume_window
+            and last_downloaded_at is not None
+            and at - last_downloaded_at <= resume_window
         )
         if not resuming:
-            raise LinkUsedUp(row.max_downloads)
+            raise LinkUsedUp(max_downloads)
+
+    @contextmanager
+    def _hot_connection(self) -> Iterator[Any]:
+        """This thread's own pooled DBAPI connection, kept between downloads.
+
+        A pool checkout and its reset cost more than the query itself; a
+        connection that fails is discarded, and the next request gets a new one.
+        """
+        local = self.__dict__.setdefault("_hot", threading.local())
+        raw = getattr(local, "raw", None)
+        if raw is None:
+            raw = local.raw = self.engine.raw_connection()
+        try:
+            yield raw
+        except Exception as exc:
+            local.raw = None
+            try:
+                raw.invalidate(exc)
+            finally:
+                raw.close()
+            raise
+
+    def _fast(self, statement, **values) -> tuple[str, Sequence | dict]:
+        """SQL and parameters of ``statement`` for this engine's driver.
+
+        The download path runs on the pooled DBAPI connection: SQLAlchemy
+        compiles the statement once per engine (so SQLite and PostgreSQL get
+        their own SQL), and no result objects are built per request.
+        """
+        cache = self.__dict__.setdefault("_compiled", {})
+        compiled = cache.get(id(statement))
+        if compiled is None:
+            compiled = statement.compile(dialect=self.engine.dialect)
+            placeholders = {n: None for n, b in compiled.binds.items() if b.required}
+            defaults = compiled.construct_params(placeholders)
+            order = compiled.positiontup
+            cache[id(statement)] = compiled = (compiled.string, defaults, order)
+        sql, defaults, order = compiled
+        params = {**defaults, **values}
+        if order is not None:
+            return sql, [params[name] for name in order]
+        return sql, params
+
+
+def add_downloads(conn: Connection, counts: dict[str, tuple[int, int]]) -> None:
+    """Add deferred counts of unlimited links, ``{link_id: (n, last_at)}``."""
+    if counts:
+        conn.execute(
+            _BUMP,
+            [
+                {"p_id": link_id, "p_n": n, "p_at": at}
+                for link_id, (n, at) in counts.items()
+            ],
+        )
+
+
+# Built once: the download path should not rebuild SQL expressions per request.
+_COUNT = (
+    update(links)
+    .where(
+        links.c.id == bindparam("p_id"),
+        links.c.revoked_at.is_(None),
+        or_(
+            links.c.max_downloads.is_(None),
+            links.c.download_count < links.c.max_downloads,
+        ),
+    )
+    .values(
+        download_count=links.c.download_count + 1,
+        last_downloaded_at=bindparam("p_at"),
+    )
+    .returning(links.c.id)
+)
+_STATE = select(
+    links.c.revoked_at,
+    links.c.max_downloads,
+    links.c.download_count,
+    links.c.last_downloaded_at,
+).where(links.c.id == bindparam("p_id"))
+_BUMP = (
+    update(links)
+    .where(links.c.id == bindparam("p_id"))
+    .values(
+        download_count=links.c.download_count + bindparam("p_n"),
+        # max(last, at) in a form SQLite and PostgreSQL both understand
+        last_downloaded_at=case(
+            (
+                func.coalesce(links.c.last_downloaded_at, 0) > bindparam("p_at"),
+                links.c.last_downloaded_at,
+            ),
+            else_=bindparam("p_at"),
+        ),
+    )
+)

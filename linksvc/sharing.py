@@ -121,7 +121,9 @@ class Services:
             max_downloads=max_downloads,
             note=note,
         )
-        token = self.signer.issue(link.id, clean, expires_at, not_before)
+        token = self.signer.issue(
+            link.id, clean, expires_at, not_before, limited=max_downloads is not None
+        )
         self.audit.record(
             "created",
             "ok",

@@ -45,6 +45,7 @@ class Claims:
     expires_at: int
     not_before: int | None
     key_id: str
+    limited: bool = True
 
 
 class LinkSigner:
@@ -55,6 +56,12 @@ class LinkSigner:
             raise ValueError("at least one secret key is needed")
         self._serializers = {
             key_id(key): URLSafeTimedSerializer(key, salt=salt) for key in keys
+        }
+        # itsdangerous derives the signing key on every loads(); a download
+        # should not pay for that, so each key's signer is made once.
+        self._signers = {
+            kid: serializer.make_signer(salt)
+            for kid, serializer in self._serializers.items()
         }
         self.signing_key_id = key_id(keys[0])
 
@@ -68,8 +75,16 @@ class LinkSigner:
         path: str,
         expires_at: int,
         not_before: int | None = None,
+        limited: bool = True,
     ) -> str:
-        payload: dict[str, object] = {"i": link_id, "p": path, "e": int(expires_at)}
+        """A token for a link; ``limited`` says it has a download limit, so a
+        download must count it atomically before sending."""
+        payload: dict[str, object] = {
+            "i": link_id,
+            "p": path,
+            "e": int(expires_at),
+            "m": int(limited),
+        }
         if not_before is not None:
             payload["n"] = int(not_before)
         kid = self.signing_key_id
@@ -83,11 +98,11 @@ class LinkSigner:
         treats ``max_age``) or LinkNotYetValid.
         """
         kid, _, signed = token.partition(".")
-        serializer = self._serializers.get(kid)
-        if serializer is None or not signed:
+        signer = self._signers.get(kid)
+        if signer is None or not signed:
             raise LinkInvalid("unknown or malformed link")
         try:
-            payload = serializer.loads(signed)
+            payload = self._serializers[kid].load_payload(signer.unsign(signed))
         except (BadSignature, UnicodeError, ValueError):
             raise LinkInvalid("unknown or malformed link") from None
         claims = _claims(payload, kid)
@@ -104,12 +119,13 @@ def _claims(payload: object, kid: str) -> Claims:
     if not isinstance(payload, dict):
         raise LinkInvalid("unknown or malformed link")
     link_id, path, expires = payload.get("i"), payload.get("p"), payload.get("e")
-    not_before = payload.get("n")
+    not_before, limited = payload.get("n"), payload.get("m", 1)
     if (
         not isinstance(link_id, str)
         or not isinstance(path, str)
         or type(expires) is not int
         or (not_before is not None and type(not_before) is not int)
+        or limited not in (0, 1)
     ):
         raise LinkInvalid("unknown or malformed link")
-    return Claims(link_id, path, expires, not_before, kid)
+    return Claims(link_id, path, expires, not_before, kid, bool(limited))

@@ -145,6 +145,7 @@ def test_my_links_shows_status_and_downloads(client, auth, make_link, app, froze
     token = make_link("reports/q3/summary.csv", user="alice", expires="1h")
     make_link("readme.txt", user="admin", expires="1d")
     app.test_client().get(f"/d/{token}").close()
+    app.extensions["linksvc"].audit.flush()
     auth.login("alice")
     page = client.get("/links").get_data(as_text=True)
     assert "reports/q3/summary.csv" in page

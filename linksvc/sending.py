@@ -1,0 +1,174 @@
+"""Every file leaves through :func:`send`: headers, ranges, streaming; no Flask.
+
+Werkzeug's ``send_file`` is close but not right for downloads: it adds
+``Content-Encoding: gzip`` to ``.gz`` files (browsers then unpack them), stats
+the file again, makes its own ETag, and cannot send several ranges. So the
+response is built here from the decision conditional.py made. Whole files go
+out through the server's ``wsgi.file_wrapper`` (gunicorn uses sendfile), ranges
+through a bounded reader; nothing is read into memory whole.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+import secrets
+import unicodedata
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from typing import BinaryIO
+from urllib.parse import quote
+
+from werkzeug.http import http_date
+from werkzeug.wrappers import Response
+from werkzeug.wsgi import ClosingIterator
+from werkzeug.wsgi import wrap_file
+
+from .conditional import Decision
+from .conditional import make_etag
+from .errors import FileMissing
+
+#: Bytes read at a time for ranges.
+CHUNK = 64 * 1024
+#: Headers on every file response: never cached by shared caches, never
+#: rendered as a page of ours, never leaking the token through Referer.
+FILE_HEADERS = [
+    ("Cache-Control", "private, no-store"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Content-Security-Policy", "default-src 'none'; sandbox"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Accept-Ranges", "bytes"),
+]
+#: Compressed files are sent as what they are, never as Content-Encoding.
+ENCODED_TYPES = {
+    "gzip": "application/gzip",
+    "bzip2": "application/x-bzip2",
+    "xz": "application/x-xz",
+    "br": "application/x-brotli",
+    "compress": "application/x-compress",
+}
+
+
+def content_type(name: str) -> str:
+    mimetype, encoding = mimetypes.guess_type(name, strict=False)
+    if encoding:
+        return ENCODED_TYPES.get(encoding, "application/octet-stream")
+    return mimetype or "application/octet-stream"
+
+
+def attachment(name: str) -> str:
+    """``Content-Disposition: attachment`` with the file's own name (RFC 6266:
+    an ASCII ``filename`` and, for other names, ``filename*`` in UTF-8)."""
+    try:
+        name.encode("ascii")
+    except UnicodeEncodeError:
+        simple = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+        simple = simple.replace("\\", "\\\\").replace('"', '\\"')
+        return (
+            f'attachment; filename="{simple}"; '
+            f"filename*=UTF-8''{quote(name, safe='!#$&+-.^_`|~')}"
+        )
+    if any(c in name for c in ' ;,"\\') or not name:
+        escaped = name.replace("\\", "\\\\").replace('"', '\\"')
+        return f'attachment; filename="{escaped}"'
+    return f"attachment; filename={name}"
+
+
+def send(
+    environ: dict[str, Any], path: Path, st: os.stat_result, decision: Decision
+) -> Response:
+    """The response for ``decision`` about ``path``; GET and HEAD alike.
+
+    A body's file is opened here, before the caller commits to the download:
+    FileMissing now, rather than a broken response later.
+    """
+    status, size = decision.status, st.st_size
+    headers = list(FILE_HEADERS)
+    if status != 412:
+        headers.append(("ETag", make_etag(size, st.st_mtime_ns)))
+        headers.append(("Last-Modified", http_date(int(st.st_mtime))))
+    head = environ.get("REQUEST_METHOD") == "HEAD"
+    fh = None
+    if not head and status in (200, 206):
+        try:
+            fh = open(path, "rb")
+        except OSError:
+            raise FileMissing(f"no file at {path.name!r}") from None
+    body: Any = ()
+    if status in (304, 412):
+        pass
+    elif status == 416:
+        headers.append(("Content-Range", f"bytes */{size}"))
+        headers.append(("Content-Length", "0"))
+    elif status == 206 and len(decision.ranges) > 1:
+        boundary = secrets.token_hex(12)
+        parts, length = _multipart(fh, path.name, size, decision.ranges, boundary)
+        headers.append(("Content-Type", f"multipart/byteranges; boundary={boundary}"))
+        headers.append(("Content-Length", str(length)))
+        body = () if head else ClosingIterator(parts, fh.close)
+    else:
+        headers.append(("Content-Type", content_type(path.name)))
+        headers.append(("Content-Disposition", attachment(path.name)))
+        if status == 206:
+            (start, end) = decision.ranges[0]
+            headers.append(("Content-Range", f"bytes {start}-{end}/{size}"))
+            headers.append(("Content-Length", str(end - start + 1)))
+            body = () if head else ClosingIterator(_read(fh, decision.ranges), fh.close)
+        else:
+            headers.append(("Content-Length", str(size)))
+            if not head:
+                body = wrap_file(environ, fh, CHUNK)
+    return Response(body, status, headers, direct_passthrough=True)
+
+
+def _read(fh: BinaryIO, ranges: list[tuple[int, int]]) -> Iterator[bytes]:
+    """The bytes of ``ranges`` (the caller closes ``fh``: a generator that
+    never started would not run its own cleanup)."""
+    with fh:
+        for start, end in ranges:
+            fh.seek(start)
+            left = end - start + 1
+            while left > 0:
+                chunk = fh.read(min(CHUNK, left))
+                if not chunk:
+                    return
+                left -= len(chunk)
+                yield chunk
+
+
+def _multipart(
+    fh: BinaryIO | None,
+    name: str,
+    size: int,
+    ranges: list[tuple[int, int]],
+    boundary: str,
+) -> tuple[Iterator[bytes], int]:
+    """multipart/byteranges (RFC 9110 14.6) and its exact length."""
+    ctype = content_type(name)
+    heads = [
+        (
+            f"\r\n--{boundary}\r\nContent-Type: {ctype}\r\n"
+            f"Content-Range: bytes {start}-{end}/{size}\r\n\r\n"
+        ).encode()
+        for start, end in ranges
+    ]
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    length = sum(map(len, heads)) + len(tail)
+    length += sum(end - start + 1 for start, end in ranges)
+
+    def parts() -> Iterator[bytes]:
+        with fh:
+            for head, (start, end) in zip(heads, ranges, strict=True):
+                yield head
+                fh.seek(start)
+                left = end - start + 1
+                while left > 0:
+                    chunk = fh.read(min(CHUNK, left))
+                    if not chunk:
+                        return
+                    left -= len(chunk)
+                    yield chunk
+            yield tail
+
+    return parts(), length
