@@ -19,7 +19,6 @@ from typing import Any
 from flask import Blueprint
 from flask import render_template
 from flask import request
-from flask import Response
 
 from . import sending
 from .auth import require_login
@@ -33,6 +32,7 @@ from .links import COUNT
 from .links import PEEK
 from .links import RESUME
 from .previews import is_preview_bot
+from .sending import FileResponse
 from .sharing import Services
 
 bp = Blueprint("download", __name__)
@@ -76,7 +76,7 @@ def client(environ: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def serve_link(svc: Services, environ: dict[str, Any], token: str) -> Response:
+def serve_link(svc: Services, environ: dict[str, Any], token: str) -> FileResponse:
     """Verify, check, count, send and record a download; no Flask needed.
 
     Raises a LinksvcError for every refusal, with ``claims`` set on it when
@@ -146,7 +146,7 @@ class FastLinks:
 
 
 @bp.route("/d/<token>", methods=["GET", "HEAD"])
-def link(token: str) -> Response | str:
+def link(token: str) -> FileResponse | tuple[str, int, dict[str, str]]:
     """The same download through Flask: refusals become pages (handlers.py)
     and an audit record; chat-app unfurlers get a preview."""
     svc = services()
@@ -177,7 +177,7 @@ def _preview(path: str) -> tuple[str, int, dict[str, str]]:
 
 
 @bp.route("/protected/<path:filename>", methods=["GET", "HEAD"])
-def protected(filename: str) -> Response:
+def protected(filename: str) -> FileResponse:
     """The tutorial's route: a logged-in user's direct access, grants checked."""
     user = require_login()
     svc = services()

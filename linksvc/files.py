@@ -77,8 +77,9 @@ class ProtectedTree:
             raise PathRefused("path contains a forbidden character")
         if relpath.startswith("/") or _DRIVE.match(relpath):
             raise PathRefused("path must be relative to the protected folder")
+        ascii_only = relpath.isascii()  # NFKC cannot change ASCII
         for part in relpath.split("/"):
-            folded = unicodedata.normalize("NFKC", part)
+            folded = part if ascii_only else unicodedata.normalize("NFKC", part)
             if (
                 part == ""
                 or part.startswith(".")

@@ -15,13 +15,14 @@ import os
 import secrets
 import unicodedata
 from collections.abc import Iterator
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from typing import BinaryIO
 from urllib.parse import quote
 
 from werkzeug.http import http_date
-from werkzeug.wrappers import Response
+from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wsgi import ClosingIterator
 from werkzeug.wsgi import wrap_file
 
@@ -50,6 +51,24 @@ ENCODED_TYPES = {
 }
 
 
+class FileResponse:
+    """A plain WSGI response: status, headers, body. Flask accepts it from a
+    view like any WSGI app; the download fast path returns it as it is."""
+
+    def __init__(self, status: int, headers: list[tuple[str, str]], body: Any) -> None:
+        self.status, self.headers, self.body = status, headers, body
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        start_response(f"{self.status} {HTTP_STATUS_CODES[self.status]}", self.headers)
+        return self.body
+
+    def close(self) -> None:
+        close = getattr(self.body, "close", None)
+        if close is not None:
+            close()
+
+
+@lru_cache(maxsize=1024)
 def content_type(name: str) -> str:
     mimetype, encoding = mimetypes.guess_type(name, strict=False)
     if encoding:
@@ -57,6 +76,7 @@ def content_type(name: str) -> str:
     return mimetype or "application/octet-stream"
 
 
+@lru_cache(maxsize=1024)
 def attachment(name: str) -> str:
     """``Content-Disposition: attachment`` with the file's own name (RFC 6266:
     an ASCII ``filename`` and, for other names, ``filename*`` in UTF-8)."""
@@ -77,7 +97,7 @@ def attachment(name: str) -> str:
 
 def send(
     environ: dict[str, Any], path: Path, st: os.stat_result, decision: Decision
-) -> Response:
+) -> FileResponse:
     """The response for ``decision`` about ``path``; GET and HEAD alike.
 
     A body's file is opened here, before the caller commits to the download:
@@ -119,7 +139,7 @@ def send(
             headers.append(("Content-Length", str(size)))
             if not head:
                 body = wrap_file(environ, fh, CHUNK)
-    return Response(body, status, headers, direct_passthrough=True)
+    return FileResponse(status, headers, body)
 
 
 def _read(fh: BinaryIO, ranges: list[tuple[int, int]]) -> Iterator[bytes]:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import UTC
+from functools import lru_cache
 
 from itsdangerous import BadSignature
 from itsdangerous import URLSafeTimedSerializer
@@ -21,6 +22,8 @@ from .errors import LinkExpired
 from .errors import LinkInvalid
 from .errors import LinkNotYetValid
 
+#: How many verified tokens a process remembers.
+VERIFIED_CACHE = 4096
 #: One salt per purpose: a download token can never pass as anything else.
 DOWNLOAD_SALT = "linksvc.download.v1"
 
@@ -64,6 +67,9 @@ class LinkSigner:
             for kid, serializer in self._serializers.items()
         }
         self.signing_key_id = key_id(keys[0])
+        # Popular links are verified once per process: the claims of a genuine
+        # token never change (time rules are checked on every call).
+        self._verified = lru_cache(maxsize=VERIFIED_CACHE)(self._genuine)
 
     @property
     def key_ids(self) -> list[str]:
@@ -97,21 +103,27 @@ class LinkSigner:
         at exactly ``expires_at``, refused one second later, as itsdangerous
         treats ``max_age``) or LinkNotYetValid.
         """
-        kid, _, signed = token.partition(".")
-        signer = self._signers.get(kid)
-        if signer is None or not signed:
+        claims = self._verified(token)
+        if claims is None:
             raise LinkInvalid("unknown or malformed link")
-        try:
-            payload = self._serializers[kid].load_payload(signer.unsign(signed))
-        except (BadSignature, UnicodeError, ValueError):
-            raise LinkInvalid("unknown or malformed link") from None
-        claims = _claims(payload, kid)
         now = time.time() if now is None else now
         if int(now) > claims.expires_at:
             raise LinkExpired(utc(claims.expires_at))
         if claims.not_before is not None and int(now) < claims.not_before:
             raise LinkNotYetValid(utc(claims.not_before))
         return claims
+
+    def _genuine(self, token: str) -> Claims | None:
+        """The claims of a token we signed, or None."""
+        kid, _, signed = token.partition(".")
+        signer = self._signers.get(kid)
+        if signer is None or not signed:
+            return None
+        try:
+            payload = self._serializers[kid].load_payload(signer.unsign(signed))
+            return _claims(payload, kid)
+        except (BadSignature, UnicodeError, ValueError, LinkInvalid):
+            return None
 
 
 def _claims(payload: object, kid: str) -> Claims:
