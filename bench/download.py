@@ -111,9 +111,19 @@ def main() -> None:
         capture_output=True,
     )
 
-    def link(path: str) -> str:
+    def link(path: str, *extra: str) -> str:
         out = subprocess.run(
-            [*linksvc, "link", "create", path, "--user", "bench", "--expires", "1d"],
+            [
+                *linksvc,
+                "link",
+                "create",
+                path,
+                "--user",
+                "bench",
+                "--expires",
+                "1d",
+                *extra,
+            ],
             env=env,
             check=True,
             capture_output=True,
@@ -122,6 +132,8 @@ def main() -> None:
         return out.splitlines()[-1]
 
     small_url, big_url = link("small.bin"), link("big.bin")
+    (protected / "limited.bin").write_bytes(os.urandom(1024))
+    limited_url = link("limited.bin", "--max-downloads", "1000000")
     log = open(tmp / "servers.log", "wb")
     ours = subprocess.Popen(
         [*linksvc, "serve", "--port", str(lport), "--workers", str(args.workers)],
@@ -156,13 +168,16 @@ def main() -> None:
         bare_url = f"http://127.0.0.1:{bport}/f/small.bin"
         wrk(bare_url, 2, args.connections)  # warm both up
         wrk(small_url, 2, args.connections)
-        results = {"bare": [], "linksvc": []}
+        results = {"bare": [], "linksvc": [], "limited": []}
         served = 0
         for _ in range(args.rounds):
             results["bare"].append(wrk(bare_url, args.seconds, args.connections)[0])
             rps, total, bad = wrk(small_url, args.seconds, args.connections)
             results["linksvc"].append(rps)
             served += total - bad
+            results["limited"].append(
+                wrk(limited_url, args.seconds, args.connections)[0]
+            )
         bare_rps = max(results["bare"])
         our_rps = max(results["linksvc"])
 
@@ -187,7 +202,8 @@ def main() -> None:
         [*linksvc, "link", "list"], env=env, capture_output=True, text=True, check=True
     ).stdout
     counts = {
-        line.split("\t")[1]: int(line.split("\t")[5]) for line in counted.splitlines()
+        line.split("\t")[1]: int(line.split("\t")[5].split("/")[0])
+        for line in counted.splitlines()
     }
     audit = subprocess.run(
         [*linksvc, "audit", "export", "--since", "1d", "--format", "jsonl"],
@@ -196,11 +212,16 @@ def main() -> None:
         text=True,
         check=True,
     ).stdout
-    audited = audit.count('"event": "download"')
+    audited = sum(
+        1
+        for line in audit.splitlines()
+        if '"event": "download"' in line and '"path": "small.bin"' in line
+    )
     warm = counts["small.bin"] - served
 
     print(
-        f"date: {time.strftime('%Y-%m-%d')}  cpus: {os.cpu_count()}  workers: {args.workers}"
+        f"date: {time.strftime('%Y-%m-%d')}  cpus: {os.cpu_count()}  "
+        f"workers: {args.workers}"
         f"  connections: {args.connections}  {args.rounds}x{args.seconds}s each"
     )
     print(
@@ -214,10 +235,14 @@ def main() -> None:
         + ")"
     )
     print(f"ratio linksvc / bare: {our_rps / bare_rps:.2f}  (target >= 0.90)")
+    limited = max(results["limited"])
+    print(
+        f"limited link (atomic count per download): {limited:8.0f} req/s, ratio "
+        f"{limited / bare_rps:.2f}"
+    )
     print(
         f"downloads served (timed runs): {served}; counted in links: "
-        f"{counts['small.bin']} (incl. {warm} warm-up); audit rows: {audited - 1} "
-        "(+1 big file)"
+        f"{counts['small.bin']} (incl. {warm} warm-up); audit rows: {audited}"
     )
     print(
         f"streaming {args.big_mib} MiB: received {received >> 20} MiB; worker RSS "
