@@ -94,6 +94,7 @@ def create_app(
     auth.init_app(app)
     handlers.init_app(app)
     app.register_blueprint(auth.bp)
+    auth.throttle_logins(app)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(download.bp)
     app.register_blueprint(account.bp)

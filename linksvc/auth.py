@@ -30,6 +30,7 @@ from wtforms.validators import DataRequired
 from wtforms.validators import Length
 
 from .ext import login_manager
+from .ext import make_limiter
 from .ext import services
 from .store import User
 
@@ -62,6 +63,37 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def _logout_form() -> dict[str, object]:
         return {"logout_form": LogoutForm()}
+
+
+def throttle_logins(app: Flask) -> None:
+    """Failed logins are limited per user name and per client address
+    (Flask-Limiter); a breach answers 429 with Retry-After. Call after the
+    blueprint is registered: the limits wrap its login view."""
+    conf = app.config["LINKSVC"]
+    limiter = make_limiter(app)
+    view = app.view_functions["auth.login"]
+    view = limiter.limit(
+        conf["login_limit"],
+        key_func=_username_key,
+        methods=["POST"],
+        deduct_when=_failed,
+        scope="login-user",
+    )(view)
+    view = limiter.limit(
+        conf["login_limit_per_address"],
+        methods=["POST"],
+        deduct_when=_failed,
+        scope="login-address",
+    )(view)
+    app.view_functions["auth.login"] = view
+
+
+def _username_key() -> str:
+    return "user:" + request.form.get("username", "").strip().lower()[:64]
+
+
+def _failed(response: Response) -> bool:
+    return response.status_code not in (301, 302, 303, 307, 308)
 
 
 @login_manager.user_loader

@@ -35,6 +35,15 @@ PUBLIC_BASE_URL = ""
 #: How long after a limited link's last counted download a range request may
 #: still resume it, so a one-time download can finish after a dropped line.
 RESUME_WINDOW = "1h"
+#: Failed logins allowed per user name (Flask-Limiter syntax).
+LOGIN_LIMIT = "5 per minute; 20 per hour"
+#: Failed logins allowed per client address.
+LOGIN_LIMIT_PER_ADDRESS = "20 per minute; 100 per hour"
+#: Where login attempts are counted: ``memory://`` (one process: with several
+#: workers each counts alone) or ``redis://host:6379`` (shared).
+RATELIMIT_STORAGE_URL = "memory://"
+#: Seconds a request waits for a locked database before answering 503.
+DATABASE_TIMEOUT = 5
 #: Host names the server answers to; empty accepts any.
 TRUSTED_HOSTS: list[str] = []
 
@@ -59,6 +68,26 @@ def _duration(value: Any) -> int:
         return parse_duration(value)
     except BadDuration as exc:
         raise TypeError(str(exc)) from None
+
+
+def _limit(value: Any) -> str:
+    from limits import parse_many
+
+    try:
+        parse_many(_str(value))
+    except ValueError:
+        raise TypeError("a rate like '5 per minute; 20 per hour'") from None
+    return value
+
+
+def _seconds(value: Any) -> float:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise TypeError("a number of seconds") from None
+    if isinstance(value, bool) or not 0 < seconds <= 600:
+        raise TypeError("a number of seconds between 0 and 600")
+    return seconds
 
 
 def _host_list(value: Any) -> list[str]:
@@ -86,6 +115,10 @@ SCHEMA: dict[str, tuple[Any, Callable[[Any], Any]]] = {
     "public_base_url": (PUBLIC_BASE_URL, _base_url),
     "trusted_hosts": (TRUSTED_HOSTS, _host_list),
     "resume_window": (RESUME_WINDOW, _duration),
+    "login_limit": (LOGIN_LIMIT, _limit),
+    "login_limit_per_address": (LOGIN_LIMIT_PER_ADDRESS, _limit),
+    "ratelimit_storage_url": (RATELIMIT_STORAGE_URL, _str),
+    "database_timeout": (DATABASE_TIMEOUT, _seconds),
 }
 
 #: Keys that hold paths, resolved against the settings file's folder.

@@ -39,7 +39,7 @@ class Services:
 
     @classmethod
     def build(cls, settings: dict[str, Any], keyring: KeyRing) -> Services:
-        store = Store(settings["database_url"])
+        store = Store(settings["database_url"], settings["database_timeout"])
         return cls(
             settings,
             store,

@@ -25,34 +25,41 @@ __all__ = ["Link", "Store", "User", "make_engine", "now"]
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    # WAL lets readers and one writer work at once across gunicorn workers;
-    # NORMAL sync is durable across application crashes, which is what we need.
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
-
-
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, timeout: float = 5) -> Engine:
+    """An engine that waits at most ``timeout`` seconds for a lock or a
+    connection, so a stuck database becomes a 503, not a hung worker."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 5})
-        event.listen(engine, "connect", _sqlite_pragmas)
+        engine = create_engine(url, connect_args={"timeout": timeout})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection, _record) -> None:
+            # WAL lets readers and one writer work at once across workers;
+            # NORMAL sync survives application crashes, which is what we need.
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_timeout=timeout,
+        connect_args={"connect_timeout": max(1, int(timeout))},
+    )
 
 
 class Store(UserQueries, LinkQueries):
     """All reads and writes of users, grants and links."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, timeout: float = 5) -> None:
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(
                 parents=True, exist_ok=True
             )
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, timeout)
 
     def migrate(self) -> None:
         """Bring the schema to the newest revision; safe to run again."""

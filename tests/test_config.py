@@ -47,6 +47,10 @@ def test_environment_overrides_every_key(tmp_path):
         "LINKSVC_TRUSTED_HOSTS": "files.example.org, localhost",
         "LINKSVC_DATABASE_URL": "sqlite:////tmp/x.db",
         "LINKSVC_RESUME_WINDOW": "10m",
+        "LINKSVC_LOGIN_LIMIT": "3 per minute",
+        "LINKSVC_LOGIN_LIMIT_PER_ADDRESS": "9 per hour",
+        "LINKSVC_RATELIMIT_STORAGE_URL": "redis://127.0.0.1:6379",
+        "LINKSVC_DATABASE_TIMEOUT": "2.5",
     }
     settings = config.load(path, environ=environ)
     assert settings["protected_dir"] == "/srv/files"
@@ -55,6 +59,10 @@ def test_environment_overrides_every_key(tmp_path):
     assert settings["trusted_hosts"] == ["files.example.org", "localhost"]
     assert settings["database_url"] == "sqlite:////tmp/x.db"
     assert settings["resume_window"] == 600
+    assert settings["login_limit"] == "3 per minute"
+    assert settings["login_limit_per_address"] == "9 per hour"
+    assert settings["ratelimit_storage_url"] == "redis://127.0.0.1:6379"
+    assert settings["database_timeout"] == 2.5
     assert set(config.SCHEMA) == {
         key.removeprefix("LINKSVC_").lower() for key in environ
     } | {"instance_dir", "default_expiry"}
@@ -69,6 +77,8 @@ def test_environment_overrides_every_key(tmp_path):
         ("protected_dir = 3\n", "protected_dir"),
         ('public_base_url = "ftp://x"\n', "public_base_url"),
         ("trusted_hosts = 5\n", "trusted_hosts"),
+        ('login_limit = "lots"\n', "login_limit"),
+        ("database_timeout = -1\n", "database_timeout"),
         ('default_expiry = "40d"\n', "default_expiry"),
         ('secret_keys = ["x"]\n', "secret_keys"),
         ("not toml at all [\n", "settings.toml"),
