@@ -15,6 +15,7 @@ from flask import render_template
 from flask import request
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
@@ -82,10 +83,28 @@ def wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
-def problem(status: int, code: str, message: str) -> Response:
+def _request_id(status: int, detail: str) -> str:
+    """A short id that the page shows and the log line carries."""
+    request_id = secrets.token_hex(6)
+    level = logging.WARNING if status >= 500 else logging.INFO
+    log.log(
+        level,
+        "request %s: %s %s -> %d %s",
+        request_id,
+        request.method,
+        request.path,
+        status,
+        detail,
+    )
+    return request_id
+
+
+def problem(status: int, code: str, message: str, request_id: str = "") -> Response:
     """The JSON error body of the API: a stable code and a sentence."""
+    request_id = request_id or _request_id(status, code)
     response = jsonify({"error": code, "message": message})
     response.status_code = status
+    response.headers["X-Request-Id"] = request_id
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="linksvc"'
     if status in (503, 429):
@@ -94,13 +113,22 @@ def problem(status: int, code: str, message: str) -> Response:
     return response
 
 
-def page(status: int, title: str, message: str, **extra) -> Response:
-    headers = {}
+def page(
+    status: int, title: str, message: str, request_id: str = "", **extra
+) -> Response:
+    """A short HTML page explaining a refusal or failure, with a request id."""
+    request_id = request_id or _request_id(status, title)
+    headers = {"X-Request-Id": request_id}
     if status in (503, 429):
-        headers["Retry-After"] = str(extra.get("retry_after", 5))
+        headers["Retry-After"] = "5"
     try:
         body = render_template(
-            "error.html", status=status, title=title, message=message, **extra
+            "error.html",
+            status=status,
+            title=title,
+            message=message,
+            request_id=request_id,
+            **extra,
         )
     except Exception:
         # The page must not fail too (an untrusted Host has no URL adapter,
@@ -108,7 +136,7 @@ def page(status: int, title: str, message: str, **extra) -> Response:
         log.debug("error page fell back to plain HTML", exc_info=True)
         body = (
             f"<!doctype html><title>{escape(title)}</title><h1>{escape(title)}</h1>"
-            f"<p>{escape(message)}</p><p>HTTP {status}</p>"
+            f"<p>{escape(message)}</p><p>HTTP {status} · request id {request_id}</p>"
         )
     return Response(body, status, headers, mimetype="text/html")
 
@@ -117,14 +145,20 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(errors.LinksvcError)
     def _linksvc_error(exc: errors.LinksvcError) -> Response:
         status, title = _lookup(exc)
-        if status >= 500:
-            log.warning("%s %s: %s", request.method, request.path, exc)
         if wants_json():
             status = next(
                 (API_STATUS[c] for c in type(exc).__mro__ if c in API_STATUS), status
             )
             return problem(status, exc.code, str(exc))
         return page(status, title, str(exc), hint=HINTS.get(type(exc)), error=exc)
+
+    @app.errorhandler(DBAPIError)
+    def _database_error(exc: DBAPIError) -> Response:
+        # Locked, unreachable, full: worth a retry, never a traceback.
+        log.warning("database error: %s", exc.orig if exc.orig else exc)
+        return _linksvc_error(
+            errors.StoreUnavailable("the database is busy or unreachable; try again")
+        )
 
     @app.errorhandler(CSRFError)
     def _csrf_error(exc: CSRFError) -> Response:
@@ -137,8 +171,6 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
-        if exc.response is not None and exc.code in (301, 302, 303, 307, 308):
-            return exc.response
         if exc.response is not None and 300 <= exc.response.status_code < 400:
             return exc.response
         if wants_json():
@@ -156,6 +188,8 @@ def init_app(app: Flask) -> None:
         log.exception(
             "request %s: %s %s failed", request_id, request.method, request.path
         )
+        if wants_json():
+            return problem(500, "internal", "internal error", request_id)
         return page(
             500,
             "Something went wrong",
