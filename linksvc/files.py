@@ -125,6 +125,9 @@ class ProtectedTree:
             raise FileMissing(f"no file at {clean!r}") from None
         if not clean or not stat.S_ISREG(st.st_mode):
             raise FileMissing(f"{clean!r} is not a file")
+        if st.st_nlink > 1:
+            # Another hard link may sit outside the tree; we cannot tell where.
+            raise PathRefused(f"{clean!r} has other hard links and is not served")
         return clean, path, st
 
     def folder(self, relpath: str) -> tuple[str, Path]:
@@ -151,7 +154,7 @@ class ProtectedTree:
             except (PathRefused, OSError):
                 continue
             is_dir = stat.S_ISDIR(st.st_mode)
-            if not is_dir and not stat.S_ISREG(st.st_mode):
+            if not is_dir and (not stat.S_ISREG(st.st_mode) or st.st_nlink > 1):
                 continue
             if not is_dir and not covers(grants, child_rel):
                 continue

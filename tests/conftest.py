@@ -19,6 +19,8 @@ from linksvc.store import Store
 KEYS = ["test-key-newest-0123456789abcdef", "test-key-older-0123456789abcdef"]
 #: A marker that must never appear in any response: it lives outside the tree.
 SECRET = b"TOP-SECRET-OUTSIDE-THE-TREE-7f3a"
+#: Inside the tree but outside alice's grant (reports/q3).
+GRANT_SECRET = b"GRANT-SECRET-IN-Q3-OLD-51c9"
 PASSWORDS = {
     "admin": "admin-password-1",
     "alice": "alice-password-1",
@@ -35,7 +37,7 @@ def make_tree(root: Path) -> Path:
     (protected / "web").mkdir()
     (protected / "readme.txt").write_text("hello from the protected tree\n")
     (protected / "reports" / "q3" / "summary.csv").write_text("quarter,revenue\nQ3,1\n")
-    (protected / "reports" / "q3-old" / "draft.txt").write_text("old draft\n")
+    (protected / "reports" / "q3-old" / "draft.txt").write_bytes(GRANT_SECRET)
     (protected / "meeting notes.txt").write_text("notes\n")
     (protected / "résumé Zoë.txt").write_text("accents\n")
     (protected / "web" / "page.html").write_text("<script>alert(1)</script>")
@@ -50,6 +52,7 @@ def make_tree(root: Path) -> Path:
     (protected / "escape.txt").symlink_to(outside / "secret.txt")
     (protected / "escape-dir").symlink_to(outside)
     (protected / "inside-link.txt").symlink_to(protected / "readme.txt")
+    os.link(outside / "secret.txt", protected / "hardlink.txt")
     return protected
 
 
