@@ -135,3 +135,52 @@ def test_rotation_and_retirement_reach_every_worker_without_restart(live_server)
         time.sleep(0.2)
     assert statuses == {404}
     assert {get(live_server, new)[0] for _ in range(6)} == {200}
+
+
+def _workers(master: int) -> list[int]:
+    from pathlib import Path
+
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    return [int(pid) for pid in children]
+
+
+def _open_fds(pids: list[int]) -> int:
+    import os
+
+    return sum(len(os.listdir(f"/proc/{pid}/fd")) for pid in pids)
+
+
+def test_200_clients_leaving_mid_download_leak_nothing(live_server):
+    import socket
+    import time
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = create_link(live_server, "big.bin")
+    # Warm up: every worker thread opens its database connection once.
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda _: get(live_server, path, headers={"Range": "bytes=0-9"}),
+                      range(64)))
+    live_server.cli("link", "list")
+    workers = _workers(live_server.proc.pid)
+    baseline = _open_fds(workers)
+    for i in range(200):
+        sock = socket.create_connection(("127.0.0.1", live_server.port), timeout=10)
+        headers = "Range: bytes=1000-\r\n" if i % 2 else ""
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n{headers}\r\n".encode())
+        received = 0
+        while received < 64 * 1024:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            received += len(chunk)
+        assert received > 0
+        sock.close()
+    # Workers notice the closed sockets as their writes fail: poll, bounded.
+    deadline = time.monotonic() + 20
+    while _open_fds(workers) > baseline + 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _open_fds(workers) <= baseline + 2
+    assert _workers(live_server.proc.pid) == workers  # no worker died
+    status, _, body = get(live_server, path, headers={"Range": "bytes=0-9"})
+    assert status == 206 and len(body) == 10
