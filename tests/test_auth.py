@@ -109,3 +109,22 @@ def test_disabled_user_cannot_log_in(client, auth, svc):
 def test_forms_carry_csrf(client, auth):
     auth.login("alice")
     assert csrf_token(client, "/share/reports/q3/summary.csv")
+
+
+def test_cookie_is_not_secure_when_served_over_plain_http(settings, template_db):
+    import shutil
+    from pathlib import Path
+
+    from linksvc import create_app
+
+    from .conftest import Auth
+
+    instance = Path(settings["instance_dir"])
+    instance.mkdir(parents=True, exist_ok=True)
+    shutil.copy(template_db, instance / "linksvc.sqlite3")
+    app = create_app({**settings, "public_base_url": "http://127.0.0.1:8000"})
+    response = Auth(app.test_client()).login("alice")
+    header = response.headers["Set-Cookie"]
+    assert "HttpOnly" in header and "SameSite=Lax" in header
+    assert "Secure" not in header
+    app.extensions["linksvc"].store.dispose()

@@ -235,3 +235,26 @@ def test_downloads_and_refusals_are_audited(client, make_link, svc):
     assert rows[1].user_agent == "curl/8"
     assert rows[1].bytes == len(b"hello from the protected tree\n")
     assert rows[1].link_id == rows[0].link_id
+
+
+def test_compressed_files_are_not_marked_content_encoding(client, make_link, tree):
+    import gzip
+
+    (tree / "archive.tar.gz").write_bytes(gzip.compress(b"tar bytes"))
+    response = client.get(f"/d/{make_link('archive.tar.gz')}")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/gzip"
+    assert "Content-Encoding" not in response.headers
+    assert gzip.decompress(response.data) == b"tar bytes"
+
+
+def test_error_pages_show_the_request_id_the_log_has(client, caplog):
+    import logging
+    import re
+
+    caplog.set_level(logging.INFO, logger="linksvc")
+    response = client.get("/d/garbage")
+    request_id = re.search(r"request id <code>([0-9a-f]+)</code>", response.text)[1]
+    assert response.headers["X-Request-Id"] == request_id
+    assert f"request {request_id}: GET /d/garbage -> 404" in caplog.text
+    assert "Traceback" not in response.text

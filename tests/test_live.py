@@ -159,8 +159,12 @@ def test_200_clients_leaving_mid_download_leak_nothing(live_server):
     path = create_link(live_server, "big.bin")
     # Warm up: every worker thread opens its database connection once.
     with ThreadPoolExecutor(max_workers=8) as pool:
-        list(pool.map(lambda _: get(live_server, path, headers={"Range": "bytes=0-9"}),
-                      range(64)))
+        list(
+            pool.map(
+                lambda _: get(live_server, path, headers={"Range": "bytes=0-9"}),
+                range(64),
+            )
+        )
     live_server.cli("link", "list")
     workers = _workers(live_server.proc.pid)
     baseline = _open_fds(workers)
