@@ -153,7 +153,6 @@ def _open_fds(pids: list[int]) -> int:
 def test_200_clients_leaving_mid_download_leak_nothing(live_server):
     import socket
     import time
-
     from concurrent.futures import ThreadPoolExecutor
 
     path = create_link(live_server, "big.bin")
