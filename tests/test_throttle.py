@@ -6,6 +6,8 @@ from linksvc import create_app
 
 from .conftest import Auth
 from .conftest import BufferedClient
+from .services import REDIS_URL
+from .services import require
 
 
 @pytest.fixture
@@ -59,16 +61,11 @@ def test_successful_logins_are_not_counted(strict_app):
 
 
 def test_redis_storage_is_shared_between_apps(settings, app):
-    import redis
-
-    try:
-        redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=1).ping()
-    except Exception:
-        pytest.skip("no Redis on 127.0.0.1:6379 (CI provides one)")
+    require("Redis", "127.0.0.1", 6379)
     shared = {
         **settings,
         "login_limit": "2 per minute",
-        "ratelimit_storage_url": "redis://127.0.0.1:6379",
+        "ratelimit_storage_url": REDIS_URL,
     }
     first, second = create_app(shared), create_app(shared)
     for one in (first, second):

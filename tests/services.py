@@ -1,0 +1,36 @@
+"""Outside services some tests use: PostgreSQL and Redis on 127.0.0.1.
+
+A developer's machine may have neither: those tests then skip and say why.
+CI sets LINKSVC_REQUIRE_SERVICES=1 (in .ci/run), and a missing service fails
+the run instead, so CI always runs them.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+
+POSTGRES_URL = os.environ.get(
+    "LINKSVC_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_URL = os.environ.get("LINKSVC_TEST_REDIS", "redis://127.0.0.1:6379")
+
+
+def reachable(host: str, port: int) -> bool:
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def require(name: str, host: str, port: int) -> None:
+    """Skip (or, in CI, fail) when the service is not listening."""
+    if reachable(host, port):
+        return
+    message = f"{name} is not listening on {host}:{port}"
+    if os.environ.get("LINKSVC_REQUIRE_SERVICES") == "1":
+        pytest.fail(message + " (LINKSVC_REQUIRE_SERVICES=1)")
+    pytest.skip(message + "; .ci/run provides it")

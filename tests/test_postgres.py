@@ -1,0 +1,78 @@
+"""The same store and download path on PostgreSQL (psycopg 3)."""
+
+import secrets
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from linksvc import create_app
+
+from .conftest import BufferedClient
+from .services import POSTGRES_URL
+from .services import require
+
+
+@pytest.fixture
+def pg_app(settings):
+    require("PostgreSQL", "127.0.0.1", 5432)
+    name = f"linksvc_test_{secrets.token_hex(4)}"
+    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = sa.engine.make_url(POSTGRES_URL).set(database=name)
+    app = create_app({**settings, "database_url": url.render_as_string(False)})
+    app.test_client_class = BufferedClient
+    store = app.extensions["linksvc"].store
+    store.migrate()
+    store.add_user("admin", "admin-password-1", is_admin=True)
+    yield app
+    app.extensions["linksvc"].audit.flush()
+    local = store.__dict__.get("_hot")
+    if local is not None and getattr(local, "raw", None) is not None:
+        local.raw.close()
+    store.dispose()
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+def test_links_limits_revocation_and_audit_on_postgres(pg_app, frozen):
+    svc = pg_app.extensions["linksvc"]
+    client = pg_app.test_client()
+    with pg_app.app_context():
+        admin = svc.store.user_by_name("admin")
+        one, one_time = svc.create_link(admin, "readme.txt", "1h", max_downloads=1)
+        many, unlimited = svc.create_link(admin, "big.bin", "1h")
+    assert client.get(f"/d/{one_time}").status_code == 200
+    assert client.get(f"/d/{one_time}").status_code == 410
+    for _ in range(3):
+        assert client.get(f"/d/{unlimited}").status_code == 200
+    assert (
+        client.get(f"/d/{unlimited}", headers={"Range": "bytes=5-9"}).status_code == 206
+    )
+    svc.audit.flush()
+    assert svc.store.link(one.id).download_count == 1
+    assert svc.store.link(many.id).download_count == 3
+    svc.revoke_link(admin, many.id)
+    assert client.get(f"/d/{unlimited}").status_code == 410
+    frozen.tick(timedelta(hours=2))
+    assert client.get(f"/d/{one_time}").status_code == 410
+    from linksvc import audit
+
+    svc.audit.flush()
+    outcomes = [r["outcome"] for r in audit.query(svc.store.engine, limit=None)]
+    assert outcomes.count("ok") == 2 + 5 + 1  # created, downloads, revoked
+    assert {"link_used_up", "link_revoked", "link_expired"} <= set(outcomes)
+
+
+def test_api_on_postgres(pg_app):
+    svc = pg_app.extensions["linksvc"]
+    admin = svc.store.user_by_name("admin")
+    _, secret = svc.store.create_api_token(admin.id, "pg")
+    client = pg_app.test_client()
+    headers = {"Authorization": f"Bearer {secret}"}
+    created = client.post("/api/v1/links", json={"path": "readme.txt"}, headers=headers)
+    assert created.status_code == 201
+    listed = client.get("/api/v1/links", headers=headers).get_json()
+    assert listed["total"] == 1
