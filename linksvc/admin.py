@@ -60,12 +60,17 @@ def _filters() -> dict:
     }
 
 
-@bp.route("/audit")
-def audit_log() -> str:
+def _records(limit: int | None) -> list[dict]:
+    """The filtered records, after this worker's queued ones are written."""
     _require_admin()
     svc = services()
     svc.audit.flush(timeout=1)
-    rows = audit.query(svc.store.engine, **_filters(), limit=PAGE_ROWS)
+    return audit.query(svc.store.engine, **_filters(), limit=limit)
+
+
+@bp.route("/audit")
+def audit_log() -> str:
+    rows = _records(PAGE_ROWS)
     return render_template(
         "audit.html", history=rows, args=request.args, outcomes=OUTCOMES
     )
@@ -73,10 +78,7 @@ def audit_log() -> str:
 
 @bp.route("/audit.csv")
 def audit_csv() -> Response:
-    _require_admin()
-    svc = services()
-    svc.audit.flush(timeout=1)
-    rows = audit.query(svc.store.engine, **_filters(), limit=None)
+    rows = _records(None)
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     return Response(
         stream_with_context(audit.to_csv(rows)),

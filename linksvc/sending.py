@@ -143,18 +143,17 @@ def send(
 
 
 def _read(fh: BinaryIO, ranges: list[tuple[int, int]]) -> Iterator[bytes]:
-    """The bytes of ``ranges`` (the caller closes ``fh``: a generator that
-    never started would not run its own cleanup)."""
-    with fh:
-        for start, end in ranges:
-            fh.seek(start)
-            left = end - start + 1
-            while left > 0:
-                chunk = fh.read(min(CHUNK, left))
-                if not chunk:
-                    return
-                left -= len(chunk)
-                yield chunk
+    """The bytes of ``ranges``. The caller closes ``fh`` (ClosingIterator): a
+    generator that never started would not run its own cleanup."""
+    for start, end in ranges:
+        fh.seek(start)
+        left = end - start + 1
+        while left > 0:
+            chunk = fh.read(min(CHUNK, left))
+            if not chunk:
+                return  # the file shrank: the client sees a short body
+            left -= len(chunk)
+            yield chunk
 
 
 def _multipart(
@@ -178,17 +177,9 @@ def _multipart(
     length += sum(end - start + 1 for start, end in ranges)
 
     def parts() -> Iterator[bytes]:
-        with fh:
-            for head, (start, end) in zip(heads, ranges, strict=True):
-                yield head
-                fh.seek(start)
-                left = end - start + 1
-                while left > 0:
-                    chunk = fh.read(min(CHUNK, left))
-                    if not chunk:
-                        return
-                    left -= len(chunk)
-                    yield chunk
-            yield tail
+        for head, one in zip(heads, ranges, strict=True):
+            yield head
+            yield from _read(fh, [one])
+        yield tail
 
     return parts(), length
