@@ -106,7 +106,8 @@ def serve_link(svc: Services, environ: dict[str, Any], token: str) -> FileRespon
         exc.claims = claims
         raise
     svc.audit.record(
-        "download",
+        # A body that went out is a download; HEAD, 304, 412, 416 only looked.
+        "download" if mode != PEEK else "check",
         "ok" if decision.status in (200, 206) else str(decision.status),
         count=mode == COUNT and not claims.limited,
         link_id=claims.link_id,

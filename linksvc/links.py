@@ -209,22 +209,27 @@ class LinkQueries:
         """
         try:
             with self._hot_connection() as raw:
+                # fetchall() and close() every time: a statement left
+                # unfinished would keep SQLite's read snapshot open, and this
+                # long-lived connection would stop seeing revocations.
                 cursor = raw.cursor()
-                if limited and mode == COUNT:
-                    cursor.execute(*self._fast(_COUNT, p_id=link_id, p_at=at))
-                    claimed = cursor.fetchone()
-                    raw.commit()
-                    if claimed is not None:
-                        return
-                cursor.execute(*self._fast(_STATE, p_id=link_id))
-                row = cursor.fetchone()
-                raw.commit()  # end the read transaction (PostgreSQL opens one)
-                cursor.close()
+                try:
+                    if limited and mode == COUNT:
+                        cursor.execute(*self._fast(_COUNT, p_id=link_id, p_at=at))
+                        claimed = cursor.fetchall()
+                        raw.commit()
+                        if claimed:
+                            return
+                    cursor.execute(*self._fast(_STATE, p_id=link_id))
+                    rows = cursor.fetchall()
+                    raw.commit()  # ends the read transaction PostgreSQL opens
+                finally:
+                    cursor.close()
         except (DBAPIError, self.engine.dialect.loaded_dbapi.Error) as exc:
             raise StoreUnavailable("the database is busy or unreachable") from exc
-        if row is None:
+        if not rows:
             raise LinkInvalid("unknown link")
-        revoked_at, max_downloads, download_count, last_downloaded_at = row
+        revoked_at, max_downloads, download_count, last_downloaded_at = rows[0]
         if revoked_at is not None:
             raise LinkRevoked(revoked_at)
         if max_downloads is None or download_count < max_downloads:

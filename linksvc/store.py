@@ -70,4 +70,10 @@ class Store(UserQueries, LinkQueries):
             command.upgrade(config, "head")
 
     def dispose(self) -> None:
+        """Close the pool and this thread's download connection."""
+        local = self.__dict__.get("_hot")
+        raw = getattr(local, "raw", None) if local is not None else None
+        if raw is not None:
+            local.raw = None
+            raw.close()
         self.engine.dispose()

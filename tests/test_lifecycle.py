@@ -282,3 +282,22 @@ def test_every_outcome_is_audited(client, make_link, svc, frozen):
         ("refused", "link_not_yet_valid", 403),
         ("refused", "link_expired", 410),
     ]
+
+
+def test_a_revocation_from_elsewhere_is_seen_by_a_busy_worker(client, make_link, svc):
+    """The download path keeps one database connection per thread; it must
+    see a revocation made by another process at once, every time."""
+    import sqlite3
+    from pathlib import Path
+
+    tokens = [make_link("readme.txt") for _ in range(20)]
+    db = Path(svc.settings["instance_dir"]) / "linksvc.sqlite3"
+    other = sqlite3.connect(db, isolation_level=None)
+    try:
+        for token in tokens:
+            assert client.get(f"/d/{token}").status_code == 200
+            link_id = svc.signer.verify(token).link_id
+            other.execute("UPDATE links SET revoked_at = 1 WHERE id = ?", (link_id,))
+            assert client.get(f"/d/{token}").status_code == 410
+    finally:
+        other.close()

@@ -28,9 +28,6 @@ def pg_app(settings):
     store.add_user("admin", "admin-password-1", is_admin=True)
     yield app
     app.extensions["linksvc"].audit.flush()
-    local = store.__dict__.get("_hot")
-    if local is not None and getattr(local, "raw", None) is not None:
-        local.raw.close()
     store.dispose()
     with admin.connect() as conn:
         conn.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
