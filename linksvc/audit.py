@@ -185,7 +185,8 @@ def query(
                 users, users.c.id == links.c.created_by
             )
         )
-        .order_by(audit.c.id.desc())
+        # Each worker writes in batches: time first, then the order written.
+        .order_by(audit.c.at.desc(), audit.c.id.desc())
     )
     if since is not None:
         stmt = stmt.where(audit.c.at >= since)
