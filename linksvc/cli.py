@@ -6,7 +6,6 @@ the click context and read when the app is first needed.
 
 from __future__ import annotations
 
-import os
 import secrets
 import sys
 import time
@@ -17,14 +16,10 @@ from flask import Flask
 from flask.cli import FlaskGroup
 from flask.cli import with_appcontext
 
-from . import audit
 from . import config
 from . import create_app
-from . import keys
-from .durations import parse_duration
 from .errors import LinksvcError
 from .keys import ensure_keys
-from .keys import ENV_KEYS
 from .sharing import Services
 
 SETTINGS_KEY = "linksvc.settings"
@@ -66,6 +61,11 @@ class Group(FlaskGroup):
         if not isinstance(cmd, click.Group):
             cmd = settings_option(cmd)
         super().add_command(cmd, name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        # Our own commands only: listing them must not need a working
+        # instance (FlaskGroup would build the app, and fail before init).
+        return click.Group.list_commands(self, ctx)
 
     def invoke(self, ctx: click.Context):
         try:
@@ -292,118 +292,6 @@ def link_revoke(link_id: str | None, username: str | None, prefix: str | None) -
     click.echo(f"{len(ids)} link{'s' if len(ids) != 1 else ''} revoked")
 
 
-@cli.group("keys", cls=SubGroup)
-def keys_group() -> None:
-    """List, rotate and retire the signing keys."""
-
-
-def _keys_dir() -> str:
-    if os.environ.get(ENV_KEYS):
-        raise click.ClickException(
-            f"keys come from {ENV_KEYS}; change that variable instead"
-        )
-    return svc().settings["instance_dir"]
-
-
-@keys_group.command("list")
-@with_appcontext
-def keys_list() -> None:
-    """One line per key: key id, created, and whether it signs."""
-    for i, key in enumerate(keys.read_entries(_keys_dir())):
-        click.echo(
-            f"{key.id}\t{key.created or '-'}\t{'signs' if i == 0 else 'verifies'}"
-        )
-
-
-@keys_group.command("rotate")
-@with_appcontext
-def keys_rotate() -> None:
-    """A new key signs from now on; older keys still verify."""
-    key = keys.rotate(_keys_dir())
-    click.echo(f"new signing key {key.id}; running servers follow within seconds")
-
-
-@keys_group.command("retire")
-@click.argument("key_id")
-@with_appcontext
-def keys_retire(key_id: str) -> None:
-    """Remove a key: every link it signed stops working at once."""
-    key = keys.retire(_keys_dir(), key_id)
-    click.echo(f"retired {key.id}; links signed with it now answer 404")
-
-
-@cli.group("token", cls=SubGroup)
-def token_group() -> None:
-    """Personal API tokens for /api/v1."""
-
-
-@token_group.command("create")
-@click.argument("label")
-@click.option("--user", "username", required=True)
-@with_appcontext
-def token_create(label: str, username: str) -> None:
-    """Create a token; it is printed once, as the last line."""
-    store = svc().store
-    user = store.user_by_name(username)
-    token, secret = store.create_api_token(user.id, label[:128])
-    click.echo(f"token {token.id} for {user.username} ({token.label}); keep it secret:")
-    click.echo(secret)
-
-
-@token_group.command("list")
-@click.option("--user", "username", required=True)
-@with_appcontext
-def token_list(username: str) -> None:
-    """One line per token: id, label, created, last used, state."""
-    store = svc().store
-    for token in store.list_api_tokens(store.user_by_name(username).id):
-        used = _utc(token.last_used_at) if token.last_used_at else "-"
-        state = "revoked" if token.revoked_at else "active"
-        click.echo(
-            f"{token.id}\t{token.label}\t{_utc(token.created_at)}\t{used}\t{state}"
-        )
-
-
-@token_group.command("revoke")
-@click.argument("token_id")
-@click.option("--user", "username", required=True)
-@with_appcontext
-def token_revoke(token_id: str, username: str) -> None:
-    store = svc().store
-    store.revoke_api_token(token_id, store.user_by_name(username).id)
-    click.echo(f"revoked token {token_id}")
-
-
-@cli.group("audit", cls=SubGroup)
-def audit_group() -> None:
-    """The audit log."""
-
-
-@audit_group.command("export")
-@click.option("--since", default="7d", show_default=True, help="How far back.")
-@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv")
-@click.option("--user", "username", default=None)
-@click.option("--path", "prefix", default=None)
-@click.option("--outcome", default=None)
-@with_appcontext
-def audit_export(
-    since: str, fmt: str, username: str | None, prefix: str | None, outcome: str | None
-) -> None:
-    """Write audit records, newest first, to standard output."""
-    services = svc()
-    services.audit.flush()
-    records = audit.query(
-        services.store.engine,
-        since=int(time.time()) - parse_duration(since),
-        user=username,
-        path=prefix,
-        outcome=outcome,
-        limit=None,
-    )
-    for chunk in (audit.to_csv if fmt == "csv" else audit.to_jsonl)(records):
-        click.echo(chunk, nl=False)
-
-
 def _utc(ts: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
 
@@ -424,3 +312,10 @@ def serve_command(ctx: click.Context, host: str, port: int, workers: int) -> Non
 
 def main() -> None:
     cli.main(prog_name="linksvc")
+
+
+# The operator's commands (keys, tokens, audit) live in commands.py.
+from . import commands  # noqa: E402
+
+for group in commands.GROUPS:
+    cli.add_command(group)
