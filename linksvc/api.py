@@ -22,8 +22,6 @@ from .errors import InvalidInput
 from .errors import Unauthorized
 from .errors import UnknownLink
 from .ext import services
-from .files import covers
-from .files import leads_to_grant
 from .openapi import document
 from .store import Link
 from .store import User
@@ -103,12 +101,7 @@ def openapi() -> Response:
 @bp.get("/files")
 def files() -> Response:
     """What the caller may share in one folder."""
-    svc = services()
-    user = _user()
-    folder, _ = svc.tree.resolve(request.args.get("folder", ""))
-    grants = user.effective_grants
-    if not (covers(grants, folder) or leads_to_grant(grants, folder)):
-        raise UnknownLink(f"no folder {folder!r} that you may browse")
+    folder, listing = services().browse(_user(), request.args.get("folder", ""))
     entries = [
         {
             "name": e.name,
@@ -117,7 +110,7 @@ def files() -> Response:
             "size": None if e.is_dir else e.size,
             "modified_at": iso(int(e.mtime)),
         }
-        for e in svc.tree.listing(folder, grants)
+        for e in listing
     ]
     return jsonify({"folder": folder, "entries": entries})
 

@@ -24,11 +24,8 @@ from . import audit
 from .auth import require_login
 from .durations import format_duration
 from .errors import LinksvcError
-from .errors import NotGranted
 from .errors import UnknownLink
 from .ext import services
-from .files import covers
-from .files import leads_to_grant
 from .sharing import MAX_DOWNLOADS
 from .sharing import MAX_NOTE
 
@@ -81,13 +78,7 @@ def _client() -> dict[str, str]:
 @bp.route("/")
 @bp.route("/browse/<path:folder>")
 def browse(folder: str = "") -> str:
-    user = require_login()
-    svc = services()
-    clean, _ = svc.tree.resolve(folder)
-    grants = user.effective_grants
-    if not (covers(grants, clean) or leads_to_grant(grants, clean)):
-        raise NotGranted(f"you have no access to {clean!r}")
-    entries = svc.tree.listing(clean, grants)
+    clean, entries = services().browse(require_login(), folder)
     return render_template(
         "browse.html", folder=clean, crumbs=_crumbs(clean), entries=entries
     )

@@ -160,7 +160,8 @@ PATHS: dict[str, Any] = {
             "responses": {
                 "200": _ok("Folders and files", "Files"),
                 "401": _error("No or bad token"),
-                "404": _error("No such folder that you may browse"),
+                "403": _error("Your grants do not reach the folder"),
+                "404": _error("No such folder"),
                 "422": _error("A path that is refused"),
             },
         }

@@ -18,6 +18,8 @@ from .errors import ExpiryTooLong
 from .errors import InvalidInput
 from .errors import NotGranted
 from .files import covers
+from .files import Entry
+from .files import leads_to_grant
 from .files import ProtectedTree
 from .keys import KeyRing
 from .signing import LinkSigner
@@ -62,6 +64,15 @@ class Services:
         if not covers(user.effective_grants, clean):
             raise NotGranted(f"you have no access to {clean!r}")
         return clean
+
+    def browse(self, user: User, folder: str) -> tuple[str, list[Entry]]:
+        """A folder's clean path and what ``user`` may see in it: a folder
+        their grants cover, or one on the way to a grant; NotGranted else."""
+        clean, _ = self.tree.resolve(folder)
+        grants = user.effective_grants
+        if not (covers(grants, clean) or leads_to_grant(grants, clean)):
+            raise NotGranted(f"you have no access to {clean!r}")
+        return clean, self.tree.listing(clean, grants)
 
     def expiry_seconds(self, expires: str | int | None) -> int:
         """Seconds a new link lives: the default, or ``expires`` up to the maximum."""

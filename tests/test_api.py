@@ -180,7 +180,11 @@ def test_files(api):
     q3 = check(api.get("/files?folder=reports/q3"), "/files", "get")
     assert q3["entries"][0]["path"] == "reports/q3/summary.csv"
     assert q3["entries"][0]["type"] == "file"
-    assert api.get("/files?folder=web").status_code == 404
+    outside = api.get("/files?folder=web")
+    assert outside.status_code == 403
+    assert check(outside, "/files", "get")["error"] == "forbidden"
+    missing = api.get("/files?folder=reports/q3/nope")
+    assert check(missing, "/files", "get")["error"] == "not_found"
     refused = api.get("/files?folder=../outside")
     assert check(refused, "/files", "get")["error"] == "path_refused"
 
