@@ -86,6 +86,11 @@ def create_app(
         WTF_CSRF_SSL_STRICT=False,
     )
 
+    if not conf["public_base_url"] and not conf["trusted_hosts"]:
+        app.logger.warning(
+            "public_base_url and trusted_hosts are both empty: share links are "
+            "built from the request's Host header, which a client can spoof"
+        )
     app.extensions["linksvc"] = Services.build(conf, keyring)
     app.wsgi_app = download.FastLinks(app.wsgi_app, app.extensions["linksvc"])
     app.session_interface = KeyFollowingSessions()
