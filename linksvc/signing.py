@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import UTC
-from functools import lru_cache
 
 from itsdangerous import BadSignature
 from itsdangerous import URLSafeTimedSerializer
@@ -30,6 +29,8 @@ from .errors import LinkNotYetValid
 _SHAPE = re.compile(r"[0-9a-f]{8}\.\.?[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 #: How many verified tokens a process remembers.
 VERIFIED_CACHE = 4096
+#: No token we issue is longer (a path is at most 1024 characters of UTF-8).
+MAX_TOKEN = 16384
 #: One salt per purpose: a download token can never pass as anything else.
 DOWNLOAD_SALT = "linksvc.download.v1"
 
@@ -74,8 +75,9 @@ class LinkSigner:
         }
         self.signing_key_id = key_id(keys[0])
         # Popular links are verified once per process: the claims of a genuine
-        # token never change (time rules are checked on every call).
-        self._verified = lru_cache(maxsize=VERIFIED_CACHE)(self._genuine)
+        # token never change (time rules are checked on every call). Only
+        # genuine tokens are kept, so garbage cannot crowd them out.
+        self._verified: dict[str, Claims] = {}
 
     @property
     def key_ids(self) -> list[str]:
@@ -109,9 +111,16 @@ class LinkSigner:
         at exactly ``expires_at``, refused one second later, as itsdangerous
         treats ``max_age``) or LinkNotYetValid.
         """
-        claims = self._verified(token)
+        claims = self._verified.get(token)
         if claims is None:
-            raise LinkInvalid("unknown or malformed link")
+            if len(token) > MAX_TOKEN:
+                raise LinkInvalid("unknown or malformed link")
+            claims = self._genuine(token)
+            if claims is None:
+                raise LinkInvalid("unknown or malformed link")
+            if len(self._verified) >= VERIFIED_CACHE:
+                self._verified.clear()  # crude, bounded, and rarely reached
+            self._verified[token] = claims
         now = time.time() if now is None else now
         if int(now) > claims.expires_at:
             raise LinkExpired(utc(claims.expires_at))
