@@ -151,14 +151,19 @@ def _clean_grants(prefixes) -> list[str]:
 @with_appcontext
 def user_add(name: str, admin: bool, grants: tuple[str, ...], password_stdin: bool):
     """Add a user."""
-    if password_stdin:
+    password = _read_password(password_stdin)
+    user = svc().store.add_user(name, password, admin, _clean_grants(grants))
+    click.echo(f"added {user.username}{' (admin)' if admin else ''}")
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     if len(password) < 8:
         raise click.ClickException("the password must have at least 8 characters")
-    user = svc().store.add_user(name, password, admin, _clean_grants(grants))
-    click.echo(f"added {user.username}{' (admin)' if admin else ''}")
+    return password
 
 
 @user_group.command("grant")
@@ -170,6 +175,29 @@ def user_grant(name: str, prefix: str) -> None:
     (clean,) = _clean_grants([prefix])
     user = svc().store.add_grant(name, clean)
     click.echo(f"{user.username}: {', '.join(user.grants) or '-'}")
+
+
+@user_group.command("ungrant")
+@click.argument("name")
+@click.argument("prefix")
+@with_appcontext
+def user_ungrant(name: str, prefix: str) -> None:
+    """Take back a grant (links already made stay until revoked)."""
+    (clean,) = _clean_grants([prefix])
+    user = svc().store.revoke_grant(name, clean)
+    click.echo(f"{user.username}: {', '.join(user.grants) or '-'}")
+
+
+@user_group.command("password")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
+@with_appcontext
+def user_password(name: str, password_stdin: bool) -> None:
+    """Set a new password for NAME; their sessions end."""
+    svc().store.user_by_name(name)
+    password = _read_password(password_stdin)
+    svc().store.set_password(name, password)
+    click.echo(f"new password for {name}; their sessions have ended")
 
 
 @user_group.command("list")

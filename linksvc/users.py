@@ -145,6 +145,20 @@ class UserQueries:
             )
         return self.user_by_name(username)
 
+    def set_password(self, username: str, password: str) -> User:
+        """A new password; every session of the user ends with the old one."""
+        user = self.user_by_name(username)
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(users)
+                .where(users.c.id == user.id)
+                .values(
+                    password_hash=generate_password_hash(password),
+                    session_token=secrets.token_urlsafe(16),
+                )
+            )
+        return self.user_by_name(username)
+
     def rotate_session_token(self, user_id: int) -> None:
         """End every session of the user: their cookies name the old token."""
         with self.engine.begin() as conn:

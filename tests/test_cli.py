@@ -171,3 +171,22 @@ def test_link_list(runner, make_link, svc):
     assert fields[0] == link.id
     assert fields[1:3] == ["readme.txt", "admin"]
     assert fields[4:] == ["active", "0"]
+
+
+def test_user_ungrant_and_password(runner, svc, client, auth):
+    result = runner.invoke(cli, ["user", "ungrant", "alice", "reports/q3/"])
+    assert result.exit_code == 0, result.output
+    assert svc.store.user_by_name("alice").grants == ()
+    auth.login("alice")
+    assert client.get("/protected/reports/q3/summary.csv").status_code == 403
+    changed = runner.invoke(
+        cli, ["user", "password", "alice", "--password-stdin"], input="brand-new-pw\n"
+    )
+    assert changed.exit_code == 0, changed.output
+    assert client.get("/").status_code in (302, 303)  # the session ended
+    assert b"Wrong user name" in auth.login("alice").data
+    assert auth.login("alice", "brand-new-pw").status_code in (302, 303)
+    unknown = runner.invoke(
+        cli, ["user", "password", "nobody", "--password-stdin"], input="x" * 9
+    )
+    assert unknown.exit_code == 1 and "no user" in unknown.output
