@@ -96,6 +96,9 @@ cli = Group(
         )
     ],
 )
+# FlaskGroup's --app, --env-file and --debug would only confuse here: the
+# app is always linksvc's, configured by --settings.
+cli.params = [p for p in cli.params if p.name not in ("app", "env_file", "debug")]
 
 
 @cli.command("init", with_appcontext=False)

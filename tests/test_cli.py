@@ -190,3 +190,13 @@ def test_user_ungrant_and_password(runner, svc, client, auth):
         cli, ["user", "password", "nobody", "--password-stdin"], input="x" * 9
     )
     assert unknown.exit_code == 1 and "no user" in unknown.output
+
+
+def test_help_needs_no_instance_and_shows_our_options(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0
+    assert "--settings" in result.output and "--app" not in result.output
+    for command in ("init", "serve", "user", "link", "keys", "token", "audit"):
+        assert f"  {command} " in result.output
+    assert "Traceback" not in result.output
