@@ -33,6 +33,8 @@ bp = Blueprint("dashboard", __name__)
 
 #: The expiry choices offered on the share form, besides a custom value.
 EXPIRY_CHOICES = [("1h", "1 hour"), ("1d", "1 day"), ("7d", "7 days")]
+#: Rows on one page of "My links".
+LINKS_PER_PAGE = 100
 TOKEN_PAGE_HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
 
 
@@ -137,10 +139,21 @@ def _default_choice(seconds: int) -> str:
 @bp.route("/links")
 def links() -> str:
     user = require_login()
-    svc = services()
-    rows = svc.store.list_links(None if user.is_admin else user.id)
+    store = services().store
+    owner = None if user.is_admin else user.id
+    page = request.args.get("page", "1")
+    page = int(page) if page.isdigit() and 0 < int(page) < 1_000_000 else 1
+    rows = store.list_links(
+        owner, limit=LINKS_PER_PAGE, offset=(page - 1) * LINKS_PER_PAGE
+    )
+    pages = max(1, -(-store.count_links(owner) // LINKS_PER_PAGE))
     return render_template(
-        "links.html", links=rows, now=time.time(), revoke_form=RevokeForm()
+        "links.html",
+        links=rows,
+        now=time.time(),
+        revoke_form=RevokeForm(),
+        page=page,
+        pages=pages,
     )
 
 

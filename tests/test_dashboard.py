@@ -175,3 +175,18 @@ def test_pages_have_strict_security_headers(client, auth):
     assert response.headers["X-Frame-Options"] == "DENY"
     assert response.headers["Cache-Control"] == "private, no-store"
     assert "<script>" not in response.get_data(as_text=True)
+
+
+def test_my_links_are_paged(client, auth, make_link, monkeypatch):
+    from linksvc import dashboard
+
+    monkeypatch.setattr(dashboard, "LINKS_PER_PAGE", 2)
+    for _ in range(5):
+        make_link("reports/q3/summary.csv", user="alice")
+    auth.login("alice")
+    first = client.get("/links").get_data(as_text=True)
+    assert first.count("data-link-id=") == 2
+    assert "Page 1 of 3" in first and 'href="/links?page=2"' in first
+    last = client.get("/links?page=3").get_data(as_text=True)
+    assert last.count("data-link-id=") == 1 and 'href="/links?page=2"' in last
+    assert client.get("/links?page=abc").status_code == 200
