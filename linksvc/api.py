@@ -80,7 +80,7 @@ def _body() -> dict[str, Any]:
 
 def _int_arg(name: str, default: int, high: int) -> int:
     value = request.args.get(name, str(default))
-    if not value.isdigit() or not 1 <= int(value) <= high:
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= high:
         raise BadRequest(f"{name} must be a whole number from 1 to {high}")
     return int(value)
 

@@ -99,7 +99,7 @@ def _failed(response: Response) -> bool:
 @login_manager.user_loader
 def _load_user(session_id: str) -> SessionUser | None:
     user_id, _, token = session_id.partition(":")
-    if not user_id.isdigit():
+    if not (user_id.isascii() and user_id.isdigit()):
         return None
     user = services().store.user(int(user_id))
     if user is None or user.disabled or user.session_token != token:

@@ -142,7 +142,8 @@ def links() -> str:
     store = services().store
     owner = None if user.is_admin else user.id
     page = request.args.get("page", "1")
-    page = int(page) if page.isdigit() and 0 < int(page) < 1_000_000 else 1
+    ok = page.isascii() and page.isdigit() and 0 < int(page) < 1_000_000
+    page = int(page) if ok else 1
     rows = store.list_links(
         owner, limit=LINKS_PER_PAGE, offset=(page - 1) * LINKS_PER_PAGE
     )

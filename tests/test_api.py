@@ -131,7 +131,9 @@ def test_list_is_paged_and_only_mine(api, make_link):
     assert {i["path"] for i in first["items"] + second["items"]} == {
         "reports/q3/summary.csv"
     }
-    assert check(api.get("/links?page=0"), "/links", "get")["error"] == "bad_request"
+    for odd in ("0", "-1", "x", "%C2%B2", "%D9%A3", "9" * 30):
+        bad = api.get(f"/links?page={odd}")
+        assert check(bad, "/links", "get")["error"] == "bad_request"
 
 
 def test_someone_elses_link_is_404(api, make_link, svc):
