@@ -10,7 +10,7 @@ from .errors import BadDuration
 from .errors import InvalidInput
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_PATTERN = re.compile(r"^\s*(\d{1,9})\s*([smhdw])\s*$")
+_PATTERN = re.compile(r"^\s*([0-9]{1,9})\s*([smhdw])\s*$")
 
 
 def parse_duration(text: str | int) -> int:
