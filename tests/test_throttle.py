@@ -1,5 +1,7 @@
 """Failed logins are throttled per user name and per client address."""
 
+import secrets
+
 import pytest
 
 from linksvc import create_app
@@ -70,7 +72,7 @@ def test_redis_storage_is_shared_between_apps(settings, app):
     first, second = create_app(shared), create_app(shared)
     for one in (first, second):
         one.test_client_class = BufferedClient
-    name = f"shared-{id(first)}"
+    name = f"shared-{secrets.token_hex(6)}"  # Redis outlives the test run
     assert Auth(first.test_client()).login(name, "x").status_code == 200
     assert Auth(second.test_client()).login(name, "x").status_code == 200
     assert Auth(first.test_client()).login(name, "x").status_code == 429
