@@ -3,8 +3,8 @@
 ``/d/<token>`` is the one route strangers hammer, so :func:`serve_link` does
 all of it on the bare WSGI environ (verify, check, count, send, audit) and
 :class:`FastLinks` runs it in front of Flask. Any refusal falls through to the
-Flask view, which runs the same function again and renders the page for it:
-one implementation, and the common case pays for no Flask machinery.
+Flask view, which records it and renders the page for it: one
+implementation, and the common case pays for no Flask machinery.
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ from .sending import FileResponse
 from .sharing import Services
 
 bp = Blueprint("download", __name__)
+#: Where FastLinks leaves a refusal for the Flask view to explain.
+REFUSAL = "linksvc.refusal"
 log = logging.getLogger("linksvc.download")
 
 #: The request headers RFC 9110 preconditions and ranges read, by WSGI name.
@@ -137,8 +139,10 @@ class FastLinks:
             self.svc.refresh_keys()
             try:
                 response = serve_link(self.svc, environ, path[3:])
-            except LinksvcError:
-                pass  # the Flask view says why, and records it
+            except LinksvcError as exc:
+                # The Flask view says why and records it, without trying again
+                # (a locked database would otherwise be waited for twice).
+                environ[REFUSAL] = exc
             except Exception:
                 log.exception("fast download path failed; retrying through Flask")
             else:
@@ -153,6 +157,9 @@ def link(token: str) -> FileResponse | tuple[str, int, dict[str, str]]:
     svc = services()
     environ = request.environ
     try:
+        refusal = environ.pop(REFUSAL, None)
+        if refusal is not None:
+            raise refusal
         if is_preview_bot(request.user_agent.string):
             claims = svc.signer.verify(token)
             svc.tree.file(claims.path)
