@@ -116,8 +116,10 @@ def send(
         except OSError:
             raise FileMissing(f"no file at {path.name!r}") from None
     body: Any = ()
-    if status in (304, 412):
+    if status == 304:
         pass
+    elif status == 412:
+        headers.append(("Content-Length", "0"))
     elif status == 416:
         headers.append(("Content-Range", f"bytes */{size}"))
         headers.append(("Content-Length", "0"))

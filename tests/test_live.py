@@ -187,3 +187,17 @@ def test_200_clients_leaving_mid_download_leak_nothing(live_server):
     assert _workers(live_server.proc.pid) == workers  # no worker died
     status, _, body = get(live_server, path, headers={"Range": "bytes=0-9"})
     assert status == 206 and len(body) == 10
+
+
+def test_preconditions_over_http(live_server):
+    path = create_link(live_server, "readme.txt")
+    status, headers, body = get(live_server, path)
+    etag = headers["ETag"]
+    assert get(live_server, path, headers={"If-None-Match": etag})[0] == 304
+    status, headers, body = get(live_server, path, headers={"If-Match": '"x"'})
+    assert (status, body, headers.get("Content-Length")) == (412, b"", "0")
+    status, headers, body = get(live_server, path, headers={"Range": "bytes=999-"})
+    assert status == 416 and headers["Content-Range"] == "bytes */30"
+    status, _, body = get(live_server, path, headers={"Range": "lines=1-2"})
+    assert status == 200 and body == b"hello from the protected tree\n"
+    assert get(live_server, path, method="POST")[0] == 405
