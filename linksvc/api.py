@@ -20,7 +20,6 @@ from werkzeug.wrappers import Response
 from .errors import BadRequest
 from .errors import InvalidInput
 from .errors import Unauthorized
-from .errors import UnknownLink
 from .ext import services
 from .openapi import document
 from .store import Link
@@ -155,28 +154,17 @@ def list_links() -> Response:
     )
 
 
-def _own_link(link_id: str) -> Link:
-    """The link if the caller owns it or is an admin; 404 otherwise, so other
-    people's link ids cannot be probed."""
-    link = services().store.link(link_id)
-    user = _user()
-    if link.created_by != user.id and not user.is_admin:
-        raise UnknownLink(f"no link with id {link_id!r}")
-    return link
-
-
 @bp.get("/links/<link_id>")
 def get_link(link_id: str) -> Response:
-    return jsonify(link_json(_own_link(link_id)))
+    return jsonify(link_json(services().visible_link(_user(), link_id)))
 
 
 @bp.delete("/links/<link_id>")
 def revoke_link(link_id: str) -> Response:
-    link = _own_link(link_id)
     user = _user()
     revoked = services().revoke_link(
         user,
-        link.id,
+        link_id,
         actor=f"api:{user.username}",
         remote_addr=request.remote_addr or "",
         user_agent=request.user_agent.string,

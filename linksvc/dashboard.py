@@ -24,7 +24,6 @@ from . import audit
 from .auth import require_login
 from .durations import format_duration
 from .errors import LinksvcError
-from .errors import UnknownLink
 from .ext import services
 from .sharing import MAX_DOWNLOADS
 from .sharing import MAX_NOTE
@@ -90,8 +89,7 @@ def browse(folder: str = "") -> str:
 def share(filename: str):
     user = require_login()
     svc = services()
-    clean = svc.check_grant(user, filename)
-    svc.tree.file(clean)
+    clean, _, _ = svc.granted_file(user, filename)
     form = ShareForm()
     if not form.is_submitted():
         form.expires.data = _default_choice(svc.settings["default_expiry"])
@@ -158,20 +156,10 @@ def links() -> str:
     )
 
 
-def _visible_link(link_id: str):
-    """The link if the current user owns it or is an admin; 404 otherwise,
-    so link ids of others cannot be probed."""
-    user = require_login()
-    link = services().store.link(link_id)
-    if link.created_by != user.id and not user.is_admin:
-        raise UnknownLink(f"no link with id {link_id!r}")
-    return user, link
-
-
 @bp.route("/links/<link_id>")
 def link_detail(link_id: str) -> str:
-    _, link = _visible_link(link_id)
     svc = services()
+    link = svc.visible_link(require_login(), link_id)
     svc.audit.flush(timeout=1)
     history = audit.query(svc.store.engine, link_id=link.id, limit=500)
     return render_template(
@@ -185,11 +173,10 @@ def link_detail(link_id: str) -> str:
 
 @bp.route("/links/<link_id>/revoke", methods=["POST"])
 def revoke(link_id: str) -> Response:
-    user, link = _visible_link(link_id)
-    form = RevokeForm()
-    if not form.validate_on_submit():
+    user = require_login()
+    if not RevokeForm().validate_on_submit():
         raise LinksvcError("the form expired; reload the page and try again")
-    services().revoke_link(user, link.id, **_client())
+    link = services().revoke_link(user, link_id, **_client())
     flash(f"Revoked the link to {link.path}.", "info")
     return redirect(url_for("dashboard.links"))
 

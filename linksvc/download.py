@@ -189,6 +189,5 @@ def protected(filename: str) -> FileResponse:
     """The tutorial's route: a logged-in user's direct access, grants checked."""
     user = require_login()
     svc = services()
-    clean = svc.check_grant(user, filename)
-    _, path, st = svc.tree.file(clean)
+    _, path, st = svc.granted_file(user, filename)
     return sending.send(request.environ, path, st, decision_for(request.environ, st))

@@ -146,9 +146,7 @@ def init_app(app: Flask) -> None:
     def _linksvc_error(exc: errors.LinksvcError) -> Response:
         status, title = _lookup(exc)
         if wants_json():
-            status = next(
-                (API_STATUS[c] for c in type(exc).__mro__ if c in API_STATUS), status
-            )
+            status = _closest(API_STATUS, exc, status)
             return problem(status, exc.code, str(exc))
         return page(status, title, str(exc), hint=HINTS.get(type(exc)), error=exc)
 
@@ -211,7 +209,9 @@ def status_for(exc: errors.LinksvcError) -> int:
 
 
 def _lookup(exc: errors.LinksvcError) -> tuple[int, str]:
-    for cls in type(exc).__mro__:
-        if cls in STATUS:
-            return STATUS[cls]
-    return 400, "Request refused"
+    return _closest(STATUS, exc, (400, "Request refused"))
+
+
+def _closest(table: dict, exc: Exception, default):
+    """The entry for the exception's own class or its nearest base."""
+    return next((table[c] for c in type(exc).__mro__ if c in table), default)

@@ -242,6 +242,14 @@ class LinkQueries:
         if not resuming:
             raise LinkUsedUp(max_downloads)
 
+    def close_download_connection(self) -> None:
+        """Give back this thread's download connection (see _hot_connection)."""
+        local = self.__dict__.get("_hot")
+        raw = getattr(local, "raw", None)
+        if raw is not None:
+            local.raw = None
+            raw.close()
+
     @contextmanager
     def _hot_connection(self) -> Iterator[Any]:
         """This thread's own pooled DBAPI connection, kept between downloads.

@@ -6,8 +6,10 @@ the path rules and the expiry limits cannot differ between them.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from .audit import AuditLog
@@ -17,6 +19,7 @@ from .durations import parse_instant
 from .errors import ExpiryTooLong
 from .errors import InvalidInput
 from .errors import NotGranted
+from .errors import UnknownLink
 from .files import covers
 from .files import Entry
 from .files import leads_to_grant
@@ -58,12 +61,14 @@ class Services:
             return True
         return False
 
-    def check_grant(self, user: User, path: str) -> str:
-        """The clean path if ``user`` may access it; PathRefused or NotGranted."""
-        clean, _ = self.tree.resolve(path)
+    def granted_file(self, user: User, path: str) -> tuple[str, Path, os.stat_result]:
+        """The file at ``path`` if ``user``'s grants cover it, as tree.file
+        gives it; the grant is checked first, so a file outside the grants
+        is refused whether or not it exists."""
+        clean = self.tree.clean(path)
         if not covers(user.effective_grants, clean):
             raise NotGranted(f"you have no access to {clean!r}")
-        return clean
+        return self.tree.file(clean)
 
     def browse(self, user: User, folder: str) -> tuple[str, list[Entry]]:
         """A folder's clean path and what ``user`` may see in it: a folder
@@ -105,8 +110,7 @@ class Services:
         Returns the link and its token. The expiry counts from ``not_before``
         when a start is given, so a scheduled link lives as long as asked.
         """
-        clean = self.check_grant(user, path)
-        self.tree.file(clean)
+        clean, _, _ = self.granted_file(user, path)
         now = int(time.time())
         seconds = self.expiry_seconds(expires)
         max_downloads = _limit(max_downloads)
@@ -146,14 +150,21 @@ class Services:
         )
         return link, token
 
+    def visible_link(self, user: User, link_id: str) -> Link:
+        """The link if ``user`` owns it or is an admin; UnknownLink otherwise,
+        so other people's link ids cannot be probed."""
+        link = self.store.link(link_id)
+        if link.created_by != user.id and not user.is_admin:
+            raise UnknownLink(f"no link with id {link_id!r}")
+        return link
+
     def revoke_link(
         self, by: User | None, link_id: str, actor: str = "", **client: str
     ) -> Link:
         """Revoke a link as its owner or an admin (``by``), or as the operator
         on the server's command line (``by`` None); the audit log says who."""
-        link = self.store.link(link_id)
-        if by is not None and link.created_by != by.id and not by.is_admin:
-            raise NotGranted("only its owner or an admin may revoke this link")
+        if by is not None:
+            self.visible_link(by, link_id)
         link = self.store.revoke_link(link_id, by.id if by else None)
         self.audit.record(
             "revoked",

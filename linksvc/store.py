@@ -71,9 +71,5 @@ class Store(UserQueries, LinkQueries):
 
     def dispose(self) -> None:
         """Close the pool and this thread's download connection."""
-        local = self.__dict__.get("_hot")
-        raw = getattr(local, "raw", None) if local is not None else None
-        if raw is not None:
-            local.raw = None
-            raw.close()
+        self.close_download_connection()
         self.engine.dispose()
