@@ -11,12 +11,14 @@ from flask import Flask
 from flask import Request
 from flask.sessions import SecureCookieSession
 from flask.sessions import SecureCookieSessionInterface
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config
 from .keys import ENV_KEYS
 from .keys import KeyRing
 from .keys import read_keys
 from .keys import require_keys
+from .store import private_instance_problems
 
 
 class KeyFollowingSessions(SecureCookieSessionInterface):
@@ -62,7 +64,7 @@ def create_app(
     keys = require_keys(given or read_keys(conf["instance_dir"]))
     from_file = not given and not os.environ.get(ENV_KEYS)
     keyring = KeyRing(conf["instance_dir"], keys, from_file)
-    Path(conf["instance_dir"]).mkdir(parents=True, exist_ok=True)
+    Path(conf["instance_dir"]).mkdir(mode=0o700, parents=True, exist_ok=True)
 
     secure = conf["public_base_url"].startswith("https://")
     app.config.update(
@@ -92,7 +94,14 @@ def create_app(
             "built from the request's Host header, which a client can spoof"
         )
     app.extensions["linksvc"] = Services.build(conf, keyring)
+    for problem in private_instance_problems(conf["instance_dir"]):
+        app.logger.warning("%s: chmod it so only its owner can read it", problem)
     app.wsgi_app = download.FastLinks(app.wsgi_app, app.extensions["linksvc"])
+    if conf["trusted_proxies"]:
+        # Only as many X-Forwarded-* hops as there are proxies of ours: an
+        # outsider's own X-Forwarded-For never names the client.
+        n = conf["trusted_proxies"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)
     app.session_interface = KeyFollowingSessions()
 
     csrf.init_app(app)

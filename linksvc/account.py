@@ -9,6 +9,7 @@ from flask import render_template
 from flask import url_for
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
+from wtforms import PasswordField
 from wtforms import StringField
 from wtforms.validators import DataRequired
 from wtforms.validators import Length
@@ -24,6 +25,9 @@ class TokenForm(FlaskForm):
     label = StringField(
         "Label (what will use it?)", validators=[DataRequired(), Length(max=128)]
     )
+    password = PasswordField(
+        "Your password", validators=[DataRequired(), Length(max=1024)]
+    )
 
 
 class RevokeTokenForm(FlaskForm):
@@ -35,10 +39,15 @@ def tokens():
     user = require_login()
     store = services().store
     form = TokenForm()
+    # A token outlives the session: whoever makes one proves the password
+    # again, so a borrowed or stolen session cannot mint lasting access.
     if form.validate_on_submit():
-        token, secret = store.create_api_token(user.id, form.label.data.strip())
-        page = render_template("token_created.html", token=token, secret=secret)
-        return page, 201, {"Referrer-Policy": "no-referrer"}
+        if store.authenticate(user.username, form.password.data) is None:
+            form.password.errors = ["The password is not right."]
+        else:
+            token, secret = store.create_api_token(user.id, form.label.data.strip())
+            page = render_template("token_created.html", token=token, secret=secret)
+            return page, 201, {"Referrer-Policy": "no-referrer"}
     status = 400 if form.is_submitted() else 200
     return (
         render_template(

@@ -30,7 +30,10 @@ OUTCOMES = (
     "link_not_yet_valid",
     "not_found",
     "path_refused",
+    "rate_limited",
 )
+#: The query parameters the audit page reads; nothing else reaches url_for.
+FILTER_NAMES = ("user", "path", "outcome", "since", "until")
 
 
 def _require_admin() -> None:
@@ -60,25 +63,27 @@ def _filters() -> dict:
     }
 
 
-def _records(limit: int | None) -> list[dict]:
-    """The filtered records, after this worker's queued ones are written."""
+@bp.route("/audit")
+def audit_log() -> str:
     _require_admin()
     svc = services()
     svc.audit.flush(timeout=1)
-    return audit.query(svc.store.engine, **_filters(), limit=limit)
-
-
-@bp.route("/audit")
-def audit_log() -> str:
-    rows = _records(PAGE_ROWS)
+    rows = audit.query(svc.store.engine, **_filters(), limit=PAGE_ROWS)
+    filters = {
+        name: request.args[name] for name in FILTER_NAMES if request.args.get(name)
+    }
     return render_template(
-        "audit.html", history=rows, args=request.args, outcomes=OUTCOMES
+        "audit.html", history=rows, args=filters, filters=filters, outcomes=OUTCOMES
     )
 
 
 @bp.route("/audit.csv")
 def audit_csv() -> Response:
-    rows = _records(None)
+    """Every matching record, streamed from the database in pages."""
+    _require_admin()
+    svc = services()
+    svc.audit.flush(timeout=1)
+    rows = audit.stream(svc.store.engine, **_filters())
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     return Response(
         stream_with_context(audit.to_csv(rows)),

@@ -7,6 +7,7 @@ JSON with a stable ``error`` code (handlers.py); openapi.py describes it all.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -19,6 +20,7 @@ from werkzeug.wrappers import Response
 
 from .errors import BadRequest
 from .errors import InvalidInput
+from .errors import TooManyRequests
 from .errors import Unauthorized
 from .ext import services
 from .openapi import document
@@ -26,6 +28,7 @@ from .store import Link
 from .store import User
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+log = logging.getLogger("linksvc.api")
 
 MAX_PER_PAGE = 200
 
@@ -58,10 +61,28 @@ def _authenticate() -> None:
     scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not presented.strip():
         raise Unauthorized("send a personal API token: Authorization: Bearer <token>")
-    user = services().store.user_for_api_token(presented.strip())
+    svc = services()
+    user = svc.store.user_for_api_token(presented.strip())
     if user is None:
+        log.warning(
+            "failed API token authentication from %s (token id %r)",
+            request.remote_addr,
+            presented.strip()[:24],
+        )
+        wait = svc.api_auth.hit(request.remote_addr or "")
+        if wait is not None:
+            raise TooManyRequests(
+                "Too many failed authentications from your address; try again later.",
+                wait,
+            )
         raise Unauthorized("the API token is unknown, revoked, or its user disabled")
     g.api_user = user
+
+
+@bp.after_request
+def _nosniff(response: Response) -> Response:
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 def _user() -> User:
@@ -69,7 +90,10 @@ def _user() -> User:
 
 
 def _body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # a nesting bomb: [[[[…]]]]
+        data = None
     if not isinstance(data, dict):
         raise BadRequest(
             "the body must be a JSON object (Content-Type: application/json)"

@@ -7,10 +7,12 @@ logout (and so is every other session of that user: logout means everywhere).
 
 from __future__ import annotations
 
+import time
 from urllib.parse import urlsplit
 
 from flask import abort
 from flask import Blueprint
+from flask import current_app
 from flask import flash
 from flask import Flask
 from flask import redirect
@@ -23,6 +25,8 @@ from flask_login import login_user
 from flask_login import logout_user
 from flask_login import UserMixin
 from flask_wtf import FlaskForm
+from itsdangerous import BadData
+from itsdangerous import URLSafeTimedSerializer
 from werkzeug.wrappers import Response
 from wtforms import PasswordField
 from wtforms import StringField
@@ -66,17 +70,28 @@ def init_app(app: Flask) -> None:
 
 
 def throttle_logins(app: Flask) -> None:
-    """Failed logins are limited per user name and per client address
-    (Flask-Limiter); a breach answers 429 with Retry-After. Call after the
-    blueprint is registered: the limits wrap its login view."""
+    """Failed logins are limited per user name and address, per address, and
+    per user name across addresses (Flask-Limiter); a breach answers 429 with
+    Retry-After. The last limit does not hold a browser with a device cookie
+    from an earlier login as that user (OWASP's device cookies), so guessing
+    from elsewhere cannot lock the user out. Call after the blueprint is
+    registered: the limits wrap its login view."""
     conf = app.config["LINKSVC"]
     limiter = make_limiter(app)
     view = app.view_functions["auth.login"]
     view = limiter.limit(
         conf["login_limit"],
+        key_func=_name_and_address_key,
+        methods=["POST"],
+        deduct_when=_failed,
+        scope="login-name-address",
+    )(view)
+    view = limiter.limit(
+        conf["login_limit_per_name"],
         key_func=_username_key,
         methods=["POST"],
         deduct_when=_failed,
+        exempt_when=_known_device,
         scope="login-user",
     )(view)
     view = limiter.limit(
@@ -88,8 +103,38 @@ def throttle_logins(app: Flask) -> None:
     app.view_functions["auth.login"] = view
 
 
+def _username() -> str:
+    return request.form.get("username", "").strip().lower()[:64]
+
+
 def _username_key() -> str:
-    return "user:" + request.form.get("username", "").strip().lower()[:64]
+    return "user:" + _username()
+
+
+def _name_and_address_key() -> str:
+    return f"user:{_username()}@{request.remote_addr or ''}"
+
+
+#: A browser that logged in as a user carries this cookie for a year.
+DEVICE_COOKIE = "linksvc_device"
+DEVICE_MAX_AGE = 365 * 86400
+
+
+def _device_serializer() -> URLSafeTimedSerializer:
+    keys = [current_app.secret_key, *current_app.config["SECRET_KEY_FALLBACKS"]]
+    return URLSafeTimedSerializer(keys, salt="linksvc.device.v1")
+
+
+def _known_device() -> bool:
+    """Whether this browser logged in as the user it now names before."""
+    cookie = request.cookies.get(DEVICE_COOKIE, "")
+    if not cookie or len(cookie) > 512:
+        return False
+    try:
+        name = _device_serializer().loads(cookie, max_age=DEVICE_MAX_AGE)
+    except BadData:
+        return False
+    return isinstance(name, str) and name == _username()
 
 
 def _failed(response: Response) -> bool:
@@ -99,12 +144,36 @@ def _failed(response: Response) -> bool:
 @login_manager.user_loader
 def _load_user(session_id: str) -> SessionUser | None:
     user_id, _, token = session_id.partition(":")
-    if not (user_id.isascii() and user_id.isdigit()):
+    if not (user_id.isascii() and user_id.isdigit()) or not _session_is_current():
         return None
     user = services().store.user(int(user_id))
     if user is None or user.disabled or user.session_token != token:
         return None
     return SessionUser(user)
+
+
+#: The session remembers when its user last made a request, to this precision
+#: (seconds), so the cookie is not rewritten on every page.
+SEEN_PRECISION = 60
+
+
+def _session_is_current() -> bool:
+    """False once the session was idle for ``session_idle_timeout`` or lives
+    past ``session_lifetime`` from its login; then it is cleared."""
+    conf = current_app.config["LINKSVC"]
+    now = int(time.time())
+    login_at, seen_at = session.get("login_at"), session.get("seen_at")
+    if (
+        not isinstance(login_at, int)
+        or not isinstance(seen_at, int)
+        or now - login_at > conf["session_lifetime"]
+        or now - seen_at > conf["session_idle_timeout"]
+    ):
+        session.clear()
+        return False
+    if now - seen_at >= SEEN_PRECISION:
+        session["seen_at"] = now
+    return True
 
 
 @login_manager.unauthorized_handler
@@ -144,8 +213,18 @@ def login() -> Response | str:
         if user is not None:
             # A fresh session at login: nothing planted before it survives.
             session.clear()
+            session["login_at"] = session["seen_at"] = int(time.time())
             login_user(SessionUser(user))
-            return redirect(safe_next(request.args.get("next")))
+            response = redirect(safe_next(request.args.get("next")))
+            response.set_cookie(
+                DEVICE_COOKIE,
+                _device_serializer().dumps(user.username.lower()),
+                max_age=DEVICE_MAX_AGE,
+                secure=current_app.config["SESSION_COOKIE_SECURE"],
+                httponly=True,
+                samesite="Lax",
+            )
+            return response
         flash("Wrong user name or password.", "error")
         status = 200
     else:

@@ -6,6 +6,7 @@ the click context and read when the app is first needed.
 
 from __future__ import annotations
 
+import os
 import secrets
 import sys
 import time
@@ -20,7 +21,9 @@ from . import config
 from . import create_app
 from .errors import LinksvcError
 from .keys import ensure_keys
+from .keys import ENV_KEYS
 from .sharing import Services
+from .text import printable
 
 SETTINGS_KEY = "linksvc.settings"
 
@@ -113,7 +116,8 @@ def init_command(ctx: click.Context, demo_admin: bool) -> None:
         conf = config.load(path)
     except LinksvcError as exc:
         raise click.ClickException(str(exc)) from None
-    ensure_keys(conf["instance_dir"])
+    if not os.environ.get(ENV_KEYS):
+        ensure_keys(conf["instance_dir"])
     app = _make_app()
     store = app.extensions["linksvc"].store
     store.migrate()
@@ -210,7 +214,8 @@ def user_list() -> None:
     for user in svc().store.list_users():
         role = "admin" if user.is_admin else "user"
         state = " disabled" if user.disabled else ""
-        click.echo(f"{user.username}\t{role}{state}\t{','.join(user.grants) or '-'}")
+        grants = ",".join(user.grants) or "-"
+        click.echo(f"{printable(user.username)}\t{role}{state}\t{printable(grants)}")
 
 
 @user_group.command("disable")
@@ -273,7 +278,9 @@ def link_create(
         url = services.link_url(token)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"link {link.id} to {link.path}, expires {_utc(link.expires_at)}")
+    click.echo(
+        printable(f"link {link.id} to {link.path}, expires {_utc(link.expires_at)}")
+    )
     click.echo(url)
 
 
@@ -282,22 +289,30 @@ def link_create(
 def link_list() -> None:
     """One line per link: id, path, owner, expiry, status, downloads."""
     now = time.time()
-    for link in svc().store.list_links(limit=10_000):
-        downloads = str(link.download_count)
-        if link.max_downloads is not None:
-            downloads += f"/{link.max_downloads}"
-        click.echo(
-            "\t".join(
-                [
-                    link.id,
-                    link.path,
-                    link.owner,
-                    _utc(link.expires_at),
-                    link.status(now),
-                    downloads,
-                ]
-            )
-        )
+    store = svc().store
+    offset = 0
+    while True:
+        page = store.list_links(limit=LIST_PAGE, offset=offset)
+        for link in page:
+            downloads = str(link.download_count)
+            if link.max_downloads is not None:
+                downloads += f"/{link.max_downloads}"
+            fields = [
+                link.id,
+                link.path,
+                link.owner,
+                _utc(link.expires_at),
+                link.status(now),
+                downloads,
+            ]
+            click.echo("\t".join(printable(field) for field in fields))
+        if len(page) < LIST_PAGE:
+            break
+        offset += LIST_PAGE
+
+
+#: Links fetched at a time by ``link list``.
+LIST_PAGE = 1000
 
 
 @link_group.command("revoke")
@@ -314,7 +329,7 @@ def link_revoke(link_id: str | None, username: str | None, prefix: str | None) -
         raise click.UsageError("give a link id, or --user and/or --path")
     if link_id:
         link = services.revoke_link(None, link_id, actor="cli")
-        click.echo(f"revoked {link.id} ({link.path})")
+        click.echo(printable(f"revoked {link.id} ({link.path})"))
         return
     owner = services.store.user_by_name(username) if username else None
     ids = services.revoke_many(None, owner=owner, path_prefix=prefix, actor="cli")

@@ -19,6 +19,7 @@ from .cli import SubGroup
 from .cli import svc
 from .durations import parse_duration
 from .keys import ENV_KEYS
+from .text import printable
 
 
 @click.group("keys", cls=SubGroup)
@@ -58,7 +59,12 @@ def keys_rotate() -> None:
 def keys_retire(key_id: str) -> None:
     """Remove a key: every link it signed stops working at once."""
     key = keys.retire(_keys_dir(), key_id)
-    click.echo(f"retired {key.id}; links signed with it now answer 404")
+    # A session cookie re-signed with a newer key would survive otherwise.
+    svc().store.end_all_sessions()
+    click.echo(
+        f"retired {key.id}; links signed with it now answer 404 and every "
+        "session has ended"
+    )
 
 
 @click.group("token", cls=SubGroup)
@@ -75,7 +81,11 @@ def token_create(label: str, username: str) -> None:
     store = svc().store
     user = store.user_by_name(username)
     token, secret = store.create_api_token(user.id, label[:128])
-    click.echo(f"token {token.id} for {user.username} ({token.label}); keep it secret:")
+    click.echo(
+        printable(
+            f"token {token.id} for {user.username} ({token.label}); keep it secret:"
+        )
+    )
     click.echo(secret)
 
 
@@ -88,9 +98,8 @@ def token_list(username: str) -> None:
     for token in store.list_api_tokens(store.user_by_name(username).id):
         used = _utc(token.last_used_at) if token.last_used_at else "-"
         state = "revoked" if token.revoked_at else "active"
-        click.echo(
-            f"{token.id}\t{token.label}\t{_utc(token.created_at)}\t{used}\t{state}"
-        )
+        label = printable(token.label)
+        click.echo(f"{token.id}\t{label}\t{_utc(token.created_at)}\t{used}\t{state}")
 
 
 @token_group.command("revoke")
@@ -121,16 +130,35 @@ def audit_export(
     """Write audit records, newest first, to standard output."""
     services = svc()
     services.audit.flush()
-    records = audit.query(
+    records = audit.stream(
         services.store.engine,
         since=int(time.time()) - parse_duration(since),
         user=username,
         path=prefix,
         outcome=outcome,
-        limit=None,
     )
     for chunk in (audit.to_csv if fmt == "csv" else audit.to_jsonl)(records):
         click.echo(chunk, nl=False)
+
+
+@audit_group.command("prune")
+@click.option(
+    "--older-than",
+    default=None,
+    help="Default: the audit_retention setting (90d unless set).",
+)
+@with_appcontext
+def audit_prune(older_than: str | None) -> None:
+    """Delete audit records (and stored client addresses) past the retention."""
+    services = svc()
+    services.audit.flush()
+    keep = (
+        parse_duration(older_than)
+        if older_than
+        else services.settings["audit_retention"]
+    )
+    deleted = audit.prune(services.store.engine, int(time.time()) - keep)
+    click.echo(f"deleted {deleted} audit record{'s' if deleted != 1 else ''}")
 
 
 GROUPS = [keys_group, token_group, audit_group]

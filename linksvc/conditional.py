@@ -21,6 +21,10 @@ from werkzeug.http import parse_etags
 #: as RFC 9110 14.2 allows, so a request cannot make us seek thousands of times.
 MAX_RANGES = 32
 _SPEC = re.compile(r"^([0-9]*)-([0-9]*)$")
+#: A range number longer than this is "more than any file": Python's int()
+#: refuses strings of thousands of digits, and no file is 10**18 bytes.
+_MAX_DIGITS = 18
+_HUGE = 10**18
 
 
 @dataclass(frozen=True)
@@ -50,7 +54,9 @@ def parse_ranges(header: str, size: int) -> list[tuple[int, int]] | None:
     """Satisfiable byte ranges of ``header``, ``[]`` if none is, None to ignore it.
 
     None means the header is not a bytes range we understand (unknown unit or
-    bad syntax): the RFC says to ignore it and send the whole file.
+    bad syntax): the RFC says to ignore it and send the whole file. Overlapping
+    and adjacent ranges are merged (RFC 9110 14.2 lets a server coalesce), so
+    a response is never larger than the file plus the multipart framing.
     """
     unit, sep, specs = header.partition("=")
     if not sep or unit.strip().lower() != "bytes":
@@ -66,17 +72,32 @@ def parse_ranges(header: str, size: int) -> list[tuple[int, int]] | None:
             return None
         first, last = match.groups()
         if first == "":
-            suffix = int(last)
+            suffix = _number(last)
             if suffix > 0 and size > 0:
                 ranges.append((max(size - suffix, 0), size - 1))
             continue
-        start = int(first)
-        end = int(last) if last else size - 1
+        start = _number(first)
+        end = _number(last) if last else size - 1
         if last and end < start:
             return None
         if start < size:
             ranges.append((start, min(end, size - 1)))
-    return ranges
+    return merge(ranges)
+
+
+def _number(digits: str) -> int:
+    return _HUGE if len(digits.lstrip("0")) > _MAX_DIGITS else int(digits)
+
+
+def merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Ranges sorted, with overlapping and adjacent ones joined."""
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(ranges):
+        if merged and start <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
 
 
 def _strong_match(header: str, etag: str) -> bool:

@@ -35,10 +35,27 @@ PUBLIC_BASE_URL = ""
 #: How long after a limited link's last counted download a range request may
 #: still resume it, so a one-time download can finish after a dropped line.
 RESUME_WINDOW = "1h"
-#: Failed logins allowed per user name (Flask-Limiter syntax).
+#: Failed logins allowed per user name from one client address
+#: (Flask-Limiter syntax).
 LOGIN_LIMIT = "5 per minute; 20 per hour"
-#: Failed logins allowed per client address.
+#: Failed logins allowed per client address, whatever the names.
 LOGIN_LIMIT_PER_ADDRESS = "20 per minute; 100 per hour"
+#: Failed logins allowed per user name across all addresses; a browser that
+#: logged in as that user before (device cookie) is not held to it, so an
+#: outsider cannot lock a user out.
+LOGIN_LIMIT_PER_NAME = "10 per minute; 50 per hour"
+#: Failed API-token authentications allowed per client address.
+API_AUTH_LIMIT = "20 per minute; 100 per hour"
+#: Refused ``/d/`` requests allowed per client address; beyond it, 429.
+REFUSAL_LIMIT = "60 per minute; 600 per hour"
+#: How many proxies in front of us set X-Forwarded-For/-Proto; 0 trusts none.
+TRUSTED_PROXIES = 0
+#: How long audit records and stored client addresses are kept.
+AUDIT_RETENTION = "90d"
+#: A session unused this long ends.
+SESSION_IDLE_TIMEOUT = "2h"
+#: A session ends this long after its login, however busy.
+SESSION_LIFETIME = "12h"
 #: Where login attempts are counted: ``memory://`` (one process: with several
 #: workers each counts alone) or ``redis://host:6379`` (shared).
 RATELIMIT_STORAGE_URL = "memory://"
@@ -90,6 +107,14 @@ def _seconds(value: Any) -> float:
     return seconds
 
 
+def _count(value: Any) -> int:
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    if type(value) is not int or not 0 <= value <= 10:
+        raise TypeError("a whole number from 0 to 10")
+    return value
+
+
 def _host_list(value: Any) -> list[str]:
     if isinstance(value, str):
         value = [part.strip() for part in value.split(",") if part.strip()]
@@ -117,6 +142,13 @@ SCHEMA: dict[str, tuple[Any, Callable[[Any], Any]]] = {
     "resume_window": (RESUME_WINDOW, _duration),
     "login_limit": (LOGIN_LIMIT, _limit),
     "login_limit_per_address": (LOGIN_LIMIT_PER_ADDRESS, _limit),
+    "login_limit_per_name": (LOGIN_LIMIT_PER_NAME, _limit),
+    "api_auth_limit": (API_AUTH_LIMIT, _limit),
+    "refusal_limit": (REFUSAL_LIMIT, _limit),
+    "trusted_proxies": (TRUSTED_PROXIES, _count),
+    "audit_retention": (AUDIT_RETENTION, _duration),
+    "session_idle_timeout": (SESSION_IDLE_TIMEOUT, _duration),
+    "session_lifetime": (SESSION_LIFETIME, _duration),
     "ratelimit_storage_url": (RATELIMIT_STORAGE_URL, _str),
     "database_timeout": (DATABASE_TIMEOUT, _seconds),
 }

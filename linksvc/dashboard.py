@@ -32,6 +32,8 @@ bp = Blueprint("dashboard", __name__)
 
 #: The expiry choices offered on the share form, besides a custom value.
 EXPIRY_CHOICES = [("1h", "1 hour"), ("1d", "1 day"), ("7d", "7 days")]
+#: Rows of each part of a link's history page.
+HISTORY_ROWS = 500
 #: Rows on one page of "My links".
 LINKS_PER_PAGE = 100
 TOKEN_PAGE_HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
@@ -161,11 +163,20 @@ def link_detail(link_id: str) -> str:
     svc = services()
     link = svc.visible_link(require_login(), link_id)
     svc.audit.flush(timeout=1)
-    history = audit.query(svc.store.engine, link_id=link.id, limit=500)
+    engine = svc.store.engine
+    # Downloads and changes apart from the folded noise (refusals, checks,
+    # resumes, previews), so a flood of the latter cannot hide the former.
+    history = audit.query(
+        engine, link_id=link.id, events=audit.KEY_EVENTS, limit=HISTORY_ROWS
+    )
+    others = audit.query(
+        engine, link_id=link.id, exclude_events=audit.KEY_EVENTS, limit=HISTORY_ROWS
+    )
     return render_template(
         "link.html",
         link=link,
         history=history,
+        others=others,
         now=time.time(),
         revoke_form=RevokeForm(),
     )

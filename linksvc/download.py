@@ -1,10 +1,10 @@
 """Blueprint: the public ``/d/<token>`` and the logged-in ``/protected/<path>``.
 
 ``/d/<token>`` is the one route strangers hammer, so :func:`serve_link` does
-all of it on the bare WSGI environ (verify, check, count, send, audit) and
-:class:`FastLinks` runs it in front of Flask. Any refusal falls through to the
-Flask view, which records it and renders the page for it: one
-implementation, and the common case pays for no Flask machinery.
+all of it on the bare WSGI environ, and :class:`FastLinks` runs it in front of
+Flask. It decides, counts, sends and records every outcome in one pass; a
+refusal comes back as a :class:`Refusal` value, already recorded, and the
+Flask view only renders it (or a chat-app preview). Nothing is tried twice.
 """
 
 from __future__ import annotations
@@ -14,29 +14,37 @@ import os
 import time
 from collections.abc import Callable
 from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from flask import Blueprint
 from flask import render_template
 from flask import request
+from werkzeug.exceptions import InternalServerError
 
 from . import sending
+from .audit import client
 from .auth import require_login
 from .conditional import decide
 from .conditional import Decision
 from .conditional import make_etag
 from .errors import LinksvcError
+from .errors import TooManyRequests
 from .ext import services
 from .handlers import status_for
 from .links import COUNT
+from .links import COUNTED
+from .links import DEFERRED
 from .links import PEEK
 from .links import RESUME
 from .previews import is_preview_bot
 from .sending import FileResponse
 from .sharing import Services
+from .signing import Claims
 
 bp = Blueprint("download", __name__)
-#: Where FastLinks leaves a refusal for the Flask view to explain.
+#: Where FastLinks leaves its Refusal for the Flask view to render.
 REFUSAL = "linksvc.refusal"
 log = logging.getLogger("linksvc.download")
 
@@ -49,6 +57,15 @@ _CONDITIONAL = {
     "If-Range": "HTTP_IF_RANGE",
     "Range": "HTTP_RANGE",
 }
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a request for a link gets no file, and what the token said if it
+    was genuine. ``error`` None is an unexpected failure (a 500 page)."""
+
+    error: LinksvcError | None
+    claims: Claims | None = None
 
 
 def decision_for(environ: dict[str, Any], st: os.stat_result) -> Decision:
@@ -71,59 +88,120 @@ def claim_mode(method: str, decision: Decision) -> str:
     return COUNT if decision.starts_at_zero else RESUME
 
 
-def client(environ: dict[str, Any]) -> dict[str, str]:
-    return {
-        "remote_addr": environ.get("REMOTE_ADDR", ""),
-        "user_agent": environ.get("HTTP_USER_AGENT", ""),
-    }
+def serve_link(svc: Services, environ: dict[str, Any], token: str) -> Any:
+    """Verify, check, count, send and record one request for a link.
 
-
-def serve_link(svc: Services, environ: dict[str, Any], token: str) -> FileResponse:
-    """Verify, check, count, send and record a download; no Flask needed.
-
-    Raises a LinksvcError for every refusal, with ``claims`` set on it when
-    the token was genuine. The file is opened before the download is counted,
-    so a count is never taken for a response that cannot be sent.
+    Returns the FileResponse, or a recorded Refusal. The file is opened before
+    the download is counted, so a count is never taken for a response that
+    cannot be sent; the audit row is written when the server closes the body,
+    with the bytes that went out.
     """
+    who = client(environ)
     claims = None
     try:
         claims = svc.signer.verify(token)
         _, path, st = svc.tree.file(claims.path)
         decision = decision_for(environ, st)
         response = sending.send(environ, path, st, decision)
-        method = environ["REQUEST_METHOD"]
-        mode = claim_mode(method, decision)
+        mode = claim_mode(environ["REQUEST_METHOD"], decision)
         try:
-            svc.store.claim_download(
-                claims.link_id,
+            claimed = svc.store.claim_download(
+                claims,
                 int(time.time()),
                 mode,
                 svc.settings["resume_window"],
-                limited=claims.limited,
+                who["remote_addr"],
             )
         except BaseException:
             response.close()
             raise
     except LinksvcError as exc:
-        exc.claims = claims
-        raise
-    svc.audit.record(
-        # A body that went out is a download; HEAD, 304, 412, 416 only looked.
-        "download" if mode != PEEK else "check",
-        "ok" if decision.status in (200, 206) else str(decision.status),
-        count=mode == COUNT and not claims.limited,
-        link_id=claims.link_id,
-        path=claims.path,
-        status=decision.status,
-        bytes=decision.body_length(st.st_size) if method == "GET" else 0,
-        **client(environ),
+        return refuse(svc, environ, exc, claims)
+    response.tally.callback = partial(
+        _record_download, svc, claims, mode, claimed, decision.status, who
     )
     return response
 
 
+def _record_download(
+    svc: Services,
+    claims: Claims,
+    mode: str,
+    claimed: str,
+    status: int,
+    who: dict[str, str],
+    sent: int,
+    complete: bool,
+) -> None:
+    counted = claimed in (COUNTED, DEFERRED)
+    # A counted GET is a download; a free range a resume; HEAD/304/412/416 a check.
+    event = "download" if counted else "check" if mode == PEEK else "resume"
+    svc.audit.record(
+        event,
+        "ok" if status in (200, 206) else str(status),
+        count=claimed == DEFERRED,
+        fold=not counted,
+        link_id=claims.link_id,
+        path=claims.path,
+        status=status,
+        bytes=sent,
+        complete=complete if mode != PEEK else None,
+        **who,
+    )
+
+
+def refuse(
+    svc: Services,
+    environ: dict[str, Any],
+    exc: LinksvcError,
+    claims: Claims | None = None,
+) -> Refusal:
+    """Record a refusal (folded with identical ones) and return it; a client
+    over ``refusal_limit`` gets 429 instead, so refusals cost us little."""
+    who = client(environ)
+    wait = svc.refusals.hit(who["remote_addr"])
+    if wait is not None:
+        exc = TooManyRequests(
+            "Too many refused requests from your address; try again later.", wait
+        )
+    svc.audit.record(
+        "refused",
+        exc.code,
+        fold=True,
+        link_id=claims.link_id if claims else None,
+        path=claims.path if claims else None,
+        status=status_for(exc),
+        **who,
+    )
+    return Refusal(exc, claims)
+
+
+def preview(svc: Services, environ: dict[str, Any], token: str) -> Any:
+    """What a chat app's link unfurler sees: the name, never the bytes, and
+    only for a link that would download now; nothing is counted."""
+    claims = None
+    try:
+        claims = svc.signer.verify(token)
+        svc.tree.file(claims.path)
+        svc.store.claim_download(claims, int(time.time()), PEEK)
+    except LinksvcError as exc:
+        return refuse(svc, environ, exc, claims)
+    svc.audit.record(
+        "preview",
+        "ok",
+        fold=True,
+        link_id=claims.link_id,
+        path=claims.path,
+        status=200,
+        **client(environ),
+    )
+    page = render_template("preview.html", name=claims.path.rsplit("/", 1)[-1])
+    return page, 200, {"Cache-Control": "private, no-store", "X-Robots-Tag": "none"}
+
+
 class FastLinks:
-    """WSGI middleware: serves ``GET|HEAD /d/<token>`` when all is well and
-    hands everything else (refusals, chat-app previews) to the Flask app."""
+    """WSGI middleware: serves ``GET|HEAD /d/<token>`` and hands refusals (to
+    render) and chat-app previews to the Flask app."""
 
     def __init__(self, app: Callable, svc: Services) -> None:
         self.app, self.svc = app, svc
@@ -138,56 +216,58 @@ class FastLinks:
         ):
             self.svc.refresh_keys()
             try:
-                response = serve_link(self.svc, environ, path[3:])
-            except LinksvcError as exc:
-                # The Flask view says why and records it, without trying again
-                # (a locked database would otherwise be waited for twice).
-                environ[REFUSAL] = exc
+                result = serve_link(self.svc, environ, path[3:])
             except Exception:
-                log.exception("fast download path failed; retrying through Flask")
-            else:
-                return response(environ, start_response)
+                log.exception("download of %s failed", path[:40])
+                result = Refusal(None)
+            if isinstance(result, FileResponse):
+                return result(environ, start_response)
+            environ[REFUSAL] = result
         return self.app(environ, start_response)
 
 
 @bp.route("/d/<token>", methods=["GET", "HEAD"])
-def link(token: str) -> FileResponse | tuple[str, int, dict[str, str]]:
-    """The same download through Flask: refusals become pages (handlers.py)
-    and an audit record; chat-app unfurlers get a preview."""
+def link(token: str) -> Any:
+    """Render what FastLinks decided, or answer a chat-app preview."""
     svc = services()
-    environ = request.environ
-    try:
-        refusal = environ.pop(REFUSAL, None)
-        if refusal is not None:
-            raise refusal
+    result = request.environ.pop(REFUSAL, None)
+    if result is None:
         if is_preview_bot(request.user_agent.string):
-            claims = svc.signer.verify(token)
-            svc.tree.file(claims.path)
-            return _preview(claims.path)
-        return serve_link(svc, environ, token)
-    except LinksvcError as exc:
-        claims = getattr(exc, "claims", None)
-        svc.audit.record(
-            "refused",
-            exc.code,
-            link_id=claims.link_id if claims else None,
-            path=claims.path if claims else None,
-            status=status_for(exc),
-            **client(environ),
-        )
-        raise
-
-
-def _preview(path: str) -> tuple[str, int, dict[str, str]]:
-    """What a chat app's link unfurler sees: a name, no bytes, no count."""
-    page = render_template("preview.html", name=path.rsplit("/", 1)[-1])
-    return page, 200, {"Cache-Control": "private, no-store", "X-Robots-Tag": "none"}
+            result = preview(svc, request.environ, token)
+        else:  # a path FastLinks did not take (an app mounted without it)
+            result = serve_link(svc, request.environ, token)
+    if isinstance(result, Refusal):
+        if result.error is None:
+            raise InternalServerError()
+        raise result.error
+    return result
 
 
 @bp.route("/protected/<path:filename>", methods=["GET", "HEAD"])
 def protected(filename: str) -> FileResponse:
-    """The tutorial's route: a logged-in user's direct access, grants checked."""
+    """The tutorial's route: a logged-in user's direct access, grants checked,
+    audited like a link."""
     user = require_login()
     svc = services()
+    environ = request.environ
     _, path, st = svc.granted_file(user, filename)
-    return sending.send(request.environ, path, st, decision_for(request.environ, st))
+    decision = decision_for(environ, st)
+    response = sending.send(environ, path, st, decision)
+    who = client(environ)
+    sends_body = environ["REQUEST_METHOD"] == "GET" and decision.status in (200, 206)
+
+    def record(sent: int, complete: bool) -> None:
+        svc.audit.record(
+            "download" if sends_body else "check",
+            "ok" if decision.status in (200, 206) else str(decision.status),
+            fold=not sends_body,
+            path=str(path.relative_to(svc.tree.root)),
+            actor=user.username,
+            status=decision.status,
+            bytes=sent,
+            complete=complete if sends_body else None,
+            **who,
+        )
+
+    response.tally.callback = record
+    return response

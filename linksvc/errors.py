@@ -162,6 +162,16 @@ class Unauthorized(LinksvcError):
     code = "unauthorized"
 
 
+class TooManyRequests(LinksvcError):
+    """A client is over a limit; ``retry_after`` says how many seconds to wait."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: int = 60) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class BadRequest(LinksvcError):
     """The request itself is malformed (not JSON, a bad query parameter)."""
 

@@ -17,12 +17,15 @@ from pathlib import Path
 
 from .errors import FileMissing
 from .errors import PathRefused
+from .text import BIDI_CONTROLS
 
 #: Longest relative path accepted, in characters; longer is refused, not tried.
 MAX_PATH = 1024
 #: Longest single name, in bytes, as most file systems allow.
 MAX_NAME = 255
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: Control characters, and bidi controls that make a name read as another
+#: (``invoice\u202egpj.exe``): such names are refused, never shown.
+_CONTROL = re.compile(f"[\x00-\x1f\x7f-\x9f{BIDI_CONTROLS}]")
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
@@ -130,6 +133,11 @@ class ProtectedTree:
             raise PathRefused(f"{clean!r} has other hard links and is not served")
         return clean, path, st
 
+    def relative(self, real: Path) -> str:
+        """The path under root of a resolved ``real`` path: what a symlink
+        really leads to, which is what grants are checked against."""
+        return "" if real == self.root else str(real.relative_to(self.root))
+
     def folder(self, relpath: str) -> tuple[str, Path]:
         clean, real = self.resolve(relpath)
         if not real.is_dir():
@@ -153,10 +161,17 @@ class ProtectedTree:
                 st = child_real.stat()
             except (PathRefused, OSError):
                 continue
+            target = self.relative(child_real)
+            if target != child_rel and not (
+                covers(grants, target) or leads_to_grant(grants, target)
+            ):
+                continue  # a symlink to somewhere the grants do not reach
             is_dir = stat.S_ISDIR(st.st_mode)
             if not is_dir and (not stat.S_ISREG(st.st_mode) or st.st_nlink > 1):
                 continue
-            if not is_dir and not covers(grants, child_rel):
+            if not is_dir and not (
+                covers(grants, child_rel) and covers(grants, target)
+            ):
                 continue
             entries.append(
                 Entry(child.name, child_rel, is_dir, st.st_size, st.st_mtime)

@@ -44,6 +44,7 @@ STATUS: dict[type[errors.LinksvcError], tuple[int, str]] = {
     errors.LinkRevoked: (410, "Link revoked"),
     errors.LinkUsedUp: (410, "Link used up"),
     errors.StoreUnavailable: (503, "Try again shortly"),
+    errors.TooManyRequests: (429, "Too many requests"),
 }
 
 #: Extra words for the person who holds a dead link.
@@ -110,6 +111,7 @@ def problem(status: int, code: str, message: str, request_id: str = "") -> Respo
     if status in (503, 429):
         response.headers["Retry-After"] = "5"
     response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
 
@@ -147,8 +149,14 @@ def init_app(app: Flask) -> None:
         status, title = _lookup(exc)
         if wants_json():
             status = _closest(API_STATUS, exc, status)
-            return problem(status, exc.code, str(exc))
-        return page(status, title, str(exc), hint=HINTS.get(type(exc)), error=exc)
+            response = problem(status, exc.code, str(exc))
+            if isinstance(exc, errors.TooManyRequests):
+                response.headers["Retry-After"] = str(exc.retry_after)
+            return response
+        response = page(status, title, str(exc), hint=HINTS.get(type(exc)), error=exc)
+        if isinstance(exc, errors.TooManyRequests):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.errorhandler(DBAPIError)
     def _database_error(exc: DBAPIError) -> Response:

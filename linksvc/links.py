@@ -34,6 +34,8 @@ from .errors import StoreUnavailable
 from .errors import UnknownLink
 from .schema import links
 from .schema import users
+from .signing import check_window
+from .signing import Claims
 from .users import now
 
 #: Random bytes in a link id: 96 bits, not guessable, short in a URL.
@@ -41,6 +43,9 @@ LINK_ID_BYTES = 12
 #: claim_download modes: a download that starts the file, a range that
 #: continues one, a request that sends no body (HEAD, 304).
 COUNT, RESUME, PEEK = "count", "resume", "peek"
+#: What claim_download did: counted it, left the count to the audit writer
+#: (unlimited links), or nothing to count.
+COUNTED, DEFERRED, FREE = "counted", "deferred", "free"
 
 
 @dataclass(frozen=True)
@@ -188,25 +193,76 @@ class LinkQueries:
 
     def claim_download(
         self,
-        link_id: str,
+        claims: Claims,
         at: int,
         mode: str = COUNT,
         resume_window: int = 0,
-        limited: bool = True,
-    ) -> None:
-        """Allow one request on a link, or raise why not.
+        client_addr: str = "",
+    ) -> str:
+        """Allow one request on a link, or raise why not. Returns COUNTED (a
+        limited link, counted here), DEFERRED (an unlimited link's download:
+        the caller adds its count in a batch) or FREE (nothing to count).
+
+        The row decides: its path must be the token's, and its expiry, start,
+        revocation and limit apply, so a token re-signed with a leaked key
+        cannot widen a link, and a later edit of the row governs at once.
 
         ``mode`` is COUNT (a download that starts the file), RESUME (a range
-        that continues one: free, and allowed on a used-up link for
-        ``resume_window`` seconds after its last counted download, so the one
-        download of a one-time link can finish) or PEEK (HEAD, 304: free).
+        that continues one) or PEEK (HEAD, 304: free). On a limited link a
+        RESUME is free only for the address that was counted last, within
+        ``resume_window`` seconds of that count; anyone else's range counts
+        as a download, so no byte of a limited link goes out uncounted.
 
-        A limited link is counted here, in a single ``UPDATE … WHERE <allowed>
+        A limited link is counted in a single ``UPDATE … WHERE <allowed>
         RETURNING``: check and increment are one atomic statement. An
         unlimited link has nothing to race for, so it is only read, and the
         caller adds its count later in a batch (``AuditLog.record(count=…)``).
-        Either way the common case is one round trip.
         """
+        if claims.limited and mode == COUNT and self._count(claims, at, client_addr):
+            return COUNTED
+        state = self._state(claims.link_id)
+        if state is None or state[0] != claims.path:
+            raise LinkInvalid("Unknown or malformed link.")
+        _, expires_at, not_before, revoked_at, limit, count, last_at, last_addr = state
+        if revoked_at is not None:
+            raise LinkRevoked(revoked_at)
+        check_window(expires_at, not_before, at)
+        if limit is None:
+            return DEFERRED if mode == COUNT else FREE
+        if not claims.limited:
+            # A token that says "no limit" for a limited link was not made here.
+            raise LinkInvalid("Unknown or malformed link.")
+        if mode == RESUME:
+            if (
+                last_addr == client_addr
+                and last_at is not None
+                and at - last_at <= resume_window
+            ):
+                return FREE
+            if self._count(claims, at, client_addr):
+                return COUNTED
+        if count >= limit or mode != PEEK:
+            raise LinkUsedUp(limit)
+        return FREE
+
+    def _count(self, claims: Claims, at: int, client_addr: str) -> bool:
+        """One atomic count of a limited link; False when nothing was counted."""
+        return bool(
+            self._run(
+                _COUNT,
+                p_id=claims.link_id,
+                p_path=claims.path,
+                p_at=at,
+                p_addr=client_addr[:64],
+            )
+        )
+
+    def _state(self, link_id: str) -> tuple | None:
+        rows = self._run(_STATE, p_id=link_id)
+        return rows[0] if rows else None
+
+    def _run(self, statement, **values) -> list[tuple]:
+        """One statement on this thread's download connection, committed."""
         try:
             with self._hot_connection() as raw:
                 # fetchall() and close() every time: a statement left
@@ -214,33 +270,14 @@ class LinkQueries:
                 # long-lived connection would stop seeing revocations.
                 cursor = raw.cursor()
                 try:
-                    if limited and mode == COUNT:
-                        cursor.execute(*self._fast(_COUNT, p_id=link_id, p_at=at))
-                        claimed = cursor.fetchall()
-                        raw.commit()
-                        if claimed:
-                            return
-                    cursor.execute(*self._fast(_STATE, p_id=link_id))
+                    cursor.execute(*self._fast(statement, **values))
                     rows = cursor.fetchall()
-                    raw.commit()  # ends the read transaction PostgreSQL opens
+                    raw.commit()  # also ends the read transaction PostgreSQL opens
                 finally:
                     cursor.close()
         except (DBAPIError, self.engine.dialect.loaded_dbapi.Error) as exc:
-            raise StoreUnavailable("the database is busy or unreachable") from exc
-        if not rows:
-            raise LinkInvalid("unknown link")
-        revoked_at, max_downloads, download_count, last_downloaded_at = rows[0]
-        if revoked_at is not None:
-            raise LinkRevoked(revoked_at)
-        if max_downloads is None or download_count < max_downloads:
-            return
-        resuming = (
-            mode == RESUME
-            and last_downloaded_at is not None
-            and at - last_downloaded_at <= resume_window
-        )
-        if not resuming:
-            raise LinkUsedUp(max_downloads)
+            raise StoreUnavailable("The database is busy or unreachable.") from exc
+        return rows
 
     def close_download_connection(self) -> None:
         """Give back this thread's download connection (see _hot_connection)."""
@@ -310,23 +347,29 @@ _COUNT = (
     update(links)
     .where(
         links.c.id == bindparam("p_id"),
+        links.c.path == bindparam("p_path"),
         links.c.revoked_at.is_(None),
-        or_(
-            links.c.max_downloads.is_(None),
-            links.c.download_count < links.c.max_downloads,
-        ),
+        links.c.max_downloads.is_not(None),
+        links.c.download_count < links.c.max_downloads,
+        links.c.expires_at >= bindparam("p_at"),
+        or_(links.c.not_before.is_(None), links.c.not_before <= bindparam("p_at")),
     )
     .values(
         download_count=links.c.download_count + 1,
         last_downloaded_at=bindparam("p_at"),
+        last_download_addr=bindparam("p_addr"),
     )
     .returning(links.c.id)
 )
 _STATE = select(
+    links.c.path,
+    links.c.expires_at,
+    links.c.not_before,
     links.c.revoked_at,
     links.c.max_downloads,
     links.c.download_count,
     links.c.last_downloaded_at,
+    links.c.last_download_addr,
 ).where(links.c.id == bindparam("p_id"))
 _BUMP = (
     update(links)

@@ -53,6 +53,9 @@ links = Table(
     Column("max_downloads", Integer),
     Column("download_count", Integer, nullable=False, default=0),
     Column("last_downloaded_at", BigInteger),
+    # Who was counted last: a resumed range is free only for them (see
+    # links.claim_download); cleared with the audit after audit_retention.
+    Column("last_download_addr", String(64)),
     Column("revoked_at", BigInteger),
     Column("revoked_by", ForeignKey("users.id")),
     Column("note", Text, nullable=False, default=""),
@@ -66,7 +69,7 @@ audit = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("at", BigInteger, nullable=False),
-    # created, revoked, download, refused
+    # created, revoked, download, resume, check, preview, refused
     Column("event", String(16), nullable=False),
     # ok, invalid, expired, revoked, used_up, not_yet_valid, missing, ...
     Column("outcome", String(32), nullable=False),
@@ -77,6 +80,10 @@ audit = Table(
     Column("user_agent", String(512), nullable=False, default=""),
     Column("status", Integer, nullable=False, default=0),
     Column("bytes", BigInteger, nullable=False, default=0),
+    # False when the client left before the whole body went out.
+    Column("complete", Boolean),
+    # Identical requests within one fold window share a row (see audit.py).
+    Column("count", Integer, nullable=False, default=1),
     Index("ix_audit_at", "at"),
     Index("ix_audit_link_id", "link_id"),
 )

@@ -10,10 +10,12 @@ through a bounded reader; nothing is read into memory whole.
 
 from __future__ import annotations
 
+import io
 import mimetypes
 import os
 import secrets
 import unicodedata
+from collections.abc import Callable
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -51,18 +53,74 @@ ENCODED_TYPES = {
 }
 
 
+class Tally:
+    """Counts the body bytes that went out; when the server closes the body,
+    ``callback(sent, complete)`` runs once, if one was set by then (a
+    response given up before it was handed to the server reports nothing)."""
+
+    def __init__(self, expected: int) -> None:
+        self.expected = expected
+        self.sent = 0
+        self.callback: Callable[[int, bool], None] | None = None
+        self._done = False
+
+    def finish(self, sent: int | None = None) -> None:
+        if self._done:
+            return
+        self._done = True
+        if sent is not None:
+            self.sent = sent
+        if self.callback is not None:
+            self.callback(self.sent, self.sent >= self.expected)
+
+    def count(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
+        """Pass ``chunks`` on; a chunk counts once the server asks for the
+        next one (it was written) or the body ends."""
+        pending = 0
+        for chunk in chunks:
+            self.sent += pending
+            pending = len(chunk)
+            yield chunk
+        self.sent += pending
+
+
+class _TalliedFile(io.FileIO):
+    """A file whose read position, when the server closes it, says how many
+    bytes went out: gunicorn's sendfile and werkzeug's FileWrapper both leave
+    it there (``socket.sendfile`` even after an error)."""
+
+    tally: Tally
+
+    def close(self) -> None:
+        if not self.closed:
+            try:
+                self.tally.finish(self.tell())
+            finally:
+                super().close()
+
+
 class FileResponse:
     """A plain WSGI response: status, headers, body. Flask accepts it from a
-    view like any WSGI app; the download fast path returns it as it is."""
+    view like any WSGI app; the download fast path returns it as it is.
+    ``tally`` reports the bytes sent once the server closes the body."""
 
-    def __init__(self, status: int, headers: list[tuple[str, str]], body: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        headers: list[tuple[str, str]],
+        body: Any,
+        tally: Tally | None = None,
+    ) -> None:
         self.status, self.headers, self.body = status, headers, body
+        self.tally = tally or Tally(0)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         start_response(f"{self.status} {HTTP_STATUS_CODES[self.status]}", self.headers)
         return self.body
 
     def close(self) -> None:
+        """Give the response up unsent (nothing is reported)."""
+        self.tally.callback = None
         close = getattr(self.body, "close", None)
         if close is not None:
             close()
@@ -109,13 +167,16 @@ def send(
         headers.append(("ETag", make_etag(size, st.st_mtime_ns)))
         headers.append(("Last-Modified", http_date(int(st.st_mtime))))
     head = environ.get("REQUEST_METHOD") == "HEAD"
+    sends_body = not head and status in (200, 206)
+    tally = Tally(decision.body_length(size) if sends_body else 0)
     fh = None
-    if not head and status in (200, 206):
+    if sends_body:
         try:
-            fh = open(path, "rb")
+            fh = _TalliedFile(path, "rb")
         except OSError:
-            raise FileMissing(f"no file at {path.name!r}") from None
-    body: Any = ()
+            raise FileMissing(f"No file at {path.name!r}.") from None
+        fh.tally = tally
+    body: Any = ClosingIterator((), tally.finish)
     if status == 304:
         pass
     elif status == 412:
@@ -128,7 +189,8 @@ def send(
         parts, length = _multipart(fh, path.name, size, decision.ranges, boundary)
         headers.append(("Content-Type", f"multipart/byteranges; boundary={boundary}"))
         headers.append(("Content-Length", str(length)))
-        body = () if head else ClosingIterator(parts, fh.close)
+        if fh is not None:
+            body = ClosingIterator(tally.count(parts), [tally.finish, fh.close])
     else:
         headers.append(("Content-Type", content_type(path.name)))
         headers.append(("Content-Disposition", attachment(path.name)))
@@ -136,12 +198,14 @@ def send(
             (start, end) = decision.ranges[0]
             headers.append(("Content-Range", f"bytes {start}-{end}/{size}"))
             headers.append(("Content-Length", str(end - start + 1)))
-            body = () if head else ClosingIterator(_read(fh, decision.ranges), fh.close)
+            if fh is not None:
+                chunks = tally.count(_read(fh, decision.ranges))
+                body = ClosingIterator(chunks, [tally.finish, fh.close])
         else:
             headers.append(("Content-Length", str(size)))
-            if not head:
+            if fh is not None:
                 body = wrap_file(environ, fh, CHUNK)
-    return FileResponse(status, headers, body)
+    return FileResponse(status, headers, body, tally)
 
 
 def _read(fh: BinaryIO, ranges: list[tuple[int, int]]) -> Iterator[bytes]:

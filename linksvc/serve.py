@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from gunicorn.app.base import BaseApplication
 
 
@@ -22,6 +24,15 @@ class _Gunicorn(BaseApplication):
     def load(self):
         from . import create_app
 
+        # Every refusal's and failure's request id reaches the server log.
+        log = logging.getLogger("linksvc")
+        if not log.handlers:
+            handler = logging.StreamHandler()
+            handler.setFormatter(
+                logging.Formatter("%(asctime)s [%(process)d] %(levelname)s %(message)s")
+            )
+            log.addHandler(handler)
+            log.setLevel(logging.INFO)
         return create_app(settings_path=self.settings_path)
 
 

@@ -18,6 +18,7 @@ from .durations import parse_duration
 from .durations import parse_instant
 from .errors import ExpiryTooLong
 from .errors import InvalidInput
+from .errors import LinksvcError
 from .errors import NotGranted
 from .errors import UnknownLink
 from .files import covers
@@ -29,6 +30,7 @@ from .signing import LinkSigner
 from .store import Link
 from .store import Store
 from .store import User
+from .throttle import Throttle
 
 
 @dataclass
@@ -41,6 +43,8 @@ class Services:
     keyring: KeyRing
     signer: LinkSigner
     audit: AuditLog
+    refusals: Throttle
+    api_auth: Throttle
 
     @classmethod
     def build(cls, settings: dict[str, Any], keyring: KeyRing) -> Services:
@@ -51,7 +55,15 @@ class Services:
             ProtectedTree(settings["protected_dir"]),
             keyring,
             LinkSigner(keyring.keys),
-            AuditLog(store.engine),
+            AuditLog(store.engine, settings["audit_retention"]),
+            Throttle(
+                settings["ratelimit_storage_url"], settings["refusal_limit"], "refusal"
+            ),
+            Throttle(
+                settings["ratelimit_storage_url"],
+                settings["api_auth_limit"],
+                "api-auth",
+            ),
         )
 
     def refresh_keys(self) -> bool:
@@ -62,21 +74,30 @@ class Services:
         return False
 
     def granted_file(self, user: User, path: str) -> tuple[str, Path, os.stat_result]:
-        """The file at ``path`` if ``user``'s grants cover it, as tree.file
-        gives it; the grant is checked first, so a file outside the grants
-        is refused whether or not it exists."""
+        """The file at ``path`` if ``user``'s grants cover both the path and
+        what it resolves to, as tree.file gives it, but named by its real
+        path under the tree. The grant is checked first, so a file outside
+        the grants is refused whether or not it exists; a symlink inside a
+        grant that leads to another folder is judged by that folder's grants."""
         clean = self.tree.clean(path)
-        if not covers(user.effective_grants, clean):
-            raise NotGranted(f"you have no access to {clean!r}")
-        return self.tree.file(clean)
+        grants = user.effective_grants
+        if not covers(grants, clean):
+            raise NotGranted(f"You have no access to {clean!r}.")
+        _, real, st = self.tree.file(clean)
+        target = self.tree.relative(real)
+        if not covers(grants, target):
+            raise NotGranted(f"You have no access to {clean!r}.")
+        return target, real, st
 
     def browse(self, user: User, folder: str) -> tuple[str, list[Entry]]:
         """A folder's clean path and what ``user`` may see in it: a folder
-        their grants cover, or one on the way to a grant; NotGranted else."""
-        clean, _ = self.tree.resolve(folder)
+        their grants cover, or one on the way to a grant (judged by where it
+        really leads, too); NotGranted else."""
+        clean, real = self.tree.resolve(folder)
         grants = user.effective_grants
-        if not (covers(grants, clean) or leads_to_grant(grants, clean)):
-            raise NotGranted(f"you have no access to {clean!r}")
+        for name in {clean, self.tree.relative(real)}:
+            if not (covers(grants, name) or leads_to_grant(grants, name)):
+                raise NotGranted(f"You have no access to {clean!r}.")
         return clean, self.tree.listing(clean, grants)
 
     def expiry_seconds(self, expires: str | int | None) -> int:
@@ -186,6 +207,13 @@ class Services:
         """Revoke every live link of ``owner`` and/or under ``path_prefix``."""
         if path_prefix is not None:
             path_prefix = self.tree.clean(path_prefix)
+            if path_prefix:
+                # Links are stored under the real path they resolve to, so
+                # an alias (a symlinked folder) names its target here too.
+                try:
+                    path_prefix = self.tree.relative(self.tree.resolve(path_prefix)[1])
+                except LinksvcError:
+                    pass
         ids = self.store.revoke_links(
             by.id if by else None, owner.id if owner else None, path_prefix
         )
@@ -196,7 +224,7 @@ class Services:
 
     def disable_user(self, username: str, actor: str = "cli") -> list[str]:
         """Disable an account: its sessions end and its links are revoked."""
-        user = self.store.set_disabled(username, True)
+        user = self.store.set_disabled(username, True)  # also ends API tokens
         return self.revoke_many(None, owner=user, actor=actor)
 
     def link_url(self, token: str, base_url: str | None = None) -> str:

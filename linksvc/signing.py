@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -46,6 +45,16 @@ def utc(ts: int) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
 
+def check_window(expires_at: int, not_before: int | None, now: float) -> None:
+    """Raise LinkExpired or LinkNotYetValid unless ``now`` is inside the
+    link's window. Valid at exactly ``expires_at``, refused one second later,
+    as itsdangerous treats ``max_age``."""
+    if int(now) > expires_at:
+        raise LinkExpired(utc(expires_at))
+    if not_before is not None and int(now) < not_before:
+        raise LinkNotYetValid(utc(not_before))
+
+
 @dataclass(frozen=True)
 class Claims:
     """What a genuine token says."""
@@ -79,10 +88,6 @@ class LinkSigner:
         # genuine tokens are kept, so garbage cannot crowd them out.
         self._verified: dict[str, Claims] = {}
 
-    @property
-    def key_ids(self) -> list[str]:
-        return list(self._serializers)
-
     def issue(
         self,
         link_id: str,
@@ -104,28 +109,24 @@ class LinkSigner:
         kid = self.signing_key_id
         return f"{kid}.{self._serializers[kid].dumps(payload)}"
 
-    def verify(self, token: str, now: float | None = None) -> Claims:
-        """Return the claims of a genuine, current token.
+    def verify(self, token: str) -> Claims:
+        """Return the claims of a genuine token, or raise LinkInvalid
+        (tampered, unknown key, garbage).
 
-        Raises LinkInvalid (tampered, unknown key, garbage), LinkExpired (valid
-        at exactly ``expires_at``, refused one second later, as itsdangerous
-        treats ``max_age``) or LinkNotYetValid.
+        Time rules are not checked here: the link's row in the database is
+        the authority for expiry and start (see :func:`check_window`), so a
+        token re-signed with a leaked key cannot widen a link.
         """
         claims = self._verified.get(token)
         if claims is None:
             if len(token) > MAX_TOKEN:
-                raise LinkInvalid("unknown or malformed link")
+                raise LinkInvalid("Unknown or malformed link.")
             claims = self._genuine(token)
             if claims is None:
-                raise LinkInvalid("unknown or malformed link")
+                raise LinkInvalid("Unknown or malformed link.")
             if len(self._verified) >= VERIFIED_CACHE:
                 self._verified.clear()  # crude, bounded, and rarely reached
             self._verified[token] = claims
-        now = time.time() if now is None else now
-        if int(now) > claims.expires_at:
-            raise LinkExpired(utc(claims.expires_at))
-        if claims.not_before is not None and int(now) < claims.not_before:
-            raise LinkNotYetValid(utc(claims.not_before))
         return claims
 
     def _genuine(self, token: str) -> Claims | None:
@@ -154,7 +155,7 @@ class LinkSigner:
 def _claims(payload: object, kid: str) -> Claims:
     # Genuine tokens always have this shape; anything else was not made here.
     if not isinstance(payload, dict):
-        raise LinkInvalid("unknown or malformed link")
+        raise LinkInvalid("Unknown or malformed link.")
     link_id, path, expires = payload.get("i"), payload.get("p"), payload.get("e")
     not_before, limited = payload.get("n"), payload.get("m", 1)
     if (
@@ -164,5 +165,5 @@ def _claims(payload: object, kid: str) -> Claims:
         or (not_before is not None and type(not_before) is not int)
         or limited not in (0, 1)
     ):
-        raise LinkInvalid("unknown or malformed link")
+        raise LinkInvalid("Unknown or malformed link.")
     return Claims(link_id, path, expires, not_before, kid, bool(limited))

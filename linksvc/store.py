@@ -6,6 +6,7 @@ what they are about (users.py, links.py) and are mixed into :class:`Store`.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from alembic import command
@@ -51,14 +52,36 @@ def make_engine(url: str, timeout: float = 5) -> Engine:
     )
 
 
+def _private_file(path: Path) -> None:
+    """Create the database file 0600 in a 0700 folder before SQLite does:
+    it holds password hashes and session tokens, and SQLite gives its WAL
+    and SHM files the database file's mode."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+
+
+def private_instance_problems(instance_dir: str) -> list[str]:
+    """What in the instance folder others may read (or enter)."""
+    root = Path(instance_dir)
+    problems = []
+    for path in [root, *sorted(root.glob("*"))]:
+        try:
+            mode = path.stat().st_mode
+        except OSError:
+            continue
+        if mode & 0o077:
+            kind = "folder" if path.is_dir() else "file"
+            problems.append(f"instance {kind} {path} is open to others")
+    return problems
+
+
 class Store(UserQueries, LinkQueries):
     """All reads and writes of users, grants and links."""
 
     def __init__(self, url: str, timeout: float = 5) -> None:
         if url.startswith("sqlite:///"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(
-                parents=True, exist_ok=True
-            )
+            _private_file(Path(url.removeprefix("sqlite:///")))
         self.engine = make_engine(url, timeout)
 
     def migrate(self) -> None:

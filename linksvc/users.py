@@ -8,6 +8,7 @@ import secrets
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from sqlalchemy import delete
 from sqlalchemy import Engine
@@ -109,16 +110,21 @@ class UserQueries:
         return user
 
     def authenticate(self, username: str, password: str) -> User | None:
-        """The user if the password is right and the account enabled."""
+        """The user if the password is right and the account enabled.
+
+        A password is checked against a hash every time, a stand-in one for
+        an unknown name, so a wrong password takes as long for an unknown or
+        disabled user as for a real one and the timing names no account.
+        """
         with self.engine.connect() as conn:
             row = conn.execute(
                 select(users.c.password_hash, users.c.disabled).where(
                     users.c.username == username
                 )
             ).first()
-        if row is None or row.disabled:
-            return None
-        if not check_password_hash(row.password_hash, password):
+        stored = row.password_hash if row is not None else _stand_in_hash()
+        right = check_password_hash(stored, password)
+        if row is None or row.disabled or not right:
             return None
         return self.user_by_name(username)
 
@@ -146,7 +152,7 @@ class UserQueries:
         return self.user_by_name(username)
 
     def set_password(self, username: str, password: str) -> User:
-        """A new password; every session of the user ends with the old one."""
+        """A new password; every session and API token of the user ends."""
         user = self.user_by_name(username)
         with self.engine.begin() as conn:
             conn.execute(
@@ -157,7 +163,21 @@ class UserQueries:
                     session_token=secrets.token_urlsafe(16),
                 )
             )
+            _revoke_api_tokens(conn, user.id)
         return self.user_by_name(username)
+
+    def end_all_sessions(self) -> int:
+        """Every user's sessions end (a signing key was retired); returns how
+        many users there were."""
+        with self.engine.begin() as conn:
+            ids = list(conn.execute(select(users.c.id)).scalars())
+            for user_id in ids:
+                conn.execute(
+                    update(users)
+                    .where(users.c.id == user_id)
+                    .values(session_token=secrets.token_urlsafe(16))
+                )
+        return len(ids)
 
     def rotate_session_token(self, user_id: int) -> None:
         """End every session of the user: their cookies name the old token."""
@@ -169,7 +189,8 @@ class UserQueries:
             )
 
     def set_disabled(self, username: str, disabled: bool) -> User:
-        """Disable (or enable) an account; disabling ends its sessions too."""
+        """Disable (or enable) an account; either ends its sessions and API
+        tokens, so enabling an account gives nothing from before back."""
         user = self.user_by_name(username)
         with self.engine.begin() as conn:
             conn.execute(
@@ -177,6 +198,7 @@ class UserQueries:
                 .where(users.c.id == user.id)
                 .values(disabled=disabled, session_token=secrets.token_urlsafe(16))
             )
+            _revoke_api_tokens(conn, user.id)
         return self.user_by_name(username)
 
     # -- API tokens -----------------------------------------------------------
@@ -259,6 +281,20 @@ class UserQueries:
 
 
 TOKEN_PREFIX = "lsv_"
+
+
+def _revoke_api_tokens(conn, user_id: int) -> None:
+    conn.execute(
+        update(api_tokens)
+        .where(api_tokens.c.user_id == user_id, api_tokens.c.revoked_at.is_(None))
+        .values(revoked_at=now())
+    )
+
+
+@lru_cache(maxsize=1)
+def _stand_in_hash() -> str:
+    """A hash made the way real ones are, checked when a name is unknown."""
+    return generate_password_hash(secrets.token_urlsafe(16))
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,8 @@ def settings(tmp_path: Path, tree: Path) -> dict:
         "instance_dir": str(tmp_path / "instance"),
         "public_base_url": "https://links.example.org",
         "secret_keys": list(KEYS),
+        # Suites send many refused requests; test_abuse.py tests the limit.
+        "refusal_limit": "100000 per minute",
     }
 
 
@@ -90,7 +92,7 @@ def template_db(tmp_path_factory) -> Path:
 @pytest.fixture
 def app(settings: dict, template_db: Path):
     instance = Path(settings["instance_dir"])
-    instance.mkdir(parents=True, exist_ok=True)
+    instance.mkdir(mode=0o700, parents=True, exist_ok=True)
     shutil.copy(template_db, instance / "linksvc.sqlite3")
     app = create_app(settings)
     app.config["TESTING"] = True

@@ -51,6 +51,13 @@ def test_environment_overrides_every_key(tmp_path):
         "LINKSVC_LOGIN_LIMIT_PER_ADDRESS": "9 per hour",
         "LINKSVC_RATELIMIT_STORAGE_URL": "redis://127.0.0.1:6379",
         "LINKSVC_DATABASE_TIMEOUT": "2.5",
+        "LINKSVC_LOGIN_LIMIT_PER_NAME": "4 per minute",
+        "LINKSVC_API_AUTH_LIMIT": "7 per minute",
+        "LINKSVC_REFUSAL_LIMIT": "8 per minute",
+        "LINKSVC_TRUSTED_PROXIES": "2",
+        "LINKSVC_AUDIT_RETENTION": "30d",
+        "LINKSVC_SESSION_IDLE_TIMEOUT": "15m",
+        "LINKSVC_SESSION_LIFETIME": "8h",
     }
     settings = config.load(path, environ=environ)
     assert settings["protected_dir"] == "/srv/files"
@@ -63,6 +70,13 @@ def test_environment_overrides_every_key(tmp_path):
     assert settings["login_limit_per_address"] == "9 per hour"
     assert settings["ratelimit_storage_url"] == "redis://127.0.0.1:6379"
     assert settings["database_timeout"] == 2.5
+    assert settings["login_limit_per_name"] == "4 per minute"
+    assert settings["api_auth_limit"] == "7 per minute"
+    assert settings["refusal_limit"] == "8 per minute"
+    assert settings["trusted_proxies"] == 2
+    assert settings["audit_retention"] == 30 * 86400
+    assert settings["session_idle_timeout"] == 900
+    assert settings["session_lifetime"] == 8 * 3600
     assert set(config.SCHEMA) == {
         key.removeprefix("LINKSVC_").lower() for key in environ
     } | {"instance_dir", "default_expiry"}

@@ -4,6 +4,7 @@ from itsdangerous import URLSafeTimedSerializer
 from linksvc.errors import LinkExpired
 from linksvc.errors import LinkInvalid
 from linksvc.errors import LinkNotYetValid
+from linksvc.signing import check_window
 from linksvc.signing import DOWNLOAD_SALT
 from linksvc.signing import key_id
 from linksvc.signing import LinkSigner
@@ -14,7 +15,7 @@ KEYS = ["newest-key-0123456789", "older-key-0123456789"]
 def test_round_trip_gives_back_the_claims():
     signer = LinkSigner(KEYS)
     token = signer.issue("abc", "reports/q3/summary.csv", expires_at=2_000_000_000)
-    claims = signer.verify(token, now=1_900_000_000)
+    claims = signer.verify(token)
     assert claims.link_id == "abc"
     assert claims.path == "reports/q3/summary.csv"
     assert claims.expires_at == 2_000_000_000
@@ -23,29 +24,39 @@ def test_round_trip_gives_back_the_claims():
 
 
 def test_expires_one_second_after_expiry_not_at_it():
-    signer = LinkSigner(KEYS)
-    token = signer.issue("abc", "a.txt", expires_at=1000)
-    assert signer.verify(token, now=999).link_id == "abc"
-    assert signer.verify(token, now=1000).link_id == "abc"
+    check_window(1000, None, now=999)
+    check_window(1000, None, now=1000.9)
     with pytest.raises(LinkExpired) as info:
-        signer.verify(token, now=1001)
+        check_window(1000, None, now=1001)
     assert info.value.expired_at.timestamp() == 1000
     assert "1970-01-01 00:16:40" in str(info.value)
 
 
 def test_not_before_is_enforced():
-    signer = LinkSigner(KEYS)
-    token = signer.issue("abc", "a.txt", expires_at=5000, not_before=2000)
     with pytest.raises(LinkNotYetValid):
-        signer.verify(token, now=1999)
-    assert signer.verify(token, now=2000).not_before == 2000
+        check_window(5000, 2000, now=1999)
+    check_window(5000, 2000, now=2000)
+
+
+def test_verify_checks_the_signature_only_the_row_decides_time():
+    signer = LinkSigner(KEYS)
+    token = signer.issue("abc", "a.txt", expires_at=1000, not_before=500)
+    claims = signer.verify(token)  # long after 1000: the database decides
+    assert (claims.expires_at, claims.not_before) == (1000, 500)
+
+
+def test_limited_flag_round_trips_and_unlimited_tokens_verify():
+    signer = LinkSigner(KEYS)
+    assert signer.verify(signer.issue("a", "a.txt", 5000)).limited is True
+    unlimited = signer.verify(signer.issue("b", "a.txt", 5000, limited=False))
+    assert unlimited.limited is False and unlimited.link_id == "b"
 
 
 def test_an_older_key_still_verifies_but_the_newest_signs():
     old = LinkSigner(KEYS[1:])
     token = old.issue("abc", "a.txt", expires_at=5000)
     rotated = LinkSigner(KEYS)
-    assert rotated.verify(token, now=1).link_id == "abc"
+    assert rotated.verify(token).link_id == "abc"
     assert rotated.issue("x", "a.txt", 5000).startswith(key_id(KEYS[0]))
 
 
@@ -79,13 +90,13 @@ def test_tampered_tokens_are_invalid(mangle):
     signer = LinkSigner(KEYS)
     token = signer.issue("abc", "a.txt", expires_at=5000)
     with pytest.raises(LinkInvalid):
-        signer.verify(mangle(token), now=1)
+        signer.verify(mangle(token))
 
 
 def test_a_token_from_an_unknown_key_is_invalid():
     token = LinkSigner(["some-other-key-0123456789"]).issue("a", "a.txt", 5000)
     with pytest.raises(LinkInvalid):
-        LinkSigner(KEYS).verify(token, now=1)
+        LinkSigner(KEYS).verify(token)
 
 
 def test_same_key_other_salt_is_invalid():
@@ -93,7 +104,7 @@ def test_same_key_other_salt_is_invalid():
     other = URLSafeTimedSerializer(KEYS[0], salt="something-else")
     forged = f"{kid}.{other.dumps({'i': 'a', 'p': 'a.txt', 'e': 5000})}"
     with pytest.raises(LinkInvalid):
-        LinkSigner(KEYS).verify(forged, now=1)
+        LinkSigner(KEYS).verify(forged)
 
 
 @pytest.mark.parametrize(
@@ -111,7 +122,7 @@ def test_genuinely_signed_but_malformed_payloads_are_invalid(payload):
     serializer = URLSafeTimedSerializer(KEYS[0], salt=DOWNLOAD_SALT)
     token = f"{key_id(KEYS[0])}.{serializer.dumps(payload)}"
     with pytest.raises(LinkInvalid):
-        LinkSigner(KEYS).verify(token, now=1)
+        LinkSigner(KEYS).verify(token)
 
 
 def test_signer_needs_a_key():

@@ -1,0 +1,30 @@
+"""Text from users, made safe to show: no terminal escapes, no bidi tricks; no Flask.
+
+A label, note or file name may hold control characters (an ESC sequence
+rewrites a terminal) or bidirectional overrides (``invoice\u202egpj.exe``
+reads as ``invoiceexe.jpg``). :func:`printable` spells them as escapes.
+"""
+
+from __future__ import annotations
+
+import re
+
+#: Bidirectional embedding, override and isolate controls (and the marks).
+BIDI_CONTROLS = (
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+_UNSAFE = re.compile(f"[\x00-\x1f\x7f-\x9f{BIDI_CONTROLS}]")
+
+
+def has_bidi(text: str) -> bool:
+    return any(c in BIDI_CONTROLS for c in text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str) -> str:
+    """``text`` with control and bidi characters written as ``\\xNN``/``\\uNNNN``."""
+    return _UNSAFE.sub(_escape, text)
