@@ -27,6 +27,7 @@ from .errors import LinksvcError
 from .ext import services
 from .sharing import MAX_DOWNLOADS
 from .sharing import MAX_NOTE
+from .text import printable
 
 bp = Blueprint("dashboard", __name__)
 
@@ -197,6 +198,9 @@ def _utc(ts: float | None) -> str:
     if ts is None:
         return ""
     return time.strftime("%Y-%m-%d %H:%M", time.gmtime(ts))
+
+
+bp.app_template_filter("printable")(printable)
 
 
 @bp.app_template_filter("filesize")

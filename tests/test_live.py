@@ -201,3 +201,41 @@ def test_preconditions_over_http(live_server):
     status, _, body = get(live_server, path, headers={"Range": "lines=1-2"})
     assert status == 200 and body == b"hello from the protected tree\n"
     assert get(live_server, path, method="POST")[0] == 405
+
+
+def test_refusals_log_their_request_id_and_dropped_downloads_are_recorded(
+    live_server, tmp_path
+):
+    import csv
+    import io
+    import socket
+    import time
+
+    status, headers, _ = get(live_server, "/d/not-a-token")
+    assert status == 404
+    request_id = headers["X-Request-Id"]
+    log = tmp_path / "gunicorn.log"
+    deadline = time.monotonic() + 5
+    while request_id not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert request_id in log.read_text()
+
+    path = create_link(live_server)
+    for _ in range(5):
+        sock = socket.create_connection(("127.0.0.1", live_server.port))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        sock.recv(1024)
+        sock.close()  # the recipient leaves after a few bytes
+    deadline = time.monotonic() + 10
+    rows = []
+    while time.monotonic() < deadline:
+        out = live_server.cli("audit", "export", "--format", "csv").stdout
+        rows = [r for r in csv.DictReader(io.StringIO(out)) if r["event"] == "download"]
+        if len(rows) == 5:
+            break
+        time.sleep(0.2)
+    assert len(rows) == 5
+    for row in rows:
+        assert row["complete"] == "False"
+        assert int(row["bytes"]) < BIG_SIZE
