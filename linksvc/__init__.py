@@ -1,8 +1,16 @@
-"""linksvc: signed, expiring download links for a protected directory."""
+"""linksvc: signed, expiring download links for a protected directory.
+
+The layers, each importing only from those below it: ``core`` (pure rules,
+no Flask, no database), ``db`` (SQLAlchemy Core), the rules over both
+(``access``, ``sharing``, ``accounts``, built into ``services``), then ``web``
+(Flask blueprints) and ``cli``.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from collections.abc import Iterable
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -14,28 +22,39 @@ from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config
-from .keys import ENV_KEYS
-from .keys import KeyRing
-from .keys import read_keys
-from .keys import require_keys
-from .store import private_instance_problems
+from . import services as services_module
+from .core.keys import ENV_KEYS
+from .core.keys import KeyRing
+from .core.keys import read_keys
+from .core.keys import require_keys
+from .db.store import private_instance_problems
 
 
-class KeyFollowingSessions(SecureCookieSessionInterface):
-    """Picks up rotated or retired keys before the session cookie is read, so
-    a retired key ends sessions and links alike, with no restart."""
+class CookielessSessions(SecureCookieSessionInterface):
+    """No cookie, nothing to verify: spares the download path a signer."""
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        services = app.extensions["linksvc"]
-        services.refresh_keys()
-        keys = services.keyring.keys
-        if app.secret_key != keys[0] or app.config["SECRET_KEY_FALLBACKS"] != keys[1:]:
-            app.secret_key = keys[0]
-            app.config["SECRET_KEY_FALLBACKS"] = keys[1:]
         if self.get_cookie_name(app) not in request.cookies:
-            # No cookie, nothing to verify: spare the download path a signer.
             return self.session_class()
         return super().open_session(app, request)
+
+
+class KeyFollower:
+    """The outermost WSGI layer: once per request, follow a rotated or
+    retired key (links and sessions alike), with no restart."""
+
+    def __init__(self, app: Flask, wsgi: Callable) -> None:
+        self.app, self.wsgi = app, wsgi
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable:
+        svc = services_module.of(self.app)
+        svc.refresh_keys()
+        keys = svc.keyring.keys
+        if self.app.secret_key != keys[0]:
+            self.app.secret_key = keys[0]
+        if self.app.config["SECRET_KEY_FALLBACKS"] != keys[1:]:
+            self.app.config["SECRET_KEY_FALLBACKS"] = keys[1:]
+        return self.wsgi(environ, start_response)
 
 
 def create_app(
@@ -43,17 +62,16 @@ def create_app(
     settings_path: str | os.PathLike[str] | None = None,
 ) -> Flask:
     """Build the app from ``settings`` (tests) or settings.toml + environment."""
-    from . import account
-    from . import admin
-    from . import api
-    from . import auth
-    from . import dashboard
-    from . import download
-    from . import handlers
-    from .ext import csrf
-    from .sharing import Services
+    from .web import account
+    from .web import admin
+    from .web import api
+    from .web import auth
+    from .web import dashboard
+    from .web import download
+    from .web import handlers
+    from .web.ext import csrf
 
-    app = Flask(__name__)
+    app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
     # A doubled slash is refused as a path, not redirected to a different one.
     app.url_map.merge_slashes = False
     if settings is None:
@@ -93,16 +111,18 @@ def create_app(
             "public_base_url and trusted_hosts are both empty: share links are "
             "built from the request's Host header, which a client can spoof"
         )
-    app.extensions["linksvc"] = Services.build(conf, keyring)
+    svc = services_module.build(conf, keyring)
+    app.extensions[services_module.EXTENSION] = svc
     for problem in private_instance_problems(conf["instance_dir"]):
         app.logger.warning("%s: chmod it so only its owner can read it", problem)
-    app.wsgi_app = download.FastLinks(app.wsgi_app, app.extensions["linksvc"])
+    wsgi: Callable = download.FastLinks(app.wsgi_app, svc)
     if conf["trusted_proxies"]:
         # Only as many X-Forwarded-* hops as there are proxies of ours: an
         # outsider's own X-Forwarded-For never names the client.
         n = conf["trusted_proxies"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)
-    app.session_interface = KeyFollowingSessions()
+        wsgi = ProxyFix(wsgi, x_for=n, x_proto=n)
+    app.wsgi_app = KeyFollower(app, wsgi)
+    app.session_interface = CookielessSessions()
 
     csrf.init_app(app)
     auth.init_app(app)

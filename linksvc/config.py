@@ -15,9 +15,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .durations import parse_duration
-from .errors import BadDuration
-from .errors import ConfigError
+from .core.durations import parse_duration
+from .core.errors import BadDuration
+from .core.errors import ConfigError
 
 #: Folder whose files can be shared; nothing outside it is ever served.
 PROTECTED_DIR = "protected"
@@ -163,12 +163,16 @@ def read_file(path: str | os.PathLike[str]) -> dict[str, Any]:
         with open(path, "rb") as fh:
             data = tomllib.load(fh)
     except FileNotFoundError:
-        raise ConfigError(f"settings file {os.fspath(path)!r} does not exist") from None
+        raise ConfigError(
+            f"The settings file {os.fspath(path)!r} does not exist."
+        ) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"settings file {os.fspath(path)!r}: {exc}") from None
+        raise ConfigError(
+            f"The settings file {os.fspath(path)!r} is not TOML: {exc}."
+        ) from None
     if "secret_keys" in data:
         raise ConfigError(
-            "secret_keys: secrets do not belong in the settings file; run "
+            "The setting secret_keys: secrets do not belong in the settings file; run "
             "`linksvc init` (writes instance/secret_keys) or set LINKSVC_SECRET_KEYS"
         )
     return data
@@ -187,7 +191,10 @@ def validate(raw: Mapping[str, Any], base_dir: Path) -> dict[str, Any]:
     """Fill defaults, convert types and resolve paths; raise ConfigError."""
     unknown = sorted(set(raw) - set(SCHEMA) - {"secret_keys"})
     if unknown:
-        raise ConfigError(f"unknown setting {unknown[0]!r}; known: {', '.join(SCHEMA)}")
+        raise ConfigError(
+            f"There is no setting {unknown[0]!r} (unknown setting); "
+            f"known: {', '.join(SCHEMA)}."
+        )
     settings: dict[str, Any] = {}
     for key, (default, convert) in SCHEMA.items():
         value = raw.get(key, default)
@@ -195,7 +202,7 @@ def validate(raw: Mapping[str, Any], base_dir: Path) -> dict[str, Any]:
             settings[key] = convert(value)
         except TypeError as exc:
             raise ConfigError(
-                f"setting {key!r} must be {exc} (got {value!r})"
+                f"The setting {key!r} must be {exc} (got {value!r})."
             ) from None
     for key in PATH_KEYS:
         settings[key] = str((base_dir / settings[key]).resolve())
@@ -203,7 +210,7 @@ def validate(raw: Mapping[str, Any], base_dir: Path) -> dict[str, Any]:
         db = Path(settings["instance_dir"], "linksvc.sqlite3")
         settings["database_url"] = f"sqlite:///{db}"
     if settings["default_expiry"] > settings["max_expiry"]:
-        raise ConfigError("setting 'default_expiry' must not exceed 'max_expiry'")
+        raise ConfigError("The setting 'default_expiry' must not exceed 'max_expiry'.")
     if "secret_keys" in raw:
         settings["secret_keys"] = list(raw["secret_keys"])
     return settings

@@ -14,7 +14,9 @@ from flask.testing import FlaskClient
 from freezegun import freeze_time
 
 from linksvc import create_app
-from linksvc.store import Store
+from linksvc import sharing
+from linksvc.db.store import Store
+from linksvc.services import of as services_of
 
 KEYS = ["test-key-newest-0123456789abcdef", "test-key-older-0123456789abcdef"]
 #: A marker that must never appear in any response: it lives outside the tree.
@@ -80,9 +82,9 @@ def template_db(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("template") / "linksvc.sqlite3"
     store = Store(f"sqlite:///{path}")
     store.migrate()
-    store.add_user("admin", PASSWORDS["admin"], is_admin=True)
-    store.add_user("alice", PASSWORDS["alice"], grant_prefixes=["reports/q3"])
-    store.add_user("bob", PASSWORDS["bob"])
+    store.users.add("admin", PASSWORDS["admin"], is_admin=True)
+    store.users.add("alice", PASSWORDS["alice"], grant_prefixes=["reports/q3"])
+    store.users.add("bob", PASSWORDS["bob"])
     with store.engine.connect() as conn:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     store.dispose()
@@ -97,13 +99,13 @@ def app(settings: dict, template_db: Path):
     app = create_app(settings)
     app.config["TESTING"] = True
     yield app
-    app.extensions["linksvc"].audit.flush()
-    app.extensions["linksvc"].store.dispose()
+    services_of(app).audit.flush()
+    services_of(app).store.dispose()
 
 
 @pytest.fixture
 def svc(app):
-    return app.extensions["linksvc"]
+    return services_of(app)
 
 
 class BufferedClient(FlaskClient):
@@ -168,8 +170,8 @@ def make_link(app, svc):
 
     def make(path: str = "readme.txt", user: str = "admin", expires="1h", **kw) -> str:
         with app.app_context():
-            owner = svc.store.user_by_name(user)
-            _, token = svc.create_link(owner, path, expires, **kw)
+            owner = svc.store.users.by_name(user)
+            _, token = sharing.create_link(svc, owner, path, expires, **kw)
         return token
 
     return make

@@ -10,8 +10,10 @@ from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import update
 
-from linksvc.schema import audit
-from linksvc.schema import links
+from linksvc import sharing
+from linksvc.db.schema import audit
+from linksvc.db.schema import links
+from linksvc.services import of as services_of
 
 from .conftest import BIG_SIZE
 from .conftest import KEYS
@@ -118,7 +120,7 @@ def test_refusals_are_rate_limited_per_client_address(settings, app, tmp_path):
     assert blocked.status_code == 429
     assert 0 < int(blocked.headers["Retry-After"]) <= 60
     assert client.get("/d/nonsense", environ_base=B).status_code == 404
-    svc = strict.extensions["linksvc"]
+    svc = services_of(strict)
     rows = audit_rows(svc)
     assert [(r.outcome, r.remote_addr, r.count) for r in rows] == [
         ("link_invalid", "198.51.100.1", 3),
@@ -147,13 +149,13 @@ def test_client_address_comes_only_from_trusted_proxies(settings, app, make_link
     spoof = {"X-Forwarded-For": "203.0.113.9"}
     plain = app.test_client()
     plain.get("/d/nonsense", headers=spoof)
-    svc = app.extensions["linksvc"]
+    svc = services_of(app)
     assert audit_rows(svc)[-1].remote_addr == "127.0.0.1"
     proxied = create_app({**settings, "trusted_proxies": 1})
     proxied.test_client_class = BufferedClient
     headers = {"X-Forwarded-For": "203.0.113.7, 192.0.2.50"}
     proxied.test_client().get("/d/other-nonsense", headers=headers)
-    psvc = proxied.extensions["linksvc"]
+    psvc = services_of(proxied)
     # One proxy of ours: the address it saw, not what the client claimed.
     assert audit_rows(psvc)[-1].remote_addr == "192.0.2.50"
     psvc.store.dispose()
@@ -162,8 +164,8 @@ def test_client_address_comes_only_from_trusted_proxies(settings, app, make_link
 def test_audit_export_streams_in_constant_memory(svc, runner):
     import tracemalloc
 
-    from linksvc import audit as audit_module
     from linksvc.cli import cli
+    from linksvc.db import audit as audit_module
 
     row = {
         "at": 1_900_000_000,
@@ -215,14 +217,14 @@ def test_audit_rows_and_client_addresses_are_pruned_after_the_retention(
 def test_the_server_prunes_by_itself(settings, app, frozen):
     from linksvc import create_app
 
-    svc = app.extensions["linksvc"]
+    svc = services_of(app)
     with svc.store.engine.begin() as conn:
         conn.execute(
             insert(audit),
             [{"at": 1, "event": "refused", "outcome": "x", "status": 404}],
         )
     fresh = create_app(settings)
-    fsvc = fresh.extensions["linksvc"]
+    fsvc = services_of(fresh)
     fsvc.audit.record("refused", "y", status=404)
     fsvc.audit.flush()
     assert [r.outcome for r in audit_rows(fsvc)] == ["y"]
@@ -251,8 +253,8 @@ def test_admin_audit_page_passes_only_its_own_filters(client, auth):
 
 def test_api_nesting_bomb_is_a_400_with_the_json_shape(client, svc, app):
     with app.app_context():
-        alice = svc.store.user_by_name("alice")
-        _, token = svc.store.create_api_token(alice.id, "t")
+        alice = svc.store.users.by_name("alice")
+        _, token = svc.store.tokens.create(alice.id, "t")
     bomb = "[" * 100_000 + "]" * 100_000
     response = client.post(
         "/api/v1/links",
@@ -274,7 +276,7 @@ def test_api_nesting_bomb_is_a_400_with_the_json_shape(client, svc, app):
 def test_the_row_decides_a_token_re_signed_with_a_leaked_key_widens_nothing(
     client, make_link, svc, frozen
 ):
-    from linksvc.signing import LinkSigner
+    from linksvc.core.signing import LinkSigner
 
     token = make_link("readme.txt", expires="1h", max_downloads=5)
     claims = svc.signer.verify(token)
@@ -316,7 +318,7 @@ def test_chat_previews_obey_the_link_state_and_are_recorded(
     else:
         assert ok_state.status_code == 200
     if state == "revoked":
-        svc.revoke_link(None, svc.signer.verify(token).link_id)
+        sharing.revoke_link(svc, None, svc.signer.verify(token).link_id)
     elif state == "expired":
         frozen.tick(timedelta(hours=2))
     elif state == "used_up":

@@ -66,8 +66,8 @@ def test_bidi_control_names_are_refused_everywhere(tree, client, auth):
 def test_cli_output_escapes_control_characters(runner, make_link, app, svc):
     label = "evil\x1b]0;pwned\x07\x1b[2J"
     with app.app_context():
-        alice = svc.store.user_by_name("alice")
-        svc.store.create_api_token(alice.id, label)
+        alice = svc.store.users.by_name("alice")
+        svc.store.tokens.create(alice.id, label)
     listed = runner.invoke(cli, ["token", "list", "--user", "alice"]).output
     assert "\x1b" not in listed and "\x07" not in listed
     assert "evil\\x1b]0;pwned\\x07\\x1b[2J" in listed

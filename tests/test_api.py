@@ -8,7 +8,7 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
 from linksvc.cli import cli
-from linksvc.openapi import document
+from linksvc.web.openapi import document
 
 from .conftest import SECRET
 from .test_download import audit_rows
@@ -138,7 +138,7 @@ def test_list_is_paged_and_only_mine(api, make_link):
 
 def test_someone_elses_link_is_404(api, make_link, svc):
     make_link("readme.txt", user="admin")
-    other = svc.store.list_links()[0].id
+    other = svc.store.links.list()[0].id
     assert check(api.get(f"/links/{other}"), "/links/{link_id}", "get")["error"] == (
         "not_found"
     )
@@ -167,7 +167,7 @@ def test_create_errors(api, svc, body, status, code):
     assert response.status_code == status
     assert check(response, "/links", "post")["error"] == code
     assert SECRET not in response.data
-    assert svc.store.list_links() == []
+    assert svc.store.links.list() == []
 
 
 def test_non_json_body_is_400(api):
@@ -215,7 +215,7 @@ def test_revoked_token_and_disabled_user_are_refused(client, token, runner, svc)
 def test_tokens_are_stored_hashed(token, svc):
     from sqlalchemy import select
 
-    from linksvc.schema import api_tokens
+    from linksvc.db.schema import api_tokens
 
     with svc.store.engine.connect() as conn:
         stored = conn.execute(select(api_tokens.c.token_hash)).scalar_one()

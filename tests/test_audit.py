@@ -25,7 +25,7 @@ def history(client, make_link, svc, frozen):
 
 
 def test_link_history_page(client, auth, history, svc):
-    link_id = next(x.id for x in svc.store.list_links() if x.owner == "alice")
+    link_id = next(x.id for x in svc.store.links.list() if x.owner == "alice")
     auth.login("alice")
     page = client.get(f"/links/{link_id}").get_data(as_text=True)
     assert "created" in page and "download" in page and "curl/8.0" in page

@@ -2,6 +2,8 @@
 
 import pytest
 
+from linksvc.services import of as services_of
+
 from .conftest import csrf_token
 
 
@@ -99,7 +101,7 @@ def test_login_renews_the_session(client, auth):
 def test_disabled_user_cannot_log_in(client, auth, svc):
     from sqlalchemy import update
 
-    from linksvc.schema import users
+    from linksvc.db.schema import users
 
     with svc.store.engine.begin() as conn:
         conn.execute(update(users).where(users.c.username == "bob").values(disabled=1))
@@ -127,4 +129,4 @@ def test_cookie_is_not_secure_when_served_over_plain_http(settings, template_db)
     header = response.headers["Set-Cookie"]
     assert "HttpOnly" in header and "SameSite=Lax" in header
     assert "Secure" not in header
-    app.extensions["linksvc"].store.dispose()
+    services_of(app).store.dispose()

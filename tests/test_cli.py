@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from linksvc.cli import cli
-from linksvc.keys import read_keys
+from linksvc.core.keys import read_keys
 
 from .conftest import SECRET
 
@@ -78,11 +78,11 @@ def test_user_add_grant_list(runner, svc):
     )
     assert result.exit_code == 0, result.output
     runner.invoke(cli, ["user", "grant", "dave", "web/"])
-    assert svc.store.user_by_name("dave").grants == ("reports/q3", "web")
+    assert svc.store.users.by_name("dave").grants == ("reports/q3", "web")
     listed = runner.invoke(cli, ["user", "list"]).output.splitlines()
     assert "dave\tuser\treports/q3,web" in listed
     assert "admin\tadmin\t-" in listed
-    assert svc.store.authenticate("dave", "dave-password") is not None
+    assert svc.store.users.authenticate("dave", "dave-password") is not None
 
 
 def test_user_add_prompts_for_the_password(runner, svc):
@@ -90,7 +90,7 @@ def test_user_add_prompts_for_the_password(runner, svc):
         cli, ["user", "add", "erin"], input="erin-pass-1\nerin-pass-1\n"
     )
     assert result.exit_code == 0, result.output
-    assert svc.store.authenticate("erin", "erin-pass-1") is not None
+    assert svc.store.users.authenticate("erin", "erin-pass-1") is not None
 
 
 def test_duplicate_user_and_short_password_are_errors(runner):
@@ -107,7 +107,7 @@ def test_grants_outside_the_tree_are_refused(runner, prefix, svc):
     result = runner.invoke(cli, ["user", "grant", "alice", prefix])
     assert result.exit_code == 1
     assert "Error:" in result.output
-    assert svc.store.user_by_name("alice").grants == ("reports/q3",)
+    assert svc.store.users.by_name("alice").grants == ("reports/q3",)
 
 
 def test_link_create_prints_the_url_last(runner, client, tree):
@@ -147,7 +147,7 @@ def test_link_create_refusals(runner, svc, path, user, message):
     assert result.exit_code == 1
     assert message in result.output
     assert SECRET.decode() not in result.output
-    assert svc.store.list_links() == []
+    assert svc.store.links.list() == []
 
 
 @pytest.mark.parametrize(
@@ -164,7 +164,7 @@ def test_link_create_bad_expiry(runner, expires, message):
 
 def test_link_list(runner, make_link, svc):
     make_link("readme.txt", user="admin")
-    link = svc.store.list_links()[0]
+    link = svc.store.links.list()[0]
     lines = runner.invoke(cli, ["link", "list"]).output.splitlines()
     assert len(lines) == 1
     fields = lines[0].split("\t")
@@ -176,7 +176,7 @@ def test_link_list(runner, make_link, svc):
 def test_user_ungrant_and_password(runner, svc, client, auth):
     result = runner.invoke(cli, ["user", "ungrant", "alice", "reports/q3/"])
     assert result.exit_code == 0, result.output
-    assert svc.store.user_by_name("alice").grants == ()
+    assert svc.store.users.by_name("alice").grants == ()
     auth.login("alice")
     assert client.get("/protected/reports/q3/summary.csv").status_code == 403
     changed = runner.invoke(

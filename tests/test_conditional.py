@@ -2,10 +2,10 @@
 
 import pytest
 
-from linksvc.conditional import decide
-from linksvc.conditional import make_etag
-from linksvc.conditional import MAX_RANGES
-from linksvc.conditional import parse_ranges
+from linksvc.core.conditional import decide
+from linksvc.core.conditional import make_etag
+from linksvc.core.conditional import MAX_RANGES
+from linksvc.core.conditional import parse_ranges
 
 SIZE = 1000
 MTIME = 1_700_000_000  # Tue, 14 Nov 2023 22:13:20 GMT

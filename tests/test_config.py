@@ -6,7 +6,7 @@ import pytest
 
 from linksvc import config
 from linksvc import create_app
-from linksvc.errors import ConfigError
+from linksvc.core.errors import ConfigError
 
 
 def write(tmp_path: Path, text: str) -> Path:

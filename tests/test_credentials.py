@@ -9,6 +9,7 @@ import pytest
 
 from linksvc import create_app
 from linksvc.cli import cli
+from linksvc.services import of as services_of
 
 from .conftest import Auth
 from .conftest import BufferedClient
@@ -17,8 +18,8 @@ from .conftest import csrf_token
 
 def api_token(app, svc, user="alice"):
     with app.app_context():
-        owner = svc.store.user_by_name(user)
-        return svc.store.create_api_token(owner.id, "t")[1]
+        owner = svc.store.users.by_name(user)
+        return svc.store.tokens.create(owner.id, "t")[1]
 
 
 def test_a_password_change_revokes_api_tokens(app, svc, client, runner):
@@ -45,8 +46,8 @@ def test_creating_an_api_token_asks_for_the_password_again(client, auth, svc):
         "/account/tokens", data={"csrf_token": form, "label": "laptop"}
     )
     assert missing.status_code == 400
-    alice = svc.store.user_by_name("alice")
-    assert svc.store.list_api_tokens(alice.id) == []
+    alice = svc.store.users.by_name("alice")
+    assert svc.store.tokens.list(alice.id) == []
 
 
 def test_sessions_end_after_the_idle_timeout(client, auth, frozen):
@@ -84,7 +85,7 @@ def _login_seconds(app, name, password, rounds=3):
 
 def test_a_wrong_password_takes_as_long_for_any_user_name(settings, app, runner):
     runner.invoke(cli, ["user", "disable", "bob"])
-    app.extensions["linksvc"].store.dispose()
+    services_of(app).store.dispose()
     roomy = create_app(
         {
             **settings,
@@ -98,12 +99,12 @@ def test_a_wrong_password_takes_as_long_for_any_user_name(settings, app, runner)
     disabled = _login_seconds(roomy, "bob", "wrong-password")
     # Before: ~170 ms against ~10 ms. Now each checks one hash.
     assert unknown > existing * 0.5 and disabled > existing * 0.5
-    roomy.extensions["linksvc"].store.dispose()
+    services_of(roomy).store.dispose()
 
 
 @pytest.fixture
 def guarded(settings, app):
-    app.extensions["linksvc"].store.dispose()
+    services_of(app).store.dispose()
     guarded = create_app(
         {
             **settings,
@@ -115,7 +116,7 @@ def guarded(settings, app):
     )
     guarded.test_client_class = BufferedClient
     yield guarded
-    guarded.extensions["linksvc"].store.dispose()
+    services_of(guarded).store.dispose()
 
 
 def test_guessing_from_many_addresses_cannot_lock_out_a_known_browser(guarded):
@@ -158,9 +159,9 @@ def test_failed_api_token_authentication_is_throttled_and_logged(guarded, caplog
 def test_instance_files_are_private(tmp_path, settings, template_db):
     instance = tmp_path / "fresh-instance"
     app = create_app({**settings, "instance_dir": str(instance), "database_url": ""})
-    svc = app.extensions["linksvc"]
+    svc = services_of(app)
     svc.store.migrate()
-    svc.store.add_user("carol", "carol-password")
+    svc.store.users.add("carol", "carol-password")
     assert stat.S_IMODE(instance.stat().st_mode) == 0o700
     for name in ("linksvc.sqlite3", "linksvc.sqlite3-wal", "linksvc.sqlite3-shm"):
         path = instance / name

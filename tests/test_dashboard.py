@@ -4,6 +4,8 @@ import re
 
 import pytest
 
+from linksvc.services import of as services_of
+
 from .conftest import csrf_token
 
 
@@ -91,7 +93,7 @@ def test_share_without_csrf_is_rejected(client, auth, svc):
     auth.login("alice")
     response = client.post("/share/reports/q3/summary.csv", data={"expires": "1h"})
     assert response.status_code == 400
-    assert svc.store.list_links() == []
+    assert svc.store.links.list() == []
 
 
 @pytest.mark.parametrize(
@@ -113,7 +115,7 @@ def test_cannot_share_outside_the_grant(client, auth, svc, path):
         f"/share/{path}", data={"csrf_token": token, "expires": "1h"}
     )
     assert 400 <= response.status_code < 500
-    assert svc.store.list_links() == []
+    assert svc.store.links.list() == []
 
 
 def test_share_a_missing_file_is_404(client, auth):
@@ -145,7 +147,7 @@ def test_my_links_shows_status_and_downloads(client, auth, make_link, app, froze
     token = make_link("reports/q3/summary.csv", user="alice", expires="1h")
     make_link("readme.txt", user="admin", expires="1d")
     app.test_client().get(f"/d/{token}").close()
-    app.extensions["linksvc"].audit.flush()
+    services_of(app).audit.flush()
     auth.login("alice")
     page = client.get("/links").get_data(as_text=True)
     assert "reports/q3/summary.csv" in page
@@ -178,7 +180,7 @@ def test_pages_have_strict_security_headers(client, auth):
 
 
 def test_my_links_are_paged(client, auth, make_link, monkeypatch):
-    from linksvc import dashboard
+    from linksvc.web import dashboard
 
     monkeypatch.setattr(dashboard, "LINKS_PER_PAGE", 2)
     for _ in range(5):

@@ -5,8 +5,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from linksvc.schema import audit
-from linksvc.schema import links
+from linksvc.db.schema import audit
+from linksvc.db.schema import links
+from linksvc.services import of as services_of
 
 from .conftest import SECRET
 
@@ -170,7 +171,7 @@ def test_token_from_another_deployment_is_404(app, client, tree, tmp_path):
             "secret_keys": ["another-deployment-key-0123456789"],
         }
     )
-    token = other.extensions["linksvc"].signer.issue("abc", "readme.txt", 2**40)
+    token = services_of(other).signer.issue("abc", "readme.txt", 2**40)
     assert client.get(f"/d/{token}").status_code == 404
 
 

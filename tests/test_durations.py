@@ -1,10 +1,10 @@
 import pytest
 
-from linksvc.durations import format_duration
-from linksvc.durations import parse_duration
-from linksvc.durations import parse_instant
-from linksvc.errors import BadDuration
-from linksvc.errors import InvalidInput
+from linksvc.core.durations import format_duration
+from linksvc.core.durations import parse_duration
+from linksvc.core.durations import parse_instant
+from linksvc.core.errors import BadDuration
+from linksvc.core.errors import InvalidInput
 
 
 @pytest.mark.parametrize(

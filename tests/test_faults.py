@@ -7,6 +7,8 @@ import pytest
 from sqlalchemy import event
 
 from linksvc import create_app
+from linksvc import sharing
+from linksvc.services import of as services_of
 
 from .conftest import BufferedClient
 from .test_download import audit_rows
@@ -41,19 +43,21 @@ def test_a_replaced_file_never_mixes_old_and_new_bytes(client, make_link, tree):
 @pytest.fixture
 def quick_app(settings, app):
     """The test database, with a database timeout of a fifth of a second."""
-    app.extensions["linksvc"].store.dispose()
+    services_of(app).store.dispose()
     quick = create_app({**settings, "database_timeout": 0.2})
     quick.test_client_class = BufferedClient
     yield quick
-    quick.extensions["linksvc"].store.dispose()
+    services_of(quick).store.dispose()
 
 
 def test_locked_database_gives_503_and_loses_nothing(quick_app, caplog):
-    svc = quick_app.extensions["linksvc"]
+    svc = services_of(quick_app)
     with quick_app.app_context():
-        owner = svc.store.user_by_name("admin")
-        _, limited = svc.create_link(owner, "readme.txt", "1h", max_downloads=1)
-        _, unlimited = svc.create_link(owner, "readme.txt", "1h")
+        owner = svc.store.users.by_name("admin")
+        _, limited = sharing.create_link(
+            svc, owner, "readme.txt", "1h", max_downloads=1
+        )
+        _, unlimited = sharing.create_link(svc, owner, "readme.txt", "1h")
     svc.audit.flush()
     client = quick_app.test_client()
     db = Path(svc.settings["instance_dir"]) / "linksvc.sqlite3"
@@ -72,7 +76,7 @@ def test_locked_database_gives_503_and_loses_nothing(quick_app, caplog):
         holder.close()
     svc.audit.flush()
     # Nothing half-written: the one-time link is still unused and works now.
-    one_time = next(x for x in svc.store.list_links() if x.max_downloads == 1)
+    one_time = next(x for x in svc.store.links.list() if x.max_downloads == 1)
     assert link_row(svc, one_time.id).download_count == 0
     assert client.get(f"/d/{limited}").status_code == 200
     assert client.get(f"/d/{limited}").status_code == 410
@@ -113,7 +117,7 @@ def test_unreachable_database_gives_503_pages_and_json(settings, tmp_path):
     )
     app.test_client_class = BufferedClient
     client = app.test_client()
-    token = app.extensions["linksvc"].signer.issue("abc", "readme.txt", 2**40)
+    token = services_of(app).signer.issue("abc", "readme.txt", 2**40)
     page = client.get(f"/d/{token}")
     assert page.status_code == 503
     assert page.headers["Retry-After"] == "5"
@@ -149,4 +153,4 @@ def test_audit_rows_match_downloads(client, make_link, svc):
             client.get(f"/d/{token}")
     downloads = [r for r in audit_rows(svc) if r.event == "download"]
     assert len(downloads) == 6
-    assert sum(link.download_count for link in svc.store.list_links()) == 6
+    assert sum(link.download_count for link in svc.store.links.list()) == 6

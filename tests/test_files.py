@@ -2,11 +2,11 @@ import os
 
 import pytest
 
-from linksvc.errors import FileMissing
-from linksvc.errors import PathRefused
-from linksvc.files import covers
-from linksvc.files import leads_to_grant
-from linksvc.files import ProtectedTree
+from linksvc.core.errors import FileMissing
+from linksvc.core.errors import PathRefused
+from linksvc.core.files import covers
+from linksvc.core.files import leads_to_grant
+from linksvc.core.files import ProtectedTree
 
 
 @pytest.mark.parametrize(

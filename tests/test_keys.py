@@ -6,8 +6,9 @@ import pytest
 from click.testing import CliRunner
 
 from linksvc import create_app
-from linksvc import keys
 from linksvc.cli import cli
+from linksvc.core import keys
+from linksvc.services import of as services_of
 
 from .conftest import Auth
 from .conftest import BufferedClient
@@ -33,7 +34,7 @@ def keyed(tmp_path, tree, template_db, monkeypatch):
     app.config["TESTING"] = True
     app.test_client_class = BufferedClient
     yield app, settings, instance
-    app.extensions["linksvc"].store.dispose()
+    services_of(app).store.dispose()
 
 
 def run(settings, *args):

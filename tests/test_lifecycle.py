@@ -12,7 +12,7 @@ from .test_download import link_row
 
 
 def link_id_of(svc, path):
-    return next(link.id for link in svc.store.list_links() if link.path == path)
+    return next(link.id for link in svc.store.links.list() if link.path == path)
 
 
 def test_owner_revokes_from_the_dashboard_and_the_link_answers_410(
@@ -67,7 +67,7 @@ def test_cli_revoke_by_id_user_and_path(runner, make_link, svc, client):
     b = make_link("readme.txt", user="admin")
     c = make_link("web/page.html", user="admin")
     d = make_link("web/image.svg", user="admin")
-    ids = {link.path: link.id for link in svc.store.list_links()}
+    ids = {link.path: link.id for link in svc.store.links.list()}
     result = runner.invoke(cli, ["link", "revoke", ids["readme.txt"]])
     assert result.exit_code == 0 and "revoked" in result.output
     again = runner.invoke(cli, ["link", "revoke", ids["readme.txt"]])
@@ -202,7 +202,7 @@ def test_dashboard_creates_limited_scheduled_links_with_a_note(
         },
     )
     assert response.status_code == 201
-    link = svc.store.list_links()[0]
+    link = svc.store.links.list()[0]
     assert link.max_downloads == 1
     assert link.not_before == 1772442000  # 2026-03-02 09:00 UTC
     assert link.note == "for the auditors"
@@ -231,7 +231,7 @@ def test_dashboard_refuses_bad_limits_and_starts(
     )
     assert response.status_code == 400
     assert message in response.get_data(as_text=True)
-    assert svc.store.list_links() == []
+    assert svc.store.links.list() == []
 
 
 def test_cli_creates_limited_scheduled_links(runner, svc, frozen):
@@ -252,7 +252,7 @@ def test_cli_creates_limited_scheduled_links(runner, svc, frozen):
         ],
     )
     assert result.exit_code == 0, result.output
-    link = svc.store.list_links()[0]
+    link = svc.store.links.list()[0]
     assert (link.max_downloads, link.not_before, link.note) == (
         3,
         1772377200,

@@ -3,8 +3,8 @@
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from linksvc.schema import metadata
-from linksvc.store import Store
+from linksvc.db.schema import metadata
+from linksvc.db.store import Store
 
 
 def test_migrations_match_the_schema_on_postgres():

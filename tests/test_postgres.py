@@ -7,6 +7,8 @@ import pytest
 import sqlalchemy as sa
 
 from linksvc import create_app
+from linksvc import sharing
+from linksvc.services import of as services_of
 
 from .conftest import BufferedClient
 from .services import POSTGRES_URL
@@ -23,11 +25,11 @@ def pg_app(settings):
     url = sa.engine.make_url(POSTGRES_URL).set(database=name)
     app = create_app({**settings, "database_url": url.render_as_string(False)})
     app.test_client_class = BufferedClient
-    store = app.extensions["linksvc"].store
+    store = services_of(app).store
     store.migrate()
-    store.add_user("admin", "admin-password-1", is_admin=True)
+    store.users.add("admin", "admin-password-1", is_admin=True)
     yield app
-    app.extensions["linksvc"].audit.flush()
+    services_of(app).audit.flush()
     store.dispose()
     with admin.connect() as conn:
         conn.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
@@ -35,12 +37,14 @@ def pg_app(settings):
 
 
 def test_links_limits_revocation_and_audit_on_postgres(pg_app, frozen):
-    svc = pg_app.extensions["linksvc"]
+    svc = services_of(pg_app)
     client = pg_app.test_client()
     with pg_app.app_context():
-        admin = svc.store.user_by_name("admin")
-        one, one_time = svc.create_link(admin, "readme.txt", "1h", max_downloads=1)
-        many, unlimited = svc.create_link(admin, "big.bin", "1h")
+        admin = svc.store.users.by_name("admin")
+        one, one_time = sharing.create_link(
+            svc, admin, "readme.txt", "1h", max_downloads=1
+        )
+        many, unlimited = sharing.create_link(svc, admin, "big.bin", "1h")
     assert client.get(f"/d/{one_time}").status_code == 200
     assert client.get(f"/d/{one_time}").status_code == 410
     for _ in range(3):
@@ -49,13 +53,13 @@ def test_links_limits_revocation_and_audit_on_postgres(pg_app, frozen):
         client.get(f"/d/{unlimited}", headers={"Range": "bytes=5-9"}).status_code == 206
     )
     svc.audit.flush()
-    assert svc.store.link(one.id).download_count == 1
-    assert svc.store.link(many.id).download_count == 3
-    svc.revoke_link(admin, many.id)
+    assert svc.store.links.get(one.id).download_count == 1
+    assert svc.store.links.get(many.id).download_count == 3
+    sharing.revoke_link(svc, admin, many.id)
     assert client.get(f"/d/{unlimited}").status_code == 410
     frozen.tick(timedelta(hours=2))
     assert client.get(f"/d/{one_time}").status_code == 410
-    from linksvc import audit
+    from linksvc.db import audit
 
     svc.audit.flush()
     outcomes = [r["outcome"] for r in audit.query(svc.store.engine, limit=None)]
@@ -64,9 +68,9 @@ def test_links_limits_revocation_and_audit_on_postgres(pg_app, frozen):
 
 
 def test_api_on_postgres(pg_app):
-    svc = pg_app.extensions["linksvc"]
-    admin = svc.store.user_by_name("admin")
-    _, secret = svc.store.create_api_token(admin.id, "pg")
+    svc = services_of(pg_app)
+    admin = svc.store.users.by_name("admin")
+    _, secret = svc.store.tokens.create(admin.id, "pg")
     client = pg_app.test_client()
     headers = {"Authorization": f"Bearer {secret}"}
     created = client.post("/api/v1/links", json={"path": "readme.txt"}, headers=headers)

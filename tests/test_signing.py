@@ -1,13 +1,13 @@
 import pytest
 from itsdangerous import URLSafeTimedSerializer
 
-from linksvc.errors import LinkExpired
-from linksvc.errors import LinkInvalid
-from linksvc.errors import LinkNotYetValid
-from linksvc.signing import check_window
-from linksvc.signing import DOWNLOAD_SALT
-from linksvc.signing import key_id
-from linksvc.signing import LinkSigner
+from linksvc.core.errors import LinkExpired
+from linksvc.core.errors import LinkInvalid
+from linksvc.core.errors import LinkNotYetValid
+from linksvc.core.signing import check_window
+from linksvc.core.signing import DOWNLOAD_SALT
+from linksvc.core.signing import key_id
+from linksvc.core.signing import LinkSigner
 
 KEYS = ["newest-key-0123456789", "older-key-0123456789"]
 

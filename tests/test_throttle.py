@@ -5,6 +5,7 @@ import secrets
 import pytest
 
 from linksvc import create_app
+from linksvc.services import of as services_of
 
 from .conftest import Auth
 from .conftest import BufferedClient
@@ -15,7 +16,7 @@ from .services import require
 @pytest.fixture
 def strict_app(settings, app):
     """The test app's database with tight limits: 3 per user, 5 per address."""
-    app.extensions["linksvc"].store.dispose()
+    services_of(app).store.dispose()
     strict = create_app(
         {
             **settings,
@@ -25,7 +26,7 @@ def strict_app(settings, app):
     )
     strict.test_client_class = BufferedClient
     yield strict
-    strict.extensions["linksvc"].store.dispose()
+    services_of(strict).store.dispose()
 
 
 def test_failed_logins_per_user_name_get_429_with_retry_after(strict_app):

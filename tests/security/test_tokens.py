@@ -9,9 +9,9 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from itsdangerous import URLSafeTimedSerializer
 
-from linksvc.errors import LinkInvalid
-from linksvc.signing import key_id
-from linksvc.signing import LinkSigner
+from linksvc.core.errors import LinkInvalid
+from linksvc.core.signing import key_id
+from linksvc.core.signing import LinkSigner
 
 from ..conftest import KEYS
 

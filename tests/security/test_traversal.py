@@ -69,7 +69,7 @@ def test_share_post_never_creates_a_link(alice, svc):
         )
         assert_safe(response)
         assert 300 <= response.status_code < 500
-    assert svc.store.list_links() == []
+    assert svc.store.links.list() == []
 
 
 def test_api(client, runner, svc):
@@ -83,7 +83,7 @@ def test_api(client, runner, svc):
         listed = client.get(f"/api/v1/files?folder={folder}", headers=headers)
         assert_safe(listed)
         assert 400 <= listed.status_code < 500
-    assert svc.store.list_links() == []
+    assert svc.store.links.list() == []
 
 
 def test_cli(runner, svc, tree):
@@ -97,7 +97,7 @@ def test_cli(runner, svc, tree):
         admin = runner.invoke(cli, ["link", "create", raw, "--user", "admin"])
         assert SECRET.decode() not in admin.output
     # The admin may share what is inside the tree, and only that.
-    for link in svc.store.list_links():
+    for link in svc.store.links.list():
         assert link.owner == "admin"
         _, path, _ = svc.tree.file(link.path)
         assert tree in path.parents

@@ -1,0 +1,104 @@
+"""``linksvc init``, ``linksvc serve`` and ``linksvc keys …``: the instance."""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+import click
+from flask.cli import with_appcontext
+
+from .. import config
+from ..core import keys
+from ..core.keys import ensure_keys
+from ..core.keys import ENV_KEYS
+from ..services import of as services_of
+from .base import make_app
+from .base import settings_path
+from .base import SubGroup
+from .base import svc
+
+
+@click.command("init")
+@click.option(
+    "--demo-admin", is_flag=True, help="Create user 'admin' if no user exists."
+)
+def init_command(demo_admin: bool) -> None:
+    """Create the instance folder, secret keys and database (idempotent)."""
+    conf = config.load(settings_path())
+    if not os.environ.get(ENV_KEYS):
+        ensure_keys(conf["instance_dir"])
+    app = make_app()
+    store = services_of(app).store
+    store.migrate()
+    click.echo(f"instance: {conf['instance_dir']}")
+    click.echo(f"database: {store.engine.url.render_as_string(hide_password=True)}")
+    if demo_admin and store.users.count() == 0:
+        password = secrets.token_urlsafe(12)
+        store.users.add("admin", password, is_admin=True)
+        click.echo("")
+        where = conf["public_base_url"] or "http://127.0.0.1:8000"
+        click.echo(f"Created the demo admin. Log in at {where}/login with")
+        click.echo("  user name: admin")
+        click.echo(f"  password:  {password}")
+        click.echo("This password is shown only now.")
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+def serve_command(host: str, port: int, workers: int) -> None:
+    """Serve with gunicorn in the foreground; SIGTERM stops it cleanly."""
+    from ..serve import serve
+
+    make_app()  # fail here, with a clear message, rather than in each worker
+    serve(settings_path(), host, port, workers)
+
+
+@click.group("keys", cls=SubGroup)
+def keys_group() -> None:
+    """List, rotate and retire the signing keys."""
+
+
+def _keys_dir() -> str:
+    if os.environ.get(ENV_KEYS):
+        raise click.ClickException(
+            f"The keys come from {ENV_KEYS}; change that variable instead."
+        )
+    return svc().settings["instance_dir"]
+
+
+@keys_group.command("list")
+@with_appcontext
+def keys_list() -> None:
+    """One line per key: key id, created, and whether it signs."""
+    for i, key in enumerate(keys.read_entries(_keys_dir())):
+        click.echo(
+            f"{key.id}\t{key.created or '-'}\t{'signs' if i == 0 else 'verifies'}"
+        )
+
+
+@keys_group.command("rotate")
+@with_appcontext
+def keys_rotate() -> None:
+    """A new key signs from now on; older keys still verify."""
+    key = keys.rotate(_keys_dir())
+    click.echo(f"new signing key {key.id}; running servers follow within seconds")
+
+
+@keys_group.command("retire")
+@click.argument("key_id")
+@with_appcontext
+def keys_retire(key_id: str) -> None:
+    """Remove a key: every link it signed stops working at once."""
+    key = keys.retire(_keys_dir(), key_id)
+    # A session cookie re-signed with a newer key would survive otherwise.
+    svc().store.users.end_all_sessions()
+    click.echo(
+        f"retired {key.id}; links signed with it now answer 404 and every "
+        "session has ended"
+    )
+
+
+COMMANDS = [init_command, serve_command, keys_group]

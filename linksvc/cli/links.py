@@ -1,0 +1,170 @@
+"""``linksvc link …`` and ``linksvc audit …``: share links and their record."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import with_appcontext
+
+from .. import sharing
+from ..core.clock import iso
+from ..core.clock import now
+from ..core.durations import parse_duration
+from ..core.text import printable
+from ..db import audit
+from .base import plural
+from .base import SubGroup
+from .base import svc
+
+
+@click.group("link", cls=SubGroup)
+def link_group() -> None:
+    """Create and list share links."""
+
+
+@link_group.command("create")
+@click.argument("path")
+@click.option("--user", "username", required=True, help="Owner; their grants apply.")
+@click.option("--expires", default=None, help="Lifetime, e.g. 90m, 1d, 2w.")
+@click.option("--max-downloads", type=int, default=None, help="1 makes it one-time.")
+@click.option(
+    "--not-before", default=None, help="Start: ISO 8601 (UTC) or a delay like +2h."
+)
+@click.option("--note", default="", help="Who the link is for.")
+@with_appcontext
+def link_create(
+    path: str,
+    username: str,
+    expires: str | None,
+    max_downloads: int | None,
+    not_before: str | None,
+    note: str,
+) -> None:
+    """Create a link to PATH; the URL is the last line printed."""
+    services = svc()
+    user = services.store.users.by_name(username)
+    link, token = sharing.create_link(
+        services,
+        user,
+        path,
+        expires,
+        max_downloads=max_downloads,
+        not_before=not_before,
+        note=note,
+        actor=f"cli:{username}",
+    )
+    try:
+        url = sharing.link_url(services, token)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        printable(f"link {link.id} to {link.path}, expires {iso(link.expires_at)}")
+    )
+    click.echo(url)
+
+
+@link_group.command("list")
+@with_appcontext
+def link_list() -> None:
+    """One line per link: id, path, owner, expiry, status, downloads."""
+    at = now()
+    store = svc().store
+    offset = 0
+    while True:
+        page = store.links.list(limit=LIST_PAGE, offset=offset)
+        for link in page:
+            downloads = str(link.download_count)
+            if link.max_downloads is not None:
+                downloads += f"/{link.max_downloads}"
+            fields = [
+                link.id,
+                link.path,
+                link.owner,
+                iso(link.expires_at),
+                link.status(at),
+                downloads,
+            ]
+            click.echo("\t".join(printable(field) for field in fields))
+        if len(page) < LIST_PAGE:
+            break
+        offset += LIST_PAGE
+
+
+#: Links fetched at a time by ``link list``.
+LIST_PAGE = 1000
+
+
+@link_group.command("revoke")
+@click.argument("link_id", required=False)
+@click.option("--user", "username", default=None, help="Every live link of a user.")
+@click.option(
+    "--path", "prefix", default=None, help="Every live link to a path or folder."
+)
+@with_appcontext
+def link_revoke(link_id: str | None, username: str | None, prefix: str | None) -> None:
+    """Revoke a link by id, or every link of --user and/or under --path."""
+    services = svc()
+    if link_id and (username or prefix) or not (link_id or username or prefix):
+        raise click.UsageError("Give a link id, or --user and/or --path.")
+    if link_id:
+        link = sharing.revoke_link(services, None, link_id, actor="cli")
+        click.echo(printable(f"revoked {link.id} ({link.path})"))
+        return
+    owner = services.store.users.by_name(username) if username else None
+    ids = sharing.revoke_many(
+        services, None, owner=owner, path_prefix=prefix, actor="cli"
+    )
+    for revoked in ids:
+        click.echo(f"revoked {revoked}")
+    click.echo(f"{plural(len(ids), 'link')} revoked")
+
+
+@click.group("audit", cls=SubGroup)
+def audit_group() -> None:
+    """The audit log."""
+
+
+@audit_group.command("export")
+@click.option("--since", default="7d", show_default=True, help="How far back.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv")
+@click.option("--user", "username", default=None)
+@click.option("--path", "prefix", default=None)
+@click.option("--outcome", default=None)
+@with_appcontext
+def audit_export(
+    since: str, fmt: str, username: str | None, prefix: str | None, outcome: str | None
+) -> None:
+    """Write audit records, newest first, to standard output."""
+    services = svc()
+    services.audit.flush()
+    records = audit.stream(
+        services.store.engine,
+        since=now() - parse_duration(since),
+        user=username,
+        path=prefix,
+        outcome=outcome,
+    )
+    for chunk in (audit.to_csv if fmt == "csv" else audit.to_jsonl)(records):
+        click.echo(chunk, nl=False)
+
+
+@audit_group.command("prune")
+@click.option(
+    "--older-than",
+    default=None,
+    help="Default: the audit_retention setting (90d unless set).",
+)
+@with_appcontext
+def audit_prune(older_than: str | None) -> None:
+    """Delete audit records (and stored client addresses) past the retention."""
+    services = svc()
+    services.audit.flush()
+    keep = (
+        parse_duration(older_than)
+        if older_than
+        else services.settings["audit_retention"]
+    )
+    deleted = audit.prune(services.store.engine, now() - keep)
+    click.echo(f"deleted {plural(deleted, 'audit record')}")
+
+
+GROUPS = [link_group, audit_group]

@@ -1,0 +1,249 @@
+"""The exceptions linksvc raises, and the one table of what each means.
+
+Each class says, in one place, its stable ``code`` (the JSON API's and the
+audit's), its HTTP ``status`` (and ``api_status`` where the API answers
+otherwise), the page ``title`` and a ``hint`` for the person who meets it.
+Nothing here imports HTTP machinery: the pure modules raise these, the CLI
+prints their messages, and web/handlers.py reads the table. Messages are
+written as sentences where they are raised.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from datetime import UTC
+
+#: The hint for anyone holding a link that no longer works.
+ASK_FOR_A_NEW_LINK = "Ask the person who shared it for a new link."
+
+
+class LinksvcError(Exception):
+    """Base of every refusal linksvc explains to a person."""
+
+    #: A stable machine-readable code, used by the JSON API and the audit.
+    code = "error"
+    status = 400
+    #: The API's status where it differs (a well-formed but unacceptable value).
+    api_status: int | None = None
+    title = "Request refused"
+    hint: str | None = None
+
+    @classmethod
+    def codes(cls) -> list[str]:
+        """Every code this class and its subclasses may carry, sorted."""
+        found = {cls.code}
+        for sub in cls.__subclasses__():
+            found.update(sub.codes())
+        return sorted(found)
+
+
+class ConfigError(LinksvcError):
+    """The settings cannot be used; the message names the key."""
+
+    code = "config"
+    status = 500
+    title = "Configuration error"
+
+
+class InvalidInput(LinksvcError, ValueError):
+    """A value a person typed is not acceptable; the message says why."""
+
+    code = "invalid"
+    api_status = 422
+    title = "Invalid input"
+
+
+class BadDuration(InvalidInput):
+    """A duration is not written like ``90s``, ``15m``, ``2h``, ``7d`` or ``2w``."""
+
+    code = "bad_duration"
+    title = "Invalid duration"
+
+    def __init__(self, text: str) -> None:
+        super().__init__(
+            f"{text!r} is not a duration: write a positive number followed by "
+            "s, m, h, d or w (for example 90s, 15m, 2h, 7d, 2w)."
+        )
+
+
+class ExpiryTooLong(InvalidInput):
+    """A requested expiry is beyond ``max_expiry``."""
+
+    code = "expiry_too_long"
+    title = "Expiry too long"
+
+
+class BadRequest(LinksvcError):
+    """The request itself is malformed (not JSON, a bad query parameter)."""
+
+    code = "bad_request"
+    title = "Bad request"
+
+
+# -- paths ------------------------------------------------------------------
+
+
+class PathRefused(LinksvcError):
+    """A path that could leave the protected tree or names something hidden."""
+
+    code = "path_refused"
+    api_status = 422
+    title = "Path refused"
+
+
+class FileMissing(LinksvcError):
+    """The path is safe but there is no regular file at it."""
+
+    code = "not_found"
+    status = 404
+    title = "File not found"
+    hint = "The file may have been moved or deleted."
+
+
+class NotGranted(LinksvcError):
+    """The user's grants (or role) do not cover what they asked for."""
+
+    code = "forbidden"
+    status = 403
+    title = "Not allowed"
+
+
+# -- links ------------------------------------------------------------------
+
+
+class LinkInvalid(LinksvcError):
+    """A token that is tampered, garbage, signed by an unknown key or unknown."""
+
+    code = "link_invalid"
+    status = 404
+    title = "Link not found"
+    hint = (
+        "Check that the whole link was copied. If it was, it is not a link "
+        "this service made, or it no longer works."
+    )
+
+
+class LinkExpired(LinksvcError):
+    """A genuine link whose expiry has passed."""
+
+    code = "link_expired"
+    status = 410
+    title = "Link expired"
+    hint = ASK_FOR_A_NEW_LINK
+
+    def __init__(self, expired_at: datetime) -> None:
+        super().__init__(f"This link expired at {expired_at:%Y-%m-%d %H:%M:%S} UTC.")
+        self.expired_at = expired_at
+
+
+class LinkRevoked(LinksvcError):
+    """A genuine link that was revoked."""
+
+    code = "link_revoked"
+    status = 410
+    title = "Link revoked"
+    hint = ASK_FOR_A_NEW_LINK
+
+    def __init__(self, revoked_at: int | None = None) -> None:
+        when = ""
+        if revoked_at is not None:
+            when = (
+                f" at {datetime.fromtimestamp(revoked_at, UTC):%Y-%m-%d %H:%M:%S} UTC"
+            )
+        super().__init__(f"This link was revoked{when}.")
+        self.revoked_at = revoked_at
+
+
+class LinkUsedUp(LinksvcError):
+    """A genuine link whose download limit is reached."""
+
+    code = "link_used_up"
+    status = 410
+    title = "Link used up"
+    hint = ASK_FOR_A_NEW_LINK
+
+    def __init__(self, max_downloads: int) -> None:
+        super().__init__(
+            f"This link allowed {max_downloads} download"
+            f"{'s' if max_downloads != 1 else ''} and they are used up."
+        )
+        self.max_downloads = max_downloads
+
+
+class LinkNotYetValid(LinksvcError):
+    """A genuine link whose start time has not come yet."""
+
+    code = "link_not_yet_valid"
+    status = 403
+    title = "Link not active yet"
+
+    def __init__(self, not_before: datetime) -> None:
+        super().__init__(
+            f"This link becomes valid at {not_before:%Y-%m-%d %H:%M:%S} UTC."
+        )
+        self.not_before = not_before
+
+
+# -- users and records --------------------------------------------------------
+
+
+class UserExists(LinksvcError):
+    code = "user_exists"
+    status = 409
+    title = "User exists"
+
+
+class UnknownUser(LinksvcError):
+    code = "unknown_user"
+    status = 404
+    title = "User not found"
+
+
+class UnknownLink(LinksvcError):
+    code = "not_found"
+    status = 404
+    title = "Link not found"
+
+
+class UnknownToken(LinksvcError):
+    code = "not_found"
+    status = 404
+    title = "Token not found"
+
+
+class AlreadyRevoked(LinksvcError):
+    code = "already_revoked"
+    status = 409
+    title = "Already revoked"
+
+
+class Unauthorized(LinksvcError):
+    """No credentials, or credentials that are not (or no longer) valid."""
+
+    code = "unauthorized"
+    status = 401
+    title = "Log in required"
+
+
+# -- the service ----------------------------------------------------------------
+
+
+class StoreUnavailable(LinksvcError):
+    """The database cannot be reached or is locked; worth a retry later."""
+
+    code = "unavailable"
+    status = 503
+    title = "Try again shortly"
+    retry_after = 5
+
+
+class TooManyRequests(LinksvcError):
+    """A client is over a limit; ``retry_after`` says how many seconds to wait."""
+
+    code = "rate_limited"
+    status = 429
+    title = "Too many requests"
+
+    def __init__(self, message: str, retry_after: int = 60) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -1,0 +1,164 @@
+"""Download tokens: issue and verify, with itsdangerous; no Flask here.
+
+A token is ``<key id>.<itsdangerous URL-safe timed token>``. The key id picks
+the one key that can have signed it, so verifying costs one HMAC however many
+old keys are still accepted, and retiring a key is just dropping it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from itsdangerous import BadSignature
+from itsdangerous import URLSafeTimedSerializer
+from itsdangerous.encoding import base64_decode
+from itsdangerous.encoding import base64_encode
+
+from .clock import utc
+from .errors import LinkExpired
+from .errors import LinkInvalid
+from .errors import LinkNotYetValid
+
+#: key id . [.]payload . timestamp . signature, in the URL-safe alphabet
+#: (a leading dot marks a compressed payload).
+_SHAPE = re.compile(r"[0-9a-f]{8}\.\.?[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+#: How many verified tokens a process remembers.
+VERIFIED_CACHE = 4096
+#: No token we issue is longer (a path is at most 1024 characters of UTF-8).
+MAX_TOKEN = 16384
+#: One salt per purpose: a download token can never pass as anything else.
+DOWNLOAD_SALT = "linksvc.download.v1"
+
+
+def key_id(key: str | bytes) -> str:
+    """A short public name for a key: it says which key, not what key."""
+    if isinstance(key, str):
+        key = key.encode()
+    return hashlib.sha256(b"linksvc.key-id:" + key).hexdigest()[:8]
+
+
+def check_window(expires_at: int, not_before: int | None, now: float) -> None:
+    """Raise LinkExpired or LinkNotYetValid unless ``now`` is inside the
+    link's window. Valid at exactly ``expires_at``, refused one second later,
+    as itsdangerous treats ``max_age``."""
+    if int(now) > expires_at:
+        raise LinkExpired(utc(expires_at))
+    if not_before is not None and int(now) < not_before:
+        raise LinkNotYetValid(utc(not_before))
+
+
+@dataclass(frozen=True)
+class Claims:
+    """What a genuine token says."""
+
+    link_id: str
+    path: str
+    expires_at: int
+    not_before: int | None
+    key_id: str
+    limited: bool = True
+
+
+class LinkSigner:
+    """Signs with the newest key; verifies with whichever key the token names."""
+
+    def __init__(self, keys: Sequence[str | bytes], salt: str = DOWNLOAD_SALT):
+        if not keys:
+            raise ValueError("at least one secret key is needed")
+        self._serializers = {
+            key_id(key): URLSafeTimedSerializer(key, salt=salt) for key in keys
+        }
+        # itsdangerous derives the signing key on every loads(); a download
+        # should not pay for that, so each key's signer is made once.
+        self._signers = {
+            kid: serializer.make_signer(salt)
+            for kid, serializer in self._serializers.items()
+        }
+        self.signing_key_id = key_id(keys[0])
+        # Popular links are verified once per process: the claims of a genuine
+        # token never change (time rules are checked on every call). Only
+        # genuine tokens are kept, so garbage cannot crowd them out.
+        self._verified: dict[str, Claims] = {}
+
+    def issue(
+        self,
+        link_id: str,
+        path: str,
+        expires_at: int,
+        not_before: int | None = None,
+        limited: bool = True,
+    ) -> str:
+        """A token for a link; ``limited`` says it has a download limit, so a
+        download must count it atomically before sending."""
+        payload: dict[str, object] = {
+            "i": link_id,
+            "p": path,
+            "e": int(expires_at),
+            "m": int(limited),
+        }
+        if not_before is not None:
+            payload["n"] = int(not_before)
+        kid = self.signing_key_id
+        return f"{kid}.{self._serializers[kid].dumps(payload)}"
+
+    def verify(self, token: str) -> Claims:
+        """Return the claims of a genuine token, or raise LinkInvalid
+        (tampered, unknown key, garbage).
+
+        Time rules are not checked here: the link's row in the database is
+        the authority for expiry and start (see :func:`check_window`), so a
+        token re-signed with a leaked key cannot widen a link.
+        """
+        claims = self._verified.get(token)
+        if claims is None:
+            if len(token) > MAX_TOKEN:
+                raise LinkInvalid("Unknown or malformed link.")
+            claims = self._genuine(token)
+            if claims is None:
+                raise LinkInvalid("Unknown or malformed link.")
+            if len(self._verified) >= VERIFIED_CACHE:
+                self._verified.clear()  # crude, bounded, and rarely reached
+            self._verified[token] = claims
+        return claims
+
+    def _genuine(self, token: str) -> Claims | None:
+        """The claims of a token we signed, spelled exactly as we spelled it,
+        or None. Base64 decoding forgives ``/``, ``+``, padding and unused
+        trailing bits; we do not, so one link has exactly one token text."""
+        if not _SHAPE.fullmatch(token):
+            return None
+        kid, _, signed = token.partition(".")
+        signer = self._signers.get(kid)
+        if signer is None:
+            return None
+        try:
+            payload = self._serializers[kid].load_payload(signer.unsign(signed))
+            if any(
+                base64_encode(base64_decode(part)).decode() != part
+                for part in signed.split(".")
+                if part
+            ):
+                return None
+            return _claims(payload, kid)
+        except (BadSignature, UnicodeError, ValueError, LinkInvalid):
+            return None
+
+
+def _claims(payload: object, kid: str) -> Claims:
+    # Genuine tokens always have this shape; anything else was not made here.
+    if not isinstance(payload, dict):
+        raise LinkInvalid("Unknown or malformed link.")
+    link_id, path, expires = payload.get("i"), payload.get("p"), payload.get("e")
+    not_before, limited = payload.get("n"), payload.get("m", 1)
+    if (
+        not isinstance(link_id, str)
+        or not isinstance(path, str)
+        or type(expires) is not int
+        or (not_before is not None and type(not_before) is not int)
+        or limited not in (0, 1)
+    ):
+        raise LinkInvalid("Unknown or malformed link.")
+    return Claims(link_id, path, expires, not_before, kid, bool(limited))

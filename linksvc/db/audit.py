@@ -1,0 +1,375 @@
+"""The audit log: records queued and written by a background thread, with the
+deferred download counts of unlimited links; queries, exports and pruning.
+
+A download must not wait for its audit row, and a failed audit write must not
+fail the download: :meth:`AuditLog.record` only appends to a queue. A thread
+per process writes what is queued in batches; ``flush`` waits for it (tests,
+shutdown). Failures are logged with the records they lost.
+
+What an anonymous client can make us write is bounded: requests that count
+nothing (refusals, HEAD, 304, previews, resumed ranges) are *folded*: the
+identical ones of one client within :data:`FOLD_WINDOW` share one row with a
+``count``; client text is capped; rows older than ``audit_retention`` are
+pruned by the writer thread and by ``linksvc audit prune``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import csv
+import io
+import json
+import logging
+import os
+import queue
+import threading
+import time
+import weakref
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete
+from sqlalchemy import Engine
+from sqlalchemy import insert
+from sqlalchemy import or_
+from sqlalchemy import select
+from sqlalchemy import update
+
+from ..core.text import printable
+from .claims import add_downloads
+from .paths import under
+from .schema import audit
+from .schema import links
+from .schema import users
+
+log = logging.getLogger("linksvc.audit")
+
+#: Longest a record waits in the queue before its batch is written, in seconds.
+BATCH_WAIT = 0.05
+#: Most records written in one statement.
+BATCH_SIZE = 500
+#: Identical uncounted requests within this many seconds share one row.
+FOLD_WINDOW = 60
+#: Most distinct folded rows a process holds before writing them early.
+MAX_FOLDS = 10_000
+#: How often (seconds) a process prunes rows past the retention.
+PRUNE_EVERY = 3600
+#: Longest client text kept (User-Agent, actor), in characters.
+MAX_CLIENT_TEXT = 256
+_FIELDS = ("actor", "remote_addr", "user_agent")
+_COUNT = "_count"
+_FOLD = "_fold"
+_LOGS: weakref.WeakSet[AuditLog] = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_all() -> None:
+    for log_ in list(_LOGS):
+        log_.flush(timeout=5)
+
+
+@dataclass(frozen=True)
+class _Prune:
+    """Queued for the writer: delete what was recorded before ``before``."""
+
+    before: int
+
+
+class AuditLog:
+    def __init__(self, engine: Engine, retention: int | None = None) -> None:
+        self.engine = engine
+        self.retention = retention
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self._lock = threading.Lock()
+        self._folds: dict[tuple, dict[str, Any]] = {}
+        self._pruned_at: float | None = None
+        _LOGS.add(self)
+
+    def record(
+        self,
+        event: str,
+        outcome: str,
+        count: bool = False,
+        fold: bool = False,
+        **fields: Any,
+    ) -> None:
+        """Queue a record. With ``count``, also add one to its link's download
+        count (unlimited links, whose count need not be atomic); with
+        ``fold``, share a row with identical records of the same window."""
+        row = {
+            "at": int(fields.get("at") or time.time()),
+            "event": event,
+            "outcome": outcome,
+            "link_id": fields.get("link_id"),
+            "path": fields.get("path"),
+            "status": int(fields.get("status") or 0),
+            "bytes": int(fields.get("bytes") or 0),
+            "complete": fields.get("complete"),
+            "count": 1,
+        }
+        for name in _FIELDS:
+            row[name] = str(fields.get(name) or "")[:MAX_CLIENT_TEXT]
+        row["remote_addr"] = row["remote_addr"][:64]
+        if count:
+            row[_COUNT] = True
+        if fold:
+            row[_FOLD] = True
+        self._ensure_thread()
+        self._queue.put(row)
+        if self.retention is not None and (
+            self._pruned_at is None or time.monotonic() - self._pruned_at > PRUNE_EVERY
+        ):
+            # The cutoff is taken here, on the request's clock, and the writer
+            # thread deletes: a request never waits for a prune.
+            self._pruned_at = time.monotonic()
+            self._queue.put(_Prune(row["at"] - self.retention))
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every record queued so far, folded ones too, is written
+        (or given up on)."""
+        if self._thread is None or self._pid != os.getpid():
+            if self._queue.empty() and not self._folds:
+                return True
+            self._ensure_thread()
+        done = threading.Event()
+        self._queue.put(done)
+        return done.wait(timeout)
+
+    def _ensure_thread(self) -> None:
+        # After a fork (gunicorn workers) the parent's thread does not exist.
+        if self._thread is not None and self._pid == os.getpid():
+            return
+        with self._lock:
+            if self._thread is None or self._pid != os.getpid():
+                self._pid = os.getpid()
+                self._thread = threading.Thread(
+                    target=self._run, name="linksvc-audit", daemon=True
+                )
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                batch = [self._queue.get(timeout=1)]
+            except queue.Empty:
+                batch = []
+            deadline = time.monotonic() + BATCH_WAIT
+            while batch and len(batch) < BATCH_SIZE:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                try:
+                    batch.append(self._queue.get(timeout=left))
+                except queue.Empty:
+                    break
+            waiting = [item for item in batch if isinstance(item, threading.Event)]
+            prunes = [item for item in batch if isinstance(item, _Prune)]
+            rows = []
+            for row in batch:
+                if not isinstance(row, dict):
+                    continue
+                if row.pop(_FOLD, False):
+                    self._fold(row)
+                else:
+                    rows.append(row)
+            rows.extend(self._due_folds(everything=bool(waiting)))
+            if rows:
+                self._write(rows)
+            for item in prunes:
+                try:
+                    prune(self.engine, item.before)
+                except Exception:
+                    log.exception("could not prune the audit log")
+            for done in waiting:
+                done.set()
+
+    def _fold(self, row: dict[str, Any]) -> None:
+        key = (
+            row["at"] // FOLD_WINDOW,
+            *(row[name] for name in ("event", "outcome", "link_id", "path")),
+            *(row[name] for name in _FIELDS),
+            row["status"],
+        )
+        held = self._folds.get(key)
+        if held is None:
+            self._folds[key] = row
+            return
+        held["count"] += 1
+        held["bytes"] += row["bytes"]
+        if row["complete"] is False:
+            held["complete"] = False
+
+    def _due_folds(self, everything: bool) -> list[dict[str, Any]]:
+        """Folded rows whose window has closed (all of them when asked, or
+        when too many are held)."""
+        window = int(time.time()) // FOLD_WINDOW
+        if everything or len(self._folds) > MAX_FOLDS:
+            due = list(self._folds)
+        else:
+            due = [key for key in self._folds if key[0] < window]
+        return [self._folds.pop(key) for key in due]
+
+    def _write(self, rows: list[dict[str, Any]]) -> None:
+        counts: dict[str, tuple[int, int]] = {}
+        for row in rows:
+            if row.pop(_COUNT, False):
+                n, at = counts.get(row["link_id"], (0, 0))
+                counts[row["link_id"]] = (n + 1, max(at, row["at"]))
+        for attempt in range(3):
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(insert(audit), rows)
+                    add_downloads(conn, counts)
+                return
+            except Exception:
+                if attempt == 2:
+                    log.exception("lost %d audit records: %r", len(rows), rows)
+                else:
+                    time.sleep(0.1 * (attempt + 1))
+
+
+def prune(engine: Engine, before: int) -> int:
+    """Delete audit rows older than ``before`` and forget the client address
+    of links last downloaded before it; returns the rows deleted."""
+    with engine.begin() as conn:
+        deleted = conn.execute(delete(audit).where(audit.c.at < before)).rowcount
+        conn.execute(
+            update(links)
+            .where(
+                links.c.last_download_addr.is_not(None),
+                links.c.last_downloaded_at < before,
+            )
+            .values(last_download_addr=None)
+        )
+    return deleted
+
+
+#: Columns of an exported audit record, in order.
+EXPORT_FIELDS = (
+    "at",
+    "event",
+    "outcome",
+    "link_id",
+    "path",
+    "owner",
+    "actor",
+    "remote_addr",
+    "user_agent",
+    "status",
+    "bytes",
+    "complete",
+    "count",
+)
+#: Events that are not noise: the history page lists them apart, so no flood
+#: of uncounted requests can push them off it.
+KEY_EVENTS = ("created", "revoked", "download")
+
+
+def _select(
+    *,
+    since: int | None = None,
+    until: int | None = None,
+    link_id: str | None = None,
+    user: str | None = None,
+    path: str | None = None,
+    outcome: str | None = None,
+    events: tuple[str, ...] | None = None,
+    exclude_events: tuple[str, ...] | None = None,
+):
+    owner = users.c.username.label("owner")
+    stmt = (
+        select(audit, owner)
+        .select_from(
+            audit.outerjoin(links, links.c.id == audit.c.link_id).outerjoin(
+                users, users.c.id == links.c.created_by
+            )
+        )
+        # Each worker writes in batches: time first, then the order written.
+        .order_by(audit.c.at.desc(), audit.c.id.desc())
+    )
+    if since is not None:
+        stmt = stmt.where(audit.c.at >= since)
+    if until is not None:
+        stmt = stmt.where(audit.c.at <= until)
+    if link_id:
+        stmt = stmt.where(audit.c.link_id == link_id)
+    if user:
+        stmt = stmt.where(or_(users.c.username == user, audit.c.actor == user))
+    if path:
+        stmt = stmt.where(under(audit.c.path, path))
+    if outcome:
+        stmt = stmt.where(audit.c.outcome == outcome)
+    if events:
+        stmt = stmt.where(audit.c.event.in_(events))
+    if exclude_events:
+        stmt = stmt.where(audit.c.event.not_in(exclude_events))
+    return stmt
+
+
+def query(engine: Engine, *, limit: int | None = 1000, **filters: Any) -> list[dict]:
+    """Audit records, newest first, filtered.
+
+    ``user`` matches the link's owner or the actor; ``path`` is a prefix with
+    grant rules (``a/b`` is ``a/b`` and below); ``outcome`` is ``ok`` or a
+    refusal code such as ``link_expired``; ``events`` keeps only those events.
+    """
+    stmt = _select(**filters)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    with engine.connect() as conn:
+        return [dict(row._mapping) for row in conn.execute(stmt)]
+
+
+def stream(engine: Engine, **filters: Any) -> Iterator[dict[str, Any]]:
+    """Every matching record, newest first, fetched in pages so an export of
+    millions of rows runs in constant memory."""
+    stmt = _select(**filters)
+    with engine.connect() as conn:
+        result = conn.execution_options(stream_results=True, yield_per=1000).execute(
+            stmt
+        )
+        for row in result:
+            yield dict(row._mapping)
+
+
+def to_csv(records) -> Iterator[str]:
+    """CSV lines with a header; times as ISO 8601 UTC; cells a spreadsheet
+    would run as a formula are neutralised (OWASP CSV injection)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(EXPORT_FIELDS)
+    for record in records:
+        writer.writerow(
+            [_csv_cell(_export_value(record, name)) for name in EXPORT_FIELDS]
+        )
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    yield buffer.getvalue()
+
+
+def to_jsonl(records) -> Iterator[str]:
+    for record in records:
+        yield json.dumps({n: _export_value(record, n) for n in EXPORT_FIELDS}) + "\n"
+
+
+#: A cell starting with one of these is a formula to a spreadsheet.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _export_value(record: dict[str, Any], name: str) -> Any:
+    value = record.get(name)
+    if name == "at":
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(value))
+    if isinstance(value, str):
+        return printable(value)
+    return "" if value is None else value

@@ -1,0 +1,160 @@
+"""Share links in the database: create, read, list, revoke; no Flask.
+
+What a download does to a link (the atomic count) is claims.py.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy import func
+from sqlalchemy import insert
+from sqlalchemy import select
+from sqlalchemy import update
+
+from ..core.clock import now
+from ..core.errors import AlreadyRevoked
+from ..core.errors import UnknownLink
+from .paths import under
+from .schema import links
+from .schema import users
+
+#: Random bytes in a link id: 96 bits, not guessable, short in a URL.
+LINK_ID_BYTES = 12
+
+
+@dataclass(frozen=True)
+class Link:
+    id: str
+    path: str
+    created_by: int
+    owner: str
+    created_at: int
+    expires_at: int
+    not_before: int | None
+    max_downloads: int | None
+    download_count: int
+    last_downloaded_at: int | None
+    revoked_at: int | None
+    note: str
+
+    def status(self, now: float) -> str:
+        """active, expired, revoked, used up or scheduled, as the dashboard says."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if now > self.expires_at:
+            return "expired"
+        if self.max_downloads is not None and self.download_count >= self.max_downloads:
+            return "used up"
+        if self.not_before is not None and now < self.not_before:
+            return "scheduled"
+        return "active"
+
+
+class Links:
+    """Reads and writes of links."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def add(
+        self,
+        path: str,
+        user_id: int,
+        expires_at: int,
+        not_before: int | None = None,
+        max_downloads: int | None = None,
+        note: str = "",
+    ) -> Link:
+        link_id = secrets.token_urlsafe(LINK_ID_BYTES)
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(links).values(
+                    id=link_id,
+                    path=path,
+                    created_by=user_id,
+                    created_at=now(),
+                    expires_at=expires_at,
+                    not_before=not_before,
+                    max_downloads=max_downloads,
+                    download_count=0,
+                    note=note,
+                )
+            )
+        return self.get(link_id)
+
+    def _links_query(self):
+        return select(links, users.c.username.label("owner")).join(
+            users, users.c.id == links.c.created_by
+        )
+
+    @staticmethod
+    def _link(row) -> Link:
+        m = row._mapping
+        return Link(**{name: m[name] for name in Link.__dataclass_fields__})
+
+    def get(self, link_id: str) -> Link:
+        with self.engine.connect() as conn:
+            row = conn.execute(self._links_query().where(links.c.id == link_id)).first()
+        if row is None:
+            raise UnknownLink(f"There is no link with id {link_id!r}.")
+        return self._link(row)
+
+    def list(
+        self, user_id: int | None = None, limit: int = 200, offset: int = 0
+    ) -> list[Link]:
+        """Newest first; every user's when ``user_id`` is None (admins)."""
+        query = self._links_query().order_by(links.c.created_at.desc(), links.c.id)
+        if user_id is not None:
+            query = query.where(links.c.created_by == user_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.limit(limit).offset(offset))
+            return [self._link(row) for row in rows]
+
+    def count(self, user_id: int | None = None) -> int:
+        query = select(func.count()).select_from(links)
+        if user_id is not None:
+            query = query.where(links.c.created_by == user_id)
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar_one()
+
+    def revoke(self, link_id: str, by_user_id: int | None) -> Link:
+        """Revoke one link; AlreadyRevoked if it was, UnknownLink if none."""
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(links)
+                .where(links.c.id == link_id, links.c.revoked_at.is_(None))
+                .values(revoked_at=now(), revoked_by=by_user_id)
+            ).rowcount
+        link = self.get(link_id)
+        if not done:
+            raise AlreadyRevoked(f"Link {link_id} was already revoked.")
+        return link
+
+    def revoke_many(
+        self,
+        by_user_id: int | None,
+        owner_id: int | None = None,
+        path_prefix: str | None = None,
+    ) -> list[str]:
+        """Revoke every unrevoked link of an owner and/or under a path.
+
+        ``path_prefix`` follows grant rules: ``a/b`` means ``a/b`` and
+        everything below it, not ``a/bc``; the empty prefix means every path.
+        """
+        query = select(links.c.id).where(links.c.revoked_at.is_(None))
+        if owner_id is not None:
+            query = query.where(links.c.created_by == owner_id)
+        if path_prefix:
+            query = query.where(under(links.c.path, path_prefix))
+        with self.engine.begin() as conn:
+            ids = list(conn.execute(query).scalars())
+            if ids:
+                conn.execute(
+                    update(links)
+                    .where(links.c.id.in_(ids), links.c.revoked_at.is_(None))
+                    .values(revoked_at=now(), revoked_by=by_user_id)
+                )
+        return ids

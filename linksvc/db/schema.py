@@ -1,0 +1,101 @@
+"""The database tables, in SQLAlchemy Core; Alembic migrations follow these.
+
+Times are whole UTC seconds since the epoch in integer columns: the same on
+SQLite and PostgreSQL, and cheap to compare on the download path.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger
+from sqlalchemy import Boolean
+from sqlalchemy import Column
+from sqlalchemy import ForeignKey
+from sqlalchemy import Index
+from sqlalchemy import Integer
+from sqlalchemy import MetaData
+from sqlalchemy import String
+from sqlalchemy import Table
+from sqlalchemy import Text
+from sqlalchemy import UniqueConstraint
+
+metadata = MetaData()
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("password_hash", String(256), nullable=False),
+    Column("is_admin", Boolean, nullable=False, default=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+    # Rotated at logout: a copied session cookie dies with the session.
+    Column("session_token", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+grants = Table(
+    "grants",
+    metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("prefix", String(1024), nullable=False),
+    UniqueConstraint("user_id", "prefix"),
+)
+
+links = Table(
+    "links",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("path", String(1024), nullable=False),
+    Column("created_by", ForeignKey("users.id"), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("not_before", BigInteger),
+    Column("max_downloads", Integer),
+    Column("download_count", Integer, nullable=False, default=0),
+    Column("last_downloaded_at", BigInteger),
+    # Who was counted last: a resumed range is free only for them (see
+    # links.claim_download); cleared with the audit after audit_retention.
+    Column("last_download_addr", String(64)),
+    Column("revoked_at", BigInteger),
+    Column("revoked_by", ForeignKey("users.id")),
+    Column("note", Text, nullable=False, default=""),
+    Index("ix_links_created_by", "created_by"),
+    Index("ix_links_path", "path"),
+)
+
+audit = Table(
+    "audit",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", BigInteger, nullable=False),
+    # created, revoked, download, resume, check, preview, refused
+    Column("event", String(16), nullable=False),
+    # ok, invalid, expired, revoked, used_up, not_yet_valid, missing, ...
+    Column("outcome", String(32), nullable=False),
+    Column("link_id", String(32)),
+    Column("path", String(1024)),
+    Column("actor", String(128), nullable=False, default=""),
+    Column("remote_addr", String(64), nullable=False, default=""),
+    Column("user_agent", String(512), nullable=False, default=""),
+    Column("status", Integer, nullable=False, default=0),
+    Column("bytes", BigInteger, nullable=False, default=0),
+    # False when the client left before the whole body went out.
+    Column("complete", Boolean),
+    # Identical requests within one fold window share a row (see audit.py).
+    Column("count", Integer, nullable=False, default=1),
+    Index("ix_audit_at", "at"),
+    Index("ix_audit_link_id", "link_id"),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("label", String(128), nullable=False),
+    # sha256 of the secret part; the secret itself is shown once and not kept.
+    Column("token_hash", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("last_used_at", BigInteger),
+    Column("revoked_at", BigInteger),
+)

@@ -1,0 +1,104 @@
+"""The database: engine, migrations, and the parts that query it; no Flask.
+
+The same code runs on SQLite (the default) and PostgreSQL. :class:`Store` is
+made of one part per table group: ``users``, ``tokens``, ``links`` and
+``claims`` (the download path), each its own class beside its tables.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine
+from sqlalchemy import Engine
+from sqlalchemy import event
+
+from .claims import DownloadClaims
+from .links import Link
+from .links import Links
+from .tokens import Tokens
+from .users import User
+from .users import Users
+
+__all__ = ["Link", "Store", "User", "make_engine"]
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def make_engine(url: str, timeout: float = 5) -> Engine:
+    """An engine that waits at most ``timeout`` seconds for a lock or a
+    connection, so a stuck database becomes a 503, not a hung worker."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": timeout})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection, _record) -> None:
+            # WAL lets readers and one writer work at once across workers;
+            # NORMAL sync survives application crashes, which is what we need.
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_timeout=timeout,
+        connect_args={"connect_timeout": max(1, int(timeout))},
+    )
+
+
+def _private_file(path: Path) -> None:
+    """Create the database file 0600 in a 0700 folder before SQLite does:
+    it holds password hashes and session tokens, and SQLite gives its WAL
+    and SHM files the database file's mode."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+
+
+def private_instance_problems(instance_dir: str) -> list[str]:
+    """What in the instance folder others may read (or enter)."""
+    root = Path(instance_dir)
+    problems = []
+    for path in [root, *sorted(root.glob("*"))]:
+        try:
+            mode = path.stat().st_mode
+        except OSError:
+            continue
+        if mode & 0o077:
+            kind = "folder" if path.is_dir() else "file"
+            problems.append(f"instance {kind} {path} is open to others")
+    return problems
+
+
+class Store:
+    """The engine and the parts that read and write through it."""
+
+    def __init__(self, url: str, timeout: float = 5) -> None:
+        if url.startswith("sqlite:///"):
+            _private_file(Path(url.removeprefix("sqlite:///")))
+        self.engine = make_engine(url, timeout)
+        self.users = Users(self.engine)
+        self.tokens = Tokens(self.engine, self.users)
+        self.links = Links(self.engine)
+        self.claims = DownloadClaims(self.engine)
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision; safe to run again."""
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with self.engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+
+    def dispose(self) -> None:
+        """Close the pool and this thread's download connection."""
+        self.claims.close()
+        self.engine.dispose()

@@ -1,0 +1,202 @@
+"""Users and their grants in the database; no Flask."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+
+from sqlalchemy import delete
+from sqlalchemy import Engine
+from sqlalchemy import func
+from sqlalchemy import insert
+from sqlalchemy import select
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from werkzeug.security import check_password_hash
+from werkzeug.security import generate_password_hash
+
+from ..core.clock import now
+from ..core.errors import UnknownUser
+from ..core.errors import UserExists
+from .schema import grants
+from .schema import users
+from .tokens import revoke_all
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    username: str
+    is_admin: bool
+    disabled: bool
+    session_token: str
+    grants: tuple[str, ...]
+
+    @property
+    def effective_grants(self) -> list[str]:
+        """Admins are granted the whole tree, spelled as the empty prefix."""
+        return [""] if self.is_admin else list(self.grants)
+
+
+class Users:
+    """Reads and writes of users and their grants."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def add(
+        self,
+        username: str,
+        password: str,
+        is_admin: bool = False,
+        grant_prefixes: Iterable[str] = (),
+    ) -> User:
+        try:
+            with self.engine.begin() as conn:
+                user_id = conn.execute(
+                    insert(users).values(
+                        username=username,
+                        password_hash=generate_password_hash(password),
+                        is_admin=is_admin,
+                        disabled=False,
+                        session_token=secrets.token_urlsafe(16),
+                        created_at=now(),
+                    )
+                ).inserted_primary_key[0]
+                for prefix in dict.fromkeys(grant_prefixes):
+                    conn.execute(insert(grants).values(user_id=user_id, prefix=prefix))
+        except IntegrityError:
+            raise UserExists(f"A user named {username!r} already exists.") from None
+        return self.by_name(username)
+
+    def count(self) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(users)).scalar_one()
+
+    def _user(self, where) -> User | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(users).where(where)).first()
+            if row is None:
+                return None
+            prefixes = conn.execute(
+                select(grants.c.prefix)
+                .where(grants.c.user_id == row.id)
+                .order_by(grants.c.prefix)
+            ).scalars()
+            return User(
+                row.id,
+                row.username,
+                row.is_admin,
+                row.disabled,
+                row.session_token,
+                tuple(prefixes),
+            )
+
+    def get(self, user_id: int) -> User | None:
+        return self._user(users.c.id == user_id)
+
+    def by_name(self, username: str) -> User:
+        user = self._user(users.c.username == username)
+        if user is None:
+            raise UnknownUser(f"There is no user named {username!r}.")
+        return user
+
+    def authenticate(self, username: str, password: str) -> User | None:
+        """The user if the password is right and the account enabled.
+
+        A password is checked against a hash every time, a stand-in one for
+        an unknown name, so a wrong password takes as long for an unknown or
+        disabled user as for a real one and the timing names no account.
+        """
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(users.c.password_hash, users.c.disabled).where(
+                    users.c.username == username
+                )
+            ).first()
+        stored = row.password_hash if row is not None else _stand_in_hash()
+        right = check_password_hash(stored, password)
+        if row is None or row.disabled or not right:
+            return None
+        return self.by_name(username)
+
+    def list(self) -> list[User]:
+        with self.engine.connect() as conn:
+            names = conn.execute(select(users.c.username).order_by(users.c.username))
+            names = list(names.scalars())
+        return [self.by_name(name) for name in names]
+
+    def grant(self, username: str, prefix: str) -> User:
+        user = self.by_name(username)
+        if prefix not in user.grants:
+            with self.engine.begin() as conn:
+                conn.execute(insert(grants).values(user_id=user.id, prefix=prefix))
+        return self.by_name(username)
+
+    def ungrant(self, username: str, prefix: str) -> User:
+        user = self.by_name(username)
+        with self.engine.begin() as conn:
+            conn.execute(
+                delete(grants).where(
+                    grants.c.user_id == user.id, grants.c.prefix == prefix
+                )
+            )
+        return self.by_name(username)
+
+    def set_password(self, username: str, password: str) -> User:
+        """A new password; every session and API token of the user ends."""
+        user = self.by_name(username)
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(users)
+                .where(users.c.id == user.id)
+                .values(
+                    password_hash=generate_password_hash(password),
+                    session_token=secrets.token_urlsafe(16),
+                )
+            )
+            revoke_all(conn, user.id)
+        return self.by_name(username)
+
+    def end_all_sessions(self) -> int:
+        """Every user's sessions end (a signing key was retired); returns how
+        many users there were."""
+        with self.engine.begin() as conn:
+            ids = list(conn.execute(select(users.c.id)).scalars())
+            for user_id in ids:
+                conn.execute(
+                    update(users)
+                    .where(users.c.id == user_id)
+                    .values(session_token=secrets.token_urlsafe(16))
+                )
+        return len(ids)
+
+    def end_sessions(self, user_id: int) -> None:
+        """End every session of the user: their cookies name the old token."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(users)
+                .where(users.c.id == user_id)
+                .values(session_token=secrets.token_urlsafe(16))
+            )
+
+    def set_disabled(self, username: str, disabled: bool) -> User:
+        """Disable (or enable) an account; either ends its sessions and API
+        tokens, so enabling an account gives nothing from before back."""
+        user = self.by_name(username)
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(users)
+                .where(users.c.id == user.id)
+                .values(disabled=disabled, session_token=secrets.token_urlsafe(16))
+            )
+            revoke_all(conn, user.id)
+        return self.by_name(username)
+
+
+@lru_cache(maxsize=1)
+def _stand_in_hash() -> str:
+    """A hash made the way real ones are, checked when a name is unknown."""
+    return generate_password_hash(secrets.token_urlsafe(16))

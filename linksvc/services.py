@@ -1,0 +1,71 @@
+"""The parts of one linksvc, built once and reached one way; no Flask.
+
+:func:`build` makes them from the settings; the app keeps them in
+``app.extensions`` and :func:`of` hands them to views, commands and tests
+alike. The rules about links and people live beside what they are about
+(access.py, sharing.py, accounts.py), not here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .core.files import ProtectedTree
+from .core.keys import KeyRing
+from .core.signing import LinkSigner
+from .core.throttle import Throttle
+from .db.audit import AuditLog
+from .db.store import Store
+
+#: Where the app keeps its Services.
+EXTENSION = "linksvc"
+
+
+@dataclass
+class Services:
+    """Everything a request, a command or a test needs."""
+
+    settings: dict[str, Any]
+    store: Store
+    tree: ProtectedTree
+    keyring: KeyRing
+    signer: LinkSigner
+    audit: AuditLog
+    #: Refused /d/ requests per client address.
+    refusals: Throttle
+    #: Failed API-token authentications per client address.
+    api_auth: Throttle
+
+    def refresh_keys(self) -> None:
+        """Follow a rotated or retired key (called once per request, by the
+        WSGI layer in front of everything)."""
+        if self.keyring.refresh():
+            self.signer = LinkSigner(self.keyring.keys)
+
+    def close(self) -> None:
+        """Write what the audit holds and close the database."""
+        self.audit.flush()
+        self.store.dispose()
+
+
+def build(settings: dict[str, Any], keyring: KeyRing) -> Services:
+    store = Store(settings["database_url"], settings["database_timeout"])
+    limits = settings["ratelimit_storage_url"]
+    return Services(
+        settings,
+        store,
+        ProtectedTree(settings["protected_dir"]),
+        keyring,
+        LinkSigner(keyring.keys),
+        AuditLog(store.engine, settings["audit_retention"]),
+        Throttle(limits, settings["refusal_limit"], "refusal"),
+        Throttle(limits, settings["api_auth_limit"], "api-auth"),
+    )
+
+
+def of(app: Any = None) -> Services:
+    """The Services of ``app``, or of the current Flask app."""
+    if app is None:
+        from flask import current_app as app
+    return app.extensions[EXTENSION]

@@ -1,0 +1,197 @@
+"""Blueprint: the JSON API under /api/v1, for scripts and other services.
+
+Authenticated by personal API tokens only (``Authorization: Bearer …``): a
+session cookie is never looked at here, so no CSRF token is needed. Errors are
+JSON with a stable ``error`` code (handlers.py); openapi.py describes it all.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from flask import Blueprint
+from flask import g
+from flask import jsonify
+from flask import request
+from flask import url_for
+from werkzeug.wrappers import Response
+
+from .. import access
+from .. import sharing
+from ..core.clock import iso
+from ..core.errors import BadRequest
+from ..core.errors import InvalidInput
+from ..core.errors import TooManyRequests
+from ..core.errors import Unauthorized
+from ..db.links import Link
+from ..db.users import User
+from .clients import client
+from .ext import services
+from .openapi import document
+from .pages import whole_number
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+log = logging.getLogger("linksvc.api")
+
+MAX_PER_PAGE = 200
+
+
+def link_json(link: Link) -> dict[str, Any]:
+    return {
+        "id": link.id,
+        "path": link.path,
+        "owner": link.owner,
+        "note": link.note,
+        "status": link.status(time.time()),
+        "created_at": iso(link.created_at),
+        "expires_at": iso(link.expires_at),
+        "not_before": iso(link.not_before),
+        "max_downloads": link.max_downloads,
+        "download_count": link.download_count,
+        "last_downloaded_at": iso(link.last_downloaded_at),
+        "revoked_at": iso(link.revoked_at),
+    }
+
+
+@bp.before_request
+def _authenticate() -> None:
+    if request.endpoint == "api.openapi":
+        return
+    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not presented.strip():
+        raise Unauthorized("Send a personal API token: Authorization: Bearer <token>.")
+    svc = services()
+    user = svc.store.tokens.user_for(presented.strip())
+    if user is None:
+        log.warning(
+            "failed API token authentication from %s (token id %r)",
+            request.remote_addr,
+            presented.strip()[:24],
+        )
+        wait = svc.api_auth.hit(request.remote_addr or "")
+        if wait is not None:
+            raise TooManyRequests(
+                "Too many failed authentications from your address; try again later.",
+                wait,
+            )
+        raise Unauthorized("The API token is unknown, revoked, or its user disabled.")
+    g.api_user = user
+
+
+@bp.after_request
+def _nosniff(response: Response) -> Response:
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _user() -> User:
+    return g.api_user
+
+
+def _body() -> dict[str, Any]:
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # a nesting bomb: [[[[…]]]]
+        data = None
+    if not isinstance(data, dict):
+        raise BadRequest(
+            "The body must be a JSON object (Content-Type: application/json)."
+        )
+    return data
+
+
+def _int_arg(name: str, default: int, high: int) -> int:
+    number = whole_number(request.args.get(name, str(default)), high)
+    if number is None:
+        raise BadRequest(f"{name} must be a whole number from 1 to {high}.")
+    return number
+
+
+def _optional(data: dict[str, Any], name: str, kinds: tuple[type, ...]) -> Any:
+    value = data.get(name)
+    if value is not None and (not isinstance(value, kinds) or isinstance(value, bool)):
+        names = " or ".join(kind.__name__ for kind in kinds)
+        raise InvalidInput(f"{name} must be {names.replace('str', 'a string')}")
+    return value
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    return jsonify(document())
+
+
+@bp.get("/files")
+def files() -> Response:
+    """What the caller may share in one folder."""
+    folder, listing = access.browse(services(), _user(), request.args.get("folder", ""))
+    entries = [
+        {
+            "name": e.name,
+            "path": e.path,
+            "type": "folder" if e.is_dir else "file",
+            "size": None if e.is_dir else e.size,
+            "modified_at": iso(int(e.mtime)),
+        }
+        for e in listing
+    ]
+    return jsonify({"folder": folder, "entries": entries})
+
+
+@bp.post("/links")
+def create_link() -> tuple[Response, int, dict[str, str]]:
+    data = _body()
+    path = data.get("path")
+    if not isinstance(path, str) or not path:
+        raise InvalidInput("A path is required: the file's path under protected/.")
+    svc = services()
+    link, token = sharing.create_link(
+        svc,
+        _user(),
+        path,
+        _optional(data, "expires", (str, int)),
+        max_downloads=_optional(data, "max_downloads", (int,)),
+        not_before=_optional(data, "not_before", (str, int)),
+        note=_optional(data, "note", (str,)) or "",
+        actor=f"api:{_user().username}",
+        **client(request.environ),
+    )
+    body = {**link_json(link), "url": sharing.link_url(svc, token, request.host_url)}
+    location = url_for("api.get_link", link_id=link.id)
+    return jsonify(body), 201, {"Location": location}
+
+
+@bp.get("/links")
+def list_links() -> Response:
+    page = _int_arg("page", 1, 1_000_000)
+    per_page = _int_arg("per_page", 50, MAX_PER_PAGE)
+    store = services().store
+    user = _user()
+    rows = store.links.list(user.id, limit=per_page, offset=(page - 1) * per_page)
+    return jsonify(
+        {
+            "items": [link_json(link) for link in rows],
+            "page": page,
+            "per_page": per_page,
+            "total": store.links.count(user.id),
+        }
+    )
+
+
+@bp.get("/links/<link_id>")
+def get_link(link_id: str) -> Response:
+    return jsonify(link_json(sharing.visible_link(services(), _user(), link_id)))
+
+
+@bp.delete("/links/<link_id>")
+def revoke_link(link_id: str) -> Response:
+    user = _user()
+    revoked = sharing.revoke_link(
+        services(),
+        user,
+        link_id,
+        actor=f"api:{user.username}",
+        **client(request.environ),
+    )
+    return jsonify(link_json(revoked))

@@ -1,0 +1,259 @@
+"""Blueprint: login and logout, and who the current user is.
+
+Sessions are Flask-Login's. A session names the user *and* the user's current
+session token; logout rotates the token, so a copied cookie is dead after
+logout (and so is every other session of that user: logout means everywhere).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from functools import wraps
+from urllib.parse import urlsplit
+
+from flask import Blueprint
+from flask import current_app
+from flask import flash
+from flask import Flask
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import session
+from flask import url_for
+from flask_login import current_user
+from flask_login import login_user
+from flask_login import logout_user
+from flask_login import UserMixin
+from flask_wtf import FlaskForm
+from itsdangerous import BadData
+from itsdangerous import URLSafeTimedSerializer
+from werkzeug.wrappers import Response
+from wtforms import PasswordField
+from wtforms import StringField
+from wtforms.validators import DataRequired
+from wtforms.validators import Length
+
+from ..core.errors import NotGranted
+from ..db.users import User
+from .ext import login_manager
+from .ext import make_limiter
+from .ext import services
+
+bp = Blueprint("auth", __name__)
+
+
+class SessionUser(UserMixin):
+    """The Flask-Login face of a stored user."""
+
+    def __init__(self, user: User) -> None:
+        self.user = user
+
+    def get_id(self) -> str:
+        return f"{self.user.id}:{self.user.session_token}"
+
+
+class LoginForm(FlaskForm):
+    username = StringField("User name", validators=[DataRequired(), Length(max=64)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+
+
+class LogoutForm(FlaskForm):
+    """Empty but for its CSRF token: logout is a POST that a page cannot forge."""
+
+
+def init_app(app: Flask) -> None:
+    login_manager.init_app(app)
+    login_manager.session_protection = "basic"
+
+    @app.context_processor
+    def _logout_form() -> dict[str, object]:
+        return {"logout_form": LogoutForm()}
+
+
+def throttle_logins(app: Flask) -> None:
+    """Failed logins are limited per user name and address, per address, and
+    per user name across addresses (Flask-Limiter); a breach answers 429 with
+    Retry-After. The last limit does not hold a browser with a device cookie
+    from an earlier login as that user (OWASP's device cookies), so guessing
+    from elsewhere cannot lock the user out. Call after the blueprint is
+    registered: the limits wrap its login view."""
+    conf = app.config["LINKSVC"]
+    limiter = make_limiter(app)
+    view = app.view_functions["auth.login"]
+    view = limiter.limit(
+        conf["login_limit"],
+        key_func=_name_and_address_key,
+        methods=["POST"],
+        deduct_when=_failed,
+        scope="login-name-address",
+    )(view)
+    view = limiter.limit(
+        conf["login_limit_per_name"],
+        key_func=_username_key,
+        methods=["POST"],
+        deduct_when=_failed,
+        exempt_when=_known_device,
+        scope="login-user",
+    )(view)
+    view = limiter.limit(
+        conf["login_limit_per_address"],
+        methods=["POST"],
+        deduct_when=_failed,
+        scope="login-address",
+    )(view)
+    app.view_functions["auth.login"] = view
+
+
+def _username() -> str:
+    return request.form.get("username", "").strip().lower()[:64]
+
+
+def _username_key() -> str:
+    return "user:" + _username()
+
+
+def _name_and_address_key() -> str:
+    return f"user:{_username()}@{request.remote_addr or ''}"
+
+
+#: A browser that logged in as a user carries this cookie for a year.
+DEVICE_COOKIE = "linksvc_device"
+DEVICE_MAX_AGE = 365 * 86400
+
+
+def _device_serializer() -> URLSafeTimedSerializer:
+    keys = [current_app.secret_key, *current_app.config["SECRET_KEY_FALLBACKS"]]
+    return URLSafeTimedSerializer(keys, salt="linksvc.device.v1")
+
+
+def _known_device() -> bool:
+    """Whether this browser logged in as the user it now names before."""
+    cookie = request.cookies.get(DEVICE_COOKIE, "")
+    if not cookie or len(cookie) > 512:
+        return False
+    try:
+        name = _device_serializer().loads(cookie, max_age=DEVICE_MAX_AGE)
+    except BadData:
+        return False
+    return isinstance(name, str) and name == _username()
+
+
+def _failed(response: Response) -> bool:
+    return response.status_code not in (301, 302, 303, 307, 308)
+
+
+@login_manager.user_loader
+def _load_user(session_id: str) -> SessionUser | None:
+    user_id, _, token = session_id.partition(":")
+    if not (user_id.isascii() and user_id.isdigit()) or not _session_is_current():
+        return None
+    user = services().store.users.get(int(user_id))
+    if user is None or user.disabled or user.session_token != token:
+        return None
+    return SessionUser(user)
+
+
+#: The session remembers when its user last made a request, to this precision
+#: (seconds), so the cookie is not rewritten on every page.
+SEEN_PRECISION = 60
+
+
+def _session_is_current() -> bool:
+    """False once the session was idle for ``session_idle_timeout`` or lives
+    past ``session_lifetime`` from its login; then it is cleared."""
+    conf = current_app.config["LINKSVC"]
+    now = int(time.time())
+    login_at, seen_at = session.get("login_at"), session.get("seen_at")
+    if (
+        not isinstance(login_at, int)
+        or not isinstance(seen_at, int)
+        or now - login_at > conf["session_lifetime"]
+        or now - seen_at > conf["session_idle_timeout"]
+    ):
+        session.clear()
+        return False
+    if now - seen_at >= SEEN_PRECISION:
+        session["seen_at"] = now
+    return True
+
+
+@login_manager.unauthorized_handler
+def _unauthorized() -> Response:
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+def current() -> User:
+    """The logged-in user (views behind ``login_required``)."""
+    return current_user.user
+
+
+def admin_required(view: Callable) -> Callable:
+    """Like ``login_required``, and the user must be an administrator."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        if not current_user.user.is_admin:
+            raise NotGranted("Only administrators may see this page.")
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def safe_next(target: str | None) -> str:
+    """``target`` if it is a path on this site, else the dashboard.
+
+    Refuses ``//host``, ``/\\host``, schemes and anything with a netloc, which
+    browsers would follow off-site.
+    """
+    fallback = url_for("dashboard.browse")
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return fallback
+    if "\\" in target or any(ord(c) < 32 for c in target):
+        return fallback
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return fallback
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Response | str:
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = services().store.users.authenticate(
+            form.username.data, form.password.data
+        )
+        if user is not None:
+            # A fresh session at login: nothing planted before it survives.
+            session.clear()
+            session["login_at"] = session["seen_at"] = int(time.time())
+            login_user(SessionUser(user))
+            response = redirect(safe_next(request.args.get("next")))
+            response.set_cookie(
+                DEVICE_COOKIE,
+                _device_serializer().dumps(user.username.lower()),
+                max_age=DEVICE_MAX_AGE,
+                secure=current_app.config["SESSION_COOKIE_SECURE"],
+                httponly=True,
+                samesite="Lax",
+            )
+            return response
+        flash("Wrong user name or password.", "error")
+        status = 200
+    else:
+        status = 400 if form.errors and request.method == "POST" else 200
+    return render_template("login.html", form=form), status
+
+
+@bp.route("/logout", methods=["POST"])
+def logout() -> Response:
+    # CSRFProtect has checked the form's token before this runs.
+    if current_user.is_authenticated:
+        services().store.users.end_sessions(current_user.user.id)
+    logout_user()
+    session.clear()
+    flash("You are logged out.", "info")
+    return redirect(url_for("auth.login"))

@@ -1,0 +1,212 @@
+"""Blueprint: browse what you may share, create links, list and revoke them."""
+
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint
+from flask import flash
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+from flask_login import login_required
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
+from wtforms import IntegerField
+from wtforms import SelectField
+from wtforms import StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Length
+from wtforms.validators import NumberRange
+from wtforms.validators import Optional
+
+from .. import access
+from .. import sharing
+from ..core.clock import minutes
+from ..core.durations import format_duration
+from ..core.errors import InvalidInput
+from ..core.errors import LinksvcError
+from ..core.text import printable
+from ..db import audit
+from ..sharing import MAX_DOWNLOADS
+from ..sharing import MAX_NOTE
+from .auth import current
+from .clients import client
+from .ext import services
+from .pages import whole_number
+
+bp = Blueprint("dashboard", __name__)
+
+#: The expiry choices offered on the share form, besides a custom value.
+EXPIRY_CHOICES = [("1h", "1 hour"), ("1d", "1 day"), ("7d", "7 days")]
+#: Rows of each part of a link's history page.
+HISTORY_ROWS = 500
+#: Rows on one page of "My links".
+LINKS_PER_PAGE = 100
+TOKEN_PAGE_HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
+
+
+class ShareForm(FlaskForm):
+    expires = SelectField(
+        "Expires after",
+        choices=[SelectChoice(v, label) for v, label in EXPIRY_CHOICES]
+        + [SelectChoice("custom", "Custom…")],
+        default="1d",
+    )
+    custom = StringField(
+        "Custom expiry (e.g. 90m, 2d, 2w)", validators=[Optional(), Length(max=16)]
+    )
+    max_downloads = IntegerField(
+        "Download limit (empty: no limit, 1: one-time)",
+        validators=[Optional(), NumberRange(1, MAX_DOWNLOADS)],
+    )
+    not_before = StringField(
+        "Starts (UTC, empty: now)", validators=[Optional(), Length(max=40)]
+    )
+    note = StringField("Note: who is it for?", validators=[Length(max=MAX_NOTE)])
+
+
+class RevokeForm(FlaskForm):
+    """Only its CSRF token: revoking is a POST no other site can forge."""
+
+
+def _crumbs(path: str) -> list[tuple[str, str]]:
+    """(name, path) for each folder from the top down to ``path``."""
+    crumbs, parts = [], path.split("/") if path else []
+    for i, name in enumerate(parts):
+        crumbs.append((name, "/".join(parts[: i + 1])))
+    return crumbs
+
+
+@bp.route("/")
+@bp.route("/browse/<path:folder>")
+@login_required
+def browse(folder: str = "") -> str:
+    clean, entries = access.browse(services(), current(), folder)
+    return render_template(
+        "browse.html", folder=clean, crumbs=_crumbs(clean), entries=entries
+    )
+
+
+@bp.route("/share/<path:filename>", methods=["GET", "POST"])
+@login_required
+def share(filename: str):
+    user = current()
+    svc = services()
+    clean, _, _ = access.granted_file(svc, user, filename)
+    form = ShareForm()
+    if not form.is_submitted():
+        form.expires.data = _default_choice(svc.settings["default_expiry"])
+        if form.expires.data == "custom":
+            form.custom.data = format_duration(svc.settings["default_expiry"])
+    if form.validate_on_submit():
+        choice = (
+            form.custom.data if form.expires.data == "custom" else form.expires.data
+        )
+        try:
+            if not choice:
+                raise InvalidInput("Give a custom expiry such as 90m, 2d or 2w.")
+            link, token = sharing.create_link(
+                svc,
+                user,
+                clean,
+                choice,
+                max_downloads=form.max_downloads.data,
+                not_before=form.not_before.data,
+                note=form.note.data,
+                **client(request.environ),
+            )
+        except LinksvcError as exc:
+            form.form_errors.append(str(exc))
+        else:
+            url = sharing.link_url(svc, token, request.host_url)
+            page = render_template("created.html", link=link, url=url)
+            return page, 201, TOKEN_PAGE_HEADERS
+    status = 400 if form.is_submitted() else 200
+    return (
+        render_template(
+            "share.html",
+            form=form,
+            path=clean,
+            max_expiry=format_duration(svc.settings["max_expiry"]),
+        ),
+        status,
+    )
+
+
+def _default_choice(seconds: int) -> str:
+    spelled = format_duration(seconds)
+    return spelled if spelled in dict(EXPIRY_CHOICES) else "custom"
+
+
+@bp.route("/links")
+@login_required
+def links() -> str:
+    user = current()
+    store = services().store
+    owner = None if user.is_admin else user.id
+    page = whole_number(request.args.get("page", "1"), 999_999) or 1
+    rows = store.links.list(
+        owner, limit=LINKS_PER_PAGE, offset=(page - 1) * LINKS_PER_PAGE
+    )
+    pages = max(1, -(-store.links.count(owner) // LINKS_PER_PAGE))
+    return render_template(
+        "links.html",
+        links=rows,
+        now=time.time(),
+        revoke_form=RevokeForm(),
+        page=page,
+        pages=pages,
+    )
+
+
+@bp.route("/links/<link_id>")
+@login_required
+def link_detail(link_id: str) -> str:
+    svc = services()
+    link = sharing.visible_link(svc, current(), link_id)
+    svc.audit.flush(timeout=1)
+    engine = svc.store.engine
+    # Downloads and changes apart from the folded noise (refusals, checks,
+    # resumes, previews), so a flood of the latter cannot hide the former.
+    history = audit.query(
+        engine, link_id=link.id, events=audit.KEY_EVENTS, limit=HISTORY_ROWS
+    )
+    others = audit.query(
+        engine, link_id=link.id, exclude_events=audit.KEY_EVENTS, limit=HISTORY_ROWS
+    )
+    return render_template(
+        "link.html",
+        link=link,
+        history=history,
+        others=others,
+        now=time.time(),
+        revoke_form=RevokeForm(),
+    )
+
+
+@bp.route("/links/<link_id>/revoke", methods=["POST"])
+@login_required
+def revoke(link_id: str) -> Response:
+    """CSRFProtect has checked the form's token before this runs."""
+    link = sharing.revoke_link(
+        services(), current(), link_id, **client(request.environ)
+    )
+    flash(f"Revoked the link to {link.path}.", "info")
+    return redirect(url_for("dashboard.links"))
+
+
+bp.app_template_filter("utc")(minutes)
+
+
+bp.app_template_filter("printable")(printable)
+
+
+@bp.app_template_filter("filesize")
+def _filesize(size: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size} B"

@@ -1,0 +1,274 @@
+"""Blueprint: the public ``/d/<token>`` and the logged-in ``/protected/<path>``.
+
+``/d/<token>`` is the one route strangers hammer, so :func:`serve_link` does
+all of it on the bare WSGI environ, and :class:`FastLinks` runs it in front of
+Flask. It decides, counts, sends and records every outcome in one pass; a
+refusal comes back as a :class:`Refusal` value, already recorded, and the
+Flask view only renders it (or a chat-app preview). Nothing is tried twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from flask import Blueprint
+from flask import render_template
+from flask import request
+from flask_login import login_required
+from werkzeug.exceptions import InternalServerError
+
+from .. import access
+from ..core import sending
+from ..core.clock import now
+from ..core.conditional import decide
+from ..core.conditional import Decision
+from ..core.conditional import make_etag
+from ..core.errors import LinksvcError
+from ..core.errors import TooManyRequests
+from ..core.previews import is_preview_bot
+from ..core.sending import FileResponse
+from ..core.signing import Claims
+from ..db.claims import COUNT
+from ..db.claims import COUNTED
+from ..db.claims import DEFERRED
+from ..db.claims import PEEK
+from ..db.claims import RESUME
+from ..services import Services
+from .auth import current
+from .clients import client
+from .ext import services
+
+bp = Blueprint("download", __name__)
+#: Where FastLinks leaves its Refusal for the Flask view to render.
+REFUSAL = "linksvc.refusal"
+log = logging.getLogger("linksvc.download")
+
+#: The request headers RFC 9110 preconditions and ranges read, by WSGI name.
+_CONDITIONAL = {
+    "If-Match": "HTTP_IF_MATCH",
+    "If-None-Match": "HTTP_IF_NONE_MATCH",
+    "If-Modified-Since": "HTTP_IF_MODIFIED_SINCE",
+    "If-Unmodified-Since": "HTTP_IF_UNMODIFIED_SINCE",
+    "If-Range": "HTTP_IF_RANGE",
+    "Range": "HTTP_RANGE",
+}
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a request for a link gets no file, and what the token said if it
+    was genuine. ``error`` None is an unexpected failure (a 500 page)."""
+
+    error: LinksvcError | None
+    claims: Claims | None = None
+
+
+def decision_for(environ: dict[str, Any], st: os.stat_result) -> Decision:
+    headers = {
+        name: environ[key] for name, key in _CONDITIONAL.items() if key in environ
+    }
+    return decide(
+        environ["REQUEST_METHOD"],
+        headers,
+        st.st_size,
+        int(st.st_mtime),
+        make_etag(st.st_size, st.st_mtime_ns),
+    )
+
+
+def claim_mode(method: str, decision: Decision) -> str:
+    """COUNT a GET that starts the file; a later range RESUMEs; the rest PEEK."""
+    if method != "GET" or decision.status not in (200, 206):
+        return PEEK
+    return COUNT if decision.starts_at_zero else RESUME
+
+
+def serve_link(svc: Services, environ: dict[str, Any], token: str) -> Any:
+    """Verify, check, count, send and record one request for a link.
+
+    Returns the FileResponse, or a recorded Refusal. The file is opened before
+    the download is counted, so a count is never taken for a response that
+    cannot be sent; the audit row is written when the server closes the body,
+    with the bytes that went out.
+    """
+    who = client(environ)
+    claims = None
+    try:
+        claims = svc.signer.verify(token)
+        _, path, st = svc.tree.file(claims.path)
+        decision = decision_for(environ, st)
+        response = sending.send(environ, path, st, decision)
+        mode = claim_mode(environ["REQUEST_METHOD"], decision)
+        try:
+            claimed = svc.store.claims.claim(
+                claims,
+                now(),
+                mode,
+                svc.settings["resume_window"],
+                who["remote_addr"],
+            )
+        except BaseException:
+            response.close()
+            raise
+    except LinksvcError as exc:
+        return refuse(svc, environ, exc, claims)
+    response.tally.callback = partial(
+        _record_download, svc, claims, mode, claimed, decision.status, who
+    )
+    return response
+
+
+def _record_download(
+    svc: Services,
+    claims: Claims,
+    mode: str,
+    claimed: str,
+    status: int,
+    who: dict[str, str],
+    sent: int,
+    complete: bool,
+) -> None:
+    counted = claimed in (COUNTED, DEFERRED)
+    # A counted GET is a download; a free range a resume; HEAD/304/412/416 a check.
+    event = "download" if counted else "check" if mode == PEEK else "resume"
+    svc.audit.record(
+        event,
+        "ok" if status in (200, 206) else str(status),
+        count=claimed == DEFERRED,
+        fold=not counted,
+        link_id=claims.link_id,
+        path=claims.path,
+        status=status,
+        bytes=sent,
+        complete=complete if mode != PEEK else None,
+        **who,
+    )
+
+
+def refuse(
+    svc: Services,
+    environ: dict[str, Any],
+    exc: LinksvcError,
+    claims: Claims | None = None,
+) -> Refusal:
+    """Record a refusal (folded with identical ones) and return it; a client
+    over ``refusal_limit`` gets 429 instead, so refusals cost us little."""
+    who = client(environ)
+    wait = svc.refusals.hit(who["remote_addr"])
+    if wait is not None:
+        exc = TooManyRequests(
+            "Too many refused requests from your address; try again later.", wait
+        )
+    svc.audit.record(
+        "refused",
+        exc.code,
+        fold=True,
+        link_id=claims.link_id if claims else None,
+        path=claims.path if claims else None,
+        status=exc.status,
+        **who,
+    )
+    return Refusal(exc, claims)
+
+
+def preview(svc: Services, environ: dict[str, Any], token: str) -> Any:
+    """What a chat app's link unfurler sees: the name, never the bytes, and
+    only for a link that would download now; nothing is counted."""
+    claims = None
+    try:
+        claims = svc.signer.verify(token)
+        svc.tree.file(claims.path)
+        svc.store.claims.claim(claims, now(), PEEK)
+    except LinksvcError as exc:
+        return refuse(svc, environ, exc, claims)
+    svc.audit.record(
+        "preview",
+        "ok",
+        fold=True,
+        link_id=claims.link_id,
+        path=claims.path,
+        status=200,
+        **client(environ),
+    )
+    page = render_template("preview.html", name=claims.path.rsplit("/", 1)[-1])
+    return page, 200, {"Cache-Control": "private, no-store", "X-Robots-Tag": "none"}
+
+
+class FastLinks:
+    """WSGI middleware: serves ``GET|HEAD /d/<token>`` and hands refusals (to
+    render) and chat-app previews to the Flask app."""
+
+    def __init__(self, app: Callable, svc: Services) -> None:
+        self.app, self.svc = app, svc
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable:
+        path = environ.get("PATH_INFO", "")
+        if (
+            path.startswith("/d/")
+            and environ.get("REQUEST_METHOD") in ("GET", "HEAD")
+            and "/" not in path[3:]
+            and not is_preview_bot(environ.get("HTTP_USER_AGENT", ""))
+        ):
+            try:
+                result = serve_link(self.svc, environ, path[3:])
+            except Exception:
+                log.exception("download of %s failed", path[:40])
+                result = Refusal(None)
+            if isinstance(result, FileResponse):
+                return result(environ, start_response)
+            environ[REFUSAL] = result
+        return self.app(environ, start_response)
+
+
+@bp.route("/d/<token>", methods=["GET", "HEAD"])
+def link(token: str) -> Any:
+    """Render what FastLinks decided, or answer a chat-app preview."""
+    svc = services()
+    result = request.environ.pop(REFUSAL, None)
+    if result is None:
+        if is_preview_bot(request.user_agent.string):
+            result = preview(svc, request.environ, token)
+        else:  # a path FastLinks did not take (an app mounted without it)
+            result = serve_link(svc, request.environ, token)
+    if isinstance(result, Refusal):
+        if result.error is None:
+            raise InternalServerError()
+        raise result.error
+    return result
+
+
+@bp.route("/protected/<path:filename>", methods=["GET", "HEAD"])
+@login_required
+def protected(filename: str) -> FileResponse:
+    """The tutorial's route: a logged-in user's direct access, grants checked,
+    audited like a link."""
+    user = current()
+    svc = services()
+    environ = request.environ
+    real_path, path, st = access.granted_file(svc, user, filename)
+    decision = decision_for(environ, st)
+    response = sending.send(environ, path, st, decision)
+    who = client(environ)
+    sends_body = environ["REQUEST_METHOD"] == "GET" and decision.status in (200, 206)
+
+    def record(sent: int, complete: bool) -> None:
+        svc.audit.record(
+            "download" if sends_body else "check",
+            "ok" if decision.status in (200, 206) else str(decision.status),
+            fold=not sends_body,
+            path=real_path,
+            actor=user.username,
+            status=decision.status,
+            bytes=sent,
+            complete=complete if sends_body else None,
+            **who,
+        )
+
+    response.tally.callback = record
+    return response
