@@ -12,9 +12,12 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 from freezegun import freeze_time
+from sqlalchemy import select
 
 from linksvc import create_app
 from linksvc import sharing
+from linksvc.db.schema import audit
+from linksvc.db.schema import links
 from linksvc.db.store import Store
 from linksvc.services import of as services_of
 
@@ -92,15 +95,32 @@ def template_db(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def app(settings: dict, template_db: Path):
-    instance = Path(settings["instance_dir"])
-    instance.mkdir(mode=0o700, parents=True, exist_ok=True)
-    shutil.copy(template_db, instance / "linksvc.sqlite3")
-    app = create_app(settings)
-    app.config["TESTING"] = True
-    yield app
-    services_of(app).audit.flush()
-    services_of(app).store.dispose()
+def make_app(settings: dict, template_db: Path):
+    """``make_app(**overrides)``: an app on this test's copy of the template
+    database, with settings overridden; closed at teardown. Its test clients
+    are BufferedClients."""
+    made = []
+
+    def make(**overrides):
+        conf = {**settings, **overrides}
+        instance = Path(conf["instance_dir"])
+        instance.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not (instance / "linksvc.sqlite3").exists():
+            shutil.copy(template_db, instance / "linksvc.sqlite3")
+        app = create_app(conf)
+        app.config["TESTING"] = True
+        app.test_client_class = BufferedClient
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        services_of(app).close()
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
 
 
 @pytest.fixture
@@ -120,7 +140,6 @@ class BufferedClient(FlaskClient):
 
 @pytest.fixture
 def client(app):
-    app.test_client_class = BufferedClient
     return app.test_client()
 
 
@@ -162,6 +181,23 @@ class Auth:
 @pytest.fixture
 def auth(client) -> Auth:
     return Auth(client)
+
+
+def link_row(svc, link_id=None):
+    """The link's row (the only link's, without an id), after queued counts."""
+    svc.audit.flush()  # counts of unlimited links are written in batches
+    with svc.store.engine.connect() as conn:
+        query = select(links)
+        if link_id:
+            query = query.where(links.c.id == link_id)
+        return conn.execute(query).first()
+
+
+def audit_rows(svc):
+    """Every audit row, oldest first, after the queue is written."""
+    svc.audit.flush()
+    with svc.store.engine.connect() as conn:
+        return conn.execute(select(audit).order_by(audit.c.id)).fetchall()
 
 
 @pytest.fixture

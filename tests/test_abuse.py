@@ -15,10 +15,10 @@ from linksvc.db.schema import audit
 from linksvc.db.schema import links
 from linksvc.services import of as services_of
 
+from .conftest import audit_rows
 from .conftest import BIG_SIZE
 from .conftest import KEYS
-from .test_download import audit_rows
-from .test_download import link_row
+from .conftest import link_row
 
 A = {"REMOTE_ADDR": "198.51.100.1"}
 B = {"REMOTE_ADDR": "198.51.100.2"}
@@ -106,13 +106,8 @@ def test_range_numbers_of_thousands_of_digits_are_no_500(
     assert client.get(f"/d/{token}", headers={"Range": header}).status_code == status
 
 
-def test_refusals_are_rate_limited_per_client_address(settings, app, tmp_path):
-    from linksvc import create_app
-
-    from .conftest import BufferedClient
-
-    strict = create_app({**settings, "refusal_limit": "3 per minute"})
-    strict.test_client_class = BufferedClient
+def test_refusals_are_rate_limited_per_client_address(make_app):
+    strict = make_app(refusal_limit="3 per minute")
     client = strict.test_client()
     for _ in range(3):
         assert client.get("/d/nonsense", environ_base=A).status_code == 404
@@ -127,7 +122,6 @@ def test_refusals_are_rate_limited_per_client_address(settings, app, tmp_path):
         ("rate_limited", "198.51.100.1", 1),
         ("link_invalid", "198.51.100.2", 1),
     ]
-    svc.store.dispose()
 
 
 def test_identical_refusals_fold_into_one_row_and_client_text_is_capped(client, svc):
@@ -141,24 +135,18 @@ def test_identical_refusals_fold_into_one_row_and_client_text_is_capped(client, 
     assert rows[0].count == 50 and len(rows[0].user_agent) <= 256
 
 
-def test_client_address_comes_only_from_trusted_proxies(settings, app, make_link):
-    from linksvc import create_app
-
-    from .conftest import BufferedClient
-
+def test_client_address_comes_only_from_trusted_proxies(app, make_app):
     spoof = {"X-Forwarded-For": "203.0.113.9"}
     plain = app.test_client()
     plain.get("/d/nonsense", headers=spoof)
     svc = services_of(app)
     assert audit_rows(svc)[-1].remote_addr == "127.0.0.1"
-    proxied = create_app({**settings, "trusted_proxies": 1})
-    proxied.test_client_class = BufferedClient
+    proxied = make_app(trusted_proxies=1)
     headers = {"X-Forwarded-For": "203.0.113.7, 192.0.2.50"}
     proxied.test_client().get("/d/other-nonsense", headers=headers)
     psvc = services_of(proxied)
     # One proxy of ours: the address it saw, not what the client claimed.
     assert audit_rows(psvc)[-1].remote_addr == "192.0.2.50"
-    psvc.store.dispose()
 
 
 def test_audit_export_streams_in_constant_memory(svc, runner):
@@ -214,21 +202,18 @@ def test_audit_rows_and_client_addresses_are_pruned_after_the_retention(
     assert len(audit_rows(svc)) == 1
 
 
-def test_the_server_prunes_by_itself(settings, app, frozen):
-    from linksvc import create_app
-
+def test_the_server_prunes_by_itself(app, make_app, frozen):
     svc = services_of(app)
     with svc.store.engine.begin() as conn:
         conn.execute(
             insert(audit),
             [{"at": 1, "event": "refused", "outcome": "x", "status": 404}],
         )
-    fresh = create_app(settings)
+    fresh = make_app()
     fsvc = services_of(fresh)
     fsvc.audit.record("refused", "y", status=404)
     fsvc.audit.flush()
     assert [r.outcome for r in audit_rows(fsvc)] == ["y"]
-    fsvc.store.dispose()
 
 
 def test_csv_export_neutralises_formulas(client, auth, make_link, svc):

@@ -6,7 +6,7 @@ import pytest
 from linksvc.cli import cli
 
 from .conftest import csrf_token
-from .test_download import link_row
+from .conftest import link_row
 
 SECRET_TEXT = b"only for people granted secret/"
 

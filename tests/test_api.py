@@ -10,9 +10,9 @@ from referencing.jsonschema import DRAFT202012
 from linksvc.cli import cli
 from linksvc.web.openapi import document
 
+from .conftest import audit_rows
+from .conftest import link_row
 from .conftest import SECRET
-from .test_download import audit_rows
-from .test_download import link_row
 
 DOC = document()
 REGISTRY = Registry().with_resource(

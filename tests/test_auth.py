@@ -2,8 +2,6 @@
 
 import pytest
 
-from linksvc.services import of as services_of
-
 from .conftest import csrf_token
 
 
@@ -63,10 +61,11 @@ def test_next_is_followed_only_to_this_site(auth, target, expected):
     assert response.headers["Location"] == expected
 
 
-def test_anonymous_is_sent_to_login_with_next(client):
-    response = client.get("/links")
+@pytest.mark.parametrize("path", ["/links", "/protected/readme.txt"])
+def test_anonymous_is_sent_to_login_with_next(client, path):
+    response = client.get(path)
     assert response.status_code in (302, 303)
-    assert response.headers["Location"] == "/login?next=/links"
+    assert response.headers["Location"] == f"/login?next={path}"
 
 
 def test_logout_ends_the_session_even_for_a_copied_cookie(client, auth, app):
@@ -91,11 +90,11 @@ def test_session_cookie_is_httponly_samesite_and_secure_for_https(client, auth):
 
 
 def test_login_renews_the_session(client, auth):
-    client.get("/login")
-    before = client.get_cookie("linksvc_session").value
+    with client.session_transaction() as planted:
+        planted["planted"] = "by someone else before the login"
     auth.login("alice")
-    after = client.get_cookie("linksvc_session").value
-    assert before != after
+    with client.session_transaction() as session:
+        assert "planted" not in session and "_user_id" in session
 
 
 def test_disabled_user_cannot_log_in(client, auth, svc):
@@ -113,20 +112,13 @@ def test_forms_carry_csrf(client, auth):
     assert csrf_token(client, "/share/reports/q3/summary.csv")
 
 
-def test_cookie_is_not_secure_when_served_over_plain_http(settings, template_db):
-    import shutil
-    from pathlib import Path
-
-    from linksvc import create_app
+def test_cookie_is_not_secure_when_served_over_plain_http(make_app):
+    from werkzeug.test import Client
 
     from .conftest import Auth
 
-    instance = Path(settings["instance_dir"])
-    instance.mkdir(parents=True, exist_ok=True)
-    shutil.copy(template_db, instance / "linksvc.sqlite3")
-    app = create_app({**settings, "public_base_url": "http://127.0.0.1:8000"})
-    response = Auth(app.test_client()).login("alice")
+    app = make_app(public_base_url="http://127.0.0.1:8000")
+    response = Auth(Client(app, app.response_class)).login("alice")
     header = response.headers["Set-Cookie"]
     assert "HttpOnly" in header and "SameSite=Lax" in header
     assert "Secure" not in header
-    services_of(app).store.dispose()

@@ -12,7 +12,6 @@ from linksvc.cli import cli
 from linksvc.services import of as services_of
 
 from .conftest import Auth
-from .conftest import BufferedClient
 from .conftest import csrf_token
 
 
@@ -83,12 +82,10 @@ def _login_seconds(app, name, password, rounds=3):
     return best
 
 
-def test_a_wrong_password_takes_as_long_for_any_user_name(settings, app, runner):
+def test_a_wrong_password_takes_as_long_for_any_user_name(make_app, runner):
     runner.invoke(cli, ["user", "disable", "bob"])
-    services_of(app).store.dispose()
-    roomy = create_app(
-        {
-            **settings,
+    roomy = make_app(
+        **{
             "login_limit": "1000/minute",
             "login_limit_per_address": "1000/minute",
             "login_limit_per_name": "1000/minute",
@@ -99,24 +96,18 @@ def test_a_wrong_password_takes_as_long_for_any_user_name(settings, app, runner)
     disabled = _login_seconds(roomy, "bob", "wrong-password")
     # Before: ~170 ms against ~10 ms. Now each checks one hash.
     assert unknown > existing * 0.5 and disabled > existing * 0.5
-    services_of(roomy).store.dispose()
 
 
 @pytest.fixture
-def guarded(settings, app):
-    services_of(app).store.dispose()
-    guarded = create_app(
-        {
-            **settings,
+def guarded(make_app):
+    return make_app(
+        **{
             "login_limit": "3 per minute",
             "login_limit_per_name": "5 per minute",
             "login_limit_per_address": "100 per minute",
             "api_auth_limit": "3 per minute",
         }
     )
-    guarded.test_client_class = BufferedClient
-    yield guarded
-    services_of(guarded).store.dispose()
 
 
 def test_guessing_from_many_addresses_cannot_lock_out_a_known_browser(guarded):
@@ -174,7 +165,7 @@ def test_instance_files_are_private(tmp_path, settings, template_db):
 def test_start_up_warns_about_instance_files_others_can_read(settings, app, caplog):
     db = os.path.join(settings["instance_dir"], "linksvc.sqlite3")
     os.chmod(db, 0o644)
-    create_app(settings).extensions["linksvc"].store.dispose()
+    create_app(settings).extensions["linksvc"].close()
     assert "linksvc.sqlite3 is open to others" in caplog.text
 
 

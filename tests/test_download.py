@@ -3,28 +3,12 @@
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
 
-from linksvc.db.schema import audit
-from linksvc.db.schema import links
 from linksvc.services import of as services_of
 
+from .conftest import audit_rows
+from .conftest import link_row
 from .conftest import SECRET
-
-
-def link_row(svc, link_id=None):
-    svc.audit.flush()  # counts of unlimited links are written in batches
-    with svc.store.engine.connect() as conn:
-        query = select(links)
-        if link_id:
-            query = query.where(links.c.id == link_id)
-        return conn.execute(query).first()
-
-
-def audit_rows(svc):
-    svc.audit.flush()
-    with svc.store.engine.connect() as conn:
-        return conn.execute(select(audit).order_by(audit.c.id)).fetchall()
 
 
 def test_valid_link_sends_the_exact_bytes_with_safe_headers(client, make_link, tree):

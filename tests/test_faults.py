@@ -10,9 +10,9 @@ from linksvc import create_app
 from linksvc import sharing
 from linksvc.services import of as services_of
 
+from .conftest import audit_rows
 from .conftest import BufferedClient
-from .test_download import audit_rows
-from .test_download import link_row
+from .conftest import link_row
 
 
 def test_a_truncated_file_is_sent_as_it_is_now(client, make_link, tree):
@@ -41,13 +41,9 @@ def test_a_replaced_file_never_mixes_old_and_new_bytes(client, make_link, tree):
 
 
 @pytest.fixture
-def quick_app(settings, app):
+def quick_app(make_app):
     """The test database, with a database timeout of a fifth of a second."""
-    services_of(app).store.dispose()
-    quick = create_app({**settings, "database_timeout": 0.2})
-    quick.test_client_class = BufferedClient
-    yield quick
-    services_of(quick).store.dispose()
+    return make_app(database_timeout=0.2)
 
 
 def test_locked_database_gives_503_and_loses_nothing(quick_app, caplog):

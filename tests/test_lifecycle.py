@@ -6,9 +6,9 @@ import pytest
 
 from linksvc.cli import cli
 
+from .conftest import audit_rows
 from .conftest import csrf_token
-from .test_download import audit_rows
-from .test_download import link_row
+from .conftest import link_row
 
 
 def link_id_of(svc, path):

@@ -5,12 +5,6 @@ import pytest
 from .conftest import SECRET
 
 
-def test_anonymous_is_redirected_to_login_with_next(client):
-    response = client.get("/protected/readme.txt")
-    assert response.status_code in (302, 303)
-    assert response.headers["Location"] == "/login?next=/protected/readme.txt"
-
-
 def test_granted_user_gets_the_file(client, auth, tree):
     auth.login("alice")
     response = client.get("/protected/reports/q3/summary.csv")

@@ -5,7 +5,6 @@ import secrets
 import pytest
 
 from linksvc import create_app
-from linksvc.services import of as services_of
 
 from .conftest import Auth
 from .conftest import BufferedClient
@@ -14,19 +13,9 @@ from .services import require
 
 
 @pytest.fixture
-def strict_app(settings, app):
+def strict_app(make_app):
     """The test app's database with tight limits: 3 per user, 5 per address."""
-    services_of(app).store.dispose()
-    strict = create_app(
-        {
-            **settings,
-            "login_limit": "3 per minute",
-            "login_limit_per_address": "5/minute",
-        }
-    )
-    strict.test_client_class = BufferedClient
-    yield strict
-    services_of(strict).store.dispose()
+    return make_app(login_limit="3 per minute", login_limit_per_address="5/minute")
 
 
 def test_failed_logins_per_user_name_get_429_with_retry_after(strict_app):

@@ -15,10 +15,10 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from datetime import UTC
 from pathlib import Path
 
+from .clock import iso
+from .clock import now
 from .errors import ConfigError
 from .errors import InvalidInput
 from .signing import key_id
@@ -44,7 +44,7 @@ def keys_path(instance_dir: str | os.PathLike[str]) -> Path:
 
 
 def new_key() -> Key:
-    created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    created = iso(now())
     return Key(secrets.token_urlsafe(32), created)
 
 

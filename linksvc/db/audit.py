@@ -36,6 +36,7 @@ from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
 
+from ..core.clock import iso
 from ..core.text import printable
 from .claims import add_downloads
 from .paths import under
@@ -369,7 +370,7 @@ def _csv_cell(value: Any) -> Any:
 def _export_value(record: dict[str, Any], name: str) -> Any:
     value = record.get(name)
     if name == "at":
-        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(value))
+        return iso(value)
     if isinstance(value, str):
         return printable(value)
     return "" if value is None else value

@@ -4,21 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..core.errors import LinksvcError
+
 _TIME = {"type": ["string", "null"], "format": "date-time"}
-_ERROR_CODES = [
-    "unauthorized",
-    "bad_request",
-    "invalid",
-    "bad_duration",
-    "expiry_too_long",
-    "path_refused",
-    "forbidden",
-    "not_found",
-    "already_revoked",
-    "method_not_allowed",
-    "unavailable",
-    "internal",
-]
+#: Our error codes (from the error table) and the HTTP errors' own, as
+#: examples: werkzeug's errors are spelled from their names.
+_ERROR_CODES = [*LinksvcError.codes(), "method_not_allowed", "internal"]
 
 
 def _error(description: str) -> dict[str, Any]:

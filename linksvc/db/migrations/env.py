@@ -1,6 +1,7 @@
 """Alembic environment: runs on the connection Store.migrate() hands over."""
 
 from alembic import context
+
 from linksvc.db.schema import metadata
 
 connection = context.config.attributes["connection"]
