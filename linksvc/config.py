@@ -35,6 +35,17 @@ PUBLIC_BASE_URL = ""
 #: How long after a limited link's last counted download a range request may
 #: still resume it, so a one-time download can finish after a dropped line.
 RESUME_WINDOW = "1h"
+#: A connection that has not sent a whole request head within this is closed
+#: (slow-header attacks); also how long an idle keep-alive connection waits.
+HEADER_TIMEOUT = "15s"
+#: Real threads per worker for work that would block the event loop
+#: (password hashes, database writes, statements to a database server).
+THREADS = 16
+#: Connections one worker holds at once; 0: as many as the open-file limit
+#: allows (two descriptors each: the socket and the file being sent).
+CONNECTIONS = 0
+#: Log every request (gunicorn's access log) to standard output.
+ACCESS_LOG = True
 #: Failed logins allowed per user name from one client address
 #: (Flask-Limiter syntax).
 LOGIN_LIMIT = "5 per minute; 20 per hour"
@@ -115,6 +126,34 @@ def _count(value: Any) -> int:
     return value
 
 
+def _positive(high: int, zero: bool = False) -> Callable[[Any], int]:
+    low = 0 if zero else 1
+
+    def convert(value: Any) -> int:
+        if isinstance(value, str) and value.isascii() and value.isdigit():
+            value = int(value)
+        if type(value) is not int or not low <= value <= high:
+            raise TypeError(f"a whole number from {low} to {high}")
+        return value
+
+    return convert
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, str) and value.lower() in (
+        "true",
+        "1",
+        "yes",
+        "false",
+        "0",
+        "no",
+    ):
+        return value.lower() in ("true", "1", "yes")
+    if not isinstance(value, bool):
+        raise TypeError("true or false")
+    return value
+
+
 def _host_list(value: Any) -> list[str]:
     if isinstance(value, str):
         value = [part.strip() for part in value.split(",") if part.strip()]
@@ -151,6 +190,10 @@ SCHEMA: dict[str, tuple[Any, Callable[[Any], Any]]] = {
     "session_lifetime": (SESSION_LIFETIME, _duration),
     "ratelimit_storage_url": (RATELIMIT_STORAGE_URL, _str),
     "database_timeout": (DATABASE_TIMEOUT, _seconds),
+    "header_timeout": (HEADER_TIMEOUT, _duration),
+    "threads": (THREADS, _positive(256)),
+    "connections": (CONNECTIONS, _positive(1_000_000, zero=True)),
+    "access_log": (ACCESS_LOG, _bool),
 }
 
 #: Keys that hold paths, resolved against the settings file's folder.

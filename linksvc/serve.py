@@ -1,10 +1,26 @@
-"""Run linksvc under gunicorn in this process (``linksvc serve``)."""
+"""Run linksvc under gunicorn in this process (``linksvc serve``).
+
+The worker is gevent's: every connection is a greenlet, so a thousand slow
+downloads or half-sent request heads cost memory, not threads, and the
+dashboard keeps answering. A request head must arrive whole within
+``header_timeout`` (gunicorn's gevent worker applies its keep-alive timeout to
+every request head), and work that would block the loop runs on ``threads``
+real threads per worker (core/offload.py).
+"""
 
 from __future__ import annotations
 
 import logging
+import resource
 
 from gunicorn.app.base import BaseApplication
+
+from . import services as services_module
+from .core import offload
+
+log = logging.getLogger("linksvc")
+#: File descriptors a worker keeps for itself (database, logs, keys, pipes).
+RESERVED_FILES = 64
 
 
 class _Gunicorn(BaseApplication):
@@ -24,34 +40,83 @@ class _Gunicorn(BaseApplication):
     def load(self):
         from . import create_app
 
-        # Every refusal's and failure's request id reaches the server log.
-        log = logging.getLogger("linksvc")
-        if not log.handlers:
-            handler = logging.StreamHandler()
-            handler.setFormatter(
-                logging.Formatter("%(asctime)s [%(process)d] %(levelname)s %(message)s")
-            )
-            log.addHandler(handler)
-            log.setLevel(logging.INFO)
+        _log_to_stderr()
         return create_app(settings_path=self.settings_path)
 
 
-def _flush_audit(worker) -> None:
+def _log_to_stderr() -> None:
+    """Every refusal's and failure's request id reaches the server log."""
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s [%(process)d] %(levelname)s %(message)s")
+        )
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+
+
+def raise_open_files() -> int:
+    """Raise this process's open-file limit as far as the system allows."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError):
+            return soft
+        return hard
+    return soft if soft != resource.RLIM_INFINITY else 1 << 20
+
+
+def connections_per_worker(open_files: int, wanted: int = 0) -> int:
+    """How many connections a worker can hold: each download needs its socket
+    and its file, so half of what the open-file limit leaves."""
+    fits = max(16, (open_files - RESERVED_FILES) // 2)
+    return min(wanted, fits) if wanted else fits
+
+
+def _worker_started(worker) -> None:
+    offload.enable(worker.cfg.settings["threads"].value)
+
+
+def _worker_exit(worker) -> None:
     app = getattr(worker, "wsgi", None)
-    if app is not None and "linksvc" in getattr(app, "extensions", {}):
-        app.extensions["linksvc"].audit.flush(timeout=5)
+    if app is not None and services_module.EXTENSION in getattr(app, "extensions", {}):
+        services_module.of(app).audit.flush(timeout=5)
 
 
-def serve(settings_path: str | None, host: str, port: int, workers: int) -> None:
+def serve(
+    settings_path: str | None, host: str, port: int, workers: int, settings: dict
+) -> None:
+    open_files = raise_open_files()
+    per_worker = connections_per_worker(open_files, settings["connections"])
+    _log_to_stderr()
+    log.info(
+        "linksvc on %s:%d: %d workers x %d connections = %d at once "
+        "(open-file limit %d; %d threads per worker for blocking work; "
+        "request heads must arrive within %ds)",
+        host,
+        port,
+        workers,
+        per_worker,
+        workers * per_worker,
+        open_files,
+        settings["threads"],
+        settings["header_timeout"],
+    )
     options = {
         "bind": f"{host}:{port}",
         "workers": workers,
-        "worker_class": "gthread",
-        "threads": 4,
+        "worker_class": "gevent",
+        "worker_connections": per_worker,
+        # The gevent worker bounds the wait for every request head by this.
+        "keepalive": settings["header_timeout"],
+        "threads": settings["threads"],
+        "backlog": 2048,
         "timeout": 60,
         "graceful_timeout": 10,
-        "accesslog": "-",
+        "accesslog": "-" if settings["access_log"] else None,
         "proc_name": "linksvc",
-        "worker_exit": lambda _arbiter, worker: _flush_audit(worker),
+        "post_worker_init": _worker_started,
+        "worker_exit": lambda _arbiter, worker: _worker_exit(worker),
     }
     _Gunicorn(settings_path, options).run()

@@ -58,6 +58,10 @@ def test_environment_overrides_every_key(tmp_path):
         "LINKSVC_AUDIT_RETENTION": "30d",
         "LINKSVC_SESSION_IDLE_TIMEOUT": "15m",
         "LINKSVC_SESSION_LIFETIME": "8h",
+        "LINKSVC_HEADER_TIMEOUT": "20s",
+        "LINKSVC_THREADS": "8",
+        "LINKSVC_CONNECTIONS": "500",
+        "LINKSVC_ACCESS_LOG": "false",
     }
     settings = config.load(path, environ=environ)
     assert settings["protected_dir"] == "/srv/files"
@@ -77,6 +81,9 @@ def test_environment_overrides_every_key(tmp_path):
     assert settings["audit_retention"] == 30 * 86400
     assert settings["session_idle_timeout"] == 900
     assert settings["session_lifetime"] == 8 * 3600
+    assert settings["header_timeout"] == 20
+    assert (settings["threads"], settings["connections"]) == (8, 500)
+    assert settings["access_log"] is False
     assert set(config.SCHEMA) == {
         key.removeprefix("LINKSVC_").lower() for key in environ
     } | {"instance_dir", "default_expiry"}

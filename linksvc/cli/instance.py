@@ -52,8 +52,11 @@ def serve_command(host: str, port: int, workers: int) -> None:
     """Serve with gunicorn in the foreground; SIGTERM stops it cleanly."""
     from ..serve import serve
 
-    make_app()  # fail here, with a clear message, rather than in each worker
-    serve(settings_path(), host, port, workers)
+    # Fail here, with a clear message, rather than in each worker.
+    app = make_app()
+    settings = app.config["LINKSVC"]
+    services_of(app).close()
+    serve(settings_path(), host, port, workers, settings)
 
 
 @click.group("keys", cls=SubGroup)

@@ -37,6 +37,7 @@ from sqlalchemy import select
 from sqlalchemy import update
 
 from ..core.clock import iso
+from ..core.offload import offload
 from ..core.text import printable
 from .claims import add_downloads
 from .paths import under
@@ -177,11 +178,13 @@ class AuditLog:
                 else:
                     rows.append(row)
             rows.extend(self._due_folds(everything=bool(waiting)))
+            # The writer is a greenlet under gevent: the database work runs
+            # on a real thread, so a locked database never stalls the loop.
             if rows:
-                self._write(rows)
+                offload(self._write, rows)
             for item in prunes:
                 try:
-                    prune(self.engine, item.before)
+                    offload(prune, self.engine, item.before)
                 except Exception:
                     log.exception("could not prune the audit log")
             for done in waiting:

@@ -8,7 +8,6 @@ its count added later, in a batch, by the audit writer (:func:`add_downloads`).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from collections.abc import Sequence
 from contextlib import contextmanager
@@ -28,6 +27,8 @@ from ..core.errors import LinkInvalid
 from ..core.errors import LinkRevoked
 from ..core.errors import LinkUsedUp
 from ..core.errors import StoreUnavailable
+from ..core.offload import native_local
+from ..core.offload import offload
 from ..core.signing import check_window
 from ..core.signing import Claims
 from .schema import links
@@ -45,8 +46,13 @@ class DownloadClaims:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._local = threading.local()
+        self._local = native_local()
         self._compiled: dict[int, tuple[str, dict, Sequence | None]] = {}
+        # SQLite in WAL mode never makes a reader wait for a lock, and its
+        # calls never yield to another greenlet: reads run where they are
+        # asked. Writes (which may wait for the write lock) and every
+        # statement to a server go to a real thread (core/offload.py).
+        self._reads_inline = engine.dialect.name == "sqlite"
 
     def claim(
         self,
@@ -55,6 +61,20 @@ class DownloadClaims:
         mode: str = COUNT,
         resume_window: int = 0,
         client_addr: str = "",
+    ) -> str:
+        """See :meth:`_claim`; run where it cannot stall the event loop."""
+        args = (claims, at, mode, resume_window, client_addr)
+        if self._reads_inline and (mode == PEEK or not claims.limited):
+            return self._claim(*args)
+        return offload(self._claim, *args)
+
+    def _claim(
+        self,
+        claims: Claims,
+        at: int,
+        mode: str,
+        resume_window: int,
+        client_addr: str,
     ) -> str:
         """Allow one request on a link, or raise why not. Returns COUNTED (a
         limited link, counted here), DEFERRED (an unlimited link's download:
