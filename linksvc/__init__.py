@@ -69,6 +69,7 @@ def create_app(
     from .web import dashboard
     from .web import download
     from .web import handlers
+    from .web import health
     from .web.ext import csrf
 
     app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
@@ -134,5 +135,6 @@ def create_app(
     app.register_blueprint(account.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(health.bp)
     csrf.exempt(api.bp)
     return app

@@ -225,61 +225,98 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def live_server(tmp_path: Path, tree: Path):
-    """A real ``linksvc serve`` (gunicorn, 2 workers) on a free 127.0.0.1 port."""
-    port = free_port()
-    settings_file = tmp_path / "live.toml"
-    settings_file.write_text(
-        f'protected_dir = "{tree}"\ninstance_dir = "{tmp_path / "live-instance"}"\n'
-        f'public_base_url = "http://127.0.0.1:{port}"\n'
-    )
-    env = {**os.environ, "LINKSVC_SETTINGS": str(settings_file)}
-    env.pop("LINKSVC_SECRET_KEYS", None)
-    linksvc = [sys.executable, "-m", "linksvc"]
-    subprocess.run([*linksvc, "init"], env=env, check=True, capture_output=True)
-    subprocess.run(
-        [*linksvc, "user", "add", "admin", "--admin", "--password-stdin"],
-        env=env,
-        input=PASSWORDS["admin"] + "\n",
-        text=True,
-        check=True,
-        capture_output=True,
-    )
-    log = open(tmp_path / "gunicorn.log", "wb")
-    proc = subprocess.Popen(
-        [*linksvc, "serve", "--port", str(port), "--workers", "2"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 30
-    while True:
+LINKSVC = [sys.executable, "-m", "linksvc"]
+
+
+class Live:
+    """A running ``linksvc serve``: its URL, port, log and command line."""
+
+    def __init__(self, port: int, env: dict, proc, log_path: Path) -> None:
+        self.port, self.env, self.proc, self.log_path = port, env, proc, log_path
+        self.url = f"http://127.0.0.1:{port}"
+
+    def cli(self, *args: str, **kw) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [*LINKSVC, *args], env=self.env, capture_output=True, text=True, **kw
+        )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        self.proc.terminate()
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.close()
-                raise RuntimeError((tmp_path / "gunicorn.log").read_text()) from None
-            time.sleep(0.05)
+            self.proc.wait(timeout=20)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
 
-    class Live:
-        url = f"http://127.0.0.1:{port}"
 
-        def __init__(self) -> None:
-            self.port, self.env, self.proc = port, env, proc
+def _toml(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
-        def cli(self, *args: str, **kw) -> subprocess.CompletedProcess:
-            return subprocess.run(
-                [*linksvc, *args], env=env, capture_output=True, text=True, **kw
+
+@pytest.fixture
+def start_live(tmp_path: Path, tree: Path):
+    """``start_live(name, workers=2, init=True, **settings)``: a real
+    ``linksvc serve`` (gunicorn) on a free 127.0.0.1 port, stopped at
+    teardown. Settings default to this test's tree and its own instance."""
+    started: list[Live] = []
+
+    def start(name: str = "live", workers: int = 2, init: bool = True, **extra):
+        port = free_port()
+        conf = {
+            "protected_dir": str(tree),
+            "instance_dir": str(tmp_path / f"{name}-instance"),
+            "public_base_url": f"http://127.0.0.1:{port}",
+            **extra,
+        }
+        settings_file = tmp_path / f"{name}.toml"
+        settings_file.write_text(
+            "".join(f"{key} = {_toml(value)}\n" for key, value in conf.items())
+        )
+        env = {**os.environ, "LINKSVC_SETTINGS": str(settings_file)}
+        env.pop("LINKSVC_SECRET_KEYS", None)
+        if init:
+            subprocess.run([*LINKSVC, "init"], env=env, check=True, capture_output=True)
+            subprocess.run(
+                [*LINKSVC, "user", "add", "admin", "--admin", "--password-stdin"],
+                env=env,
+                input=PASSWORDS["admin"] + "\n",
+                text=True,
+                check=True,
+                capture_output=True,
             )
+        log_path = tmp_path / f"{name}.log"
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen(
+                [*LINKSVC, "serve", "--port", str(port), "--workers", str(workers)],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        live = Live(port, env, proc, log_path)
+        started.append(live)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return live
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(live.log()) from None
+                time.sleep(0.05)
 
-    yield Live()
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        log.close()
+    yield start
+    for live in started:
+        live.stop()
+
+
+@pytest.fixture
+def live_server(start_live) -> Live:
+    """A real ``linksvc serve`` (gunicorn, 2 workers) on a free 127.0.0.1 port."""
+    return start_live()

@@ -81,3 +81,21 @@ def test_a_database_error_is_a_503_with_retry_after(app, client, monkeypatch):
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "5"
     assert "Try again shortly" in response.get_data(as_text=True)
+
+
+def test_healthz_answers_without_login_or_audit(client, svc):
+    from .conftest import audit_rows
+
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.get_json() == {"status": "ok"}
+    assert "Set-Cookie" not in response.headers
+    assert audit_rows(svc) == []
+
+
+def test_healthz_is_503_when_the_database_is_gone(make_app):
+    broken = make_app(
+        database_url="postgresql+psycopg://postgres@127.0.0.1:9/none",
+        database_timeout=1,
+    )
+    response = broken.test_client().get("/healthz")
+    assert response.status_code == 503 and response.headers["Retry-After"]
