@@ -44,6 +44,12 @@ THREADS = 16
 #: Connections one worker holds at once; 0: as many as the open-file limit
 #: allows (two descriptors each: the socket and the file being sent).
 CONNECTIONS = 0
+#: Who sends file bytes: "none" (linksvc itself), "nginx" (X-Accel-Redirect
+#: to ``offload_prefix``, an internal location; see deploy/nginx.conf) or
+#: "sendfile" (X-Sendfile, for Apache mod_xsendfile or lighttpd).
+OFFLOAD = "none"
+#: The internal nginx location that serves protected_dir.
+OFFLOAD_PREFIX = "/_protected"
 #: Log every request (gunicorn's access log) to standard output.
 ACCESS_LOG = True
 #: Failed logins allowed per user name from one client address
@@ -139,6 +145,22 @@ def _positive(high: int, zero: bool = False) -> Callable[[Any], int]:
     return convert
 
 
+def _choice(*choices: str) -> Callable[[Any], str]:
+    def convert(value: Any) -> str:
+        if value not in choices:
+            raise TypeError("one of " + ", ".join(repr(c) for c in choices))
+        return value
+
+    return convert
+
+
+def _location(value: Any) -> str:
+    value = _str(value).rstrip("/")
+    if not value.startswith("/") or any(c in value for c in " ?#\\"):
+        raise TypeError("a URL path such as /_protected")
+    return value
+
+
 def _bool(value: Any) -> bool:
     if isinstance(value, str) and value.lower() in (
         "true",
@@ -194,6 +216,8 @@ SCHEMA: dict[str, tuple[Any, Callable[[Any], Any]]] = {
     "threads": (THREADS, _positive(256)),
     "connections": (CONNECTIONS, _positive(1_000_000, zero=True)),
     "access_log": (ACCESS_LOG, _bool),
+    "offload": (OFFLOAD, _choice("none", "nginx", "sendfile")),
+    "offload_prefix": (OFFLOAD_PREFIX, _location),
 }
 
 #: Keys that hold paths, resolved against the settings file's folder.

@@ -13,6 +13,7 @@ from typing import Any
 
 from .core.files import ProtectedTree
 from .core.keys import KeyRing
+from .core.sending import Offload
 from .core.signing import LinkSigner
 from .core.throttle import Throttle
 from .db.audit import AuditLog
@@ -36,6 +37,8 @@ class Services:
     refusals: Throttle
     #: Failed API-token authentications per client address.
     api_auth: Throttle
+    #: Who sends file bytes when not linksvc (settings "offload").
+    offload: Offload | None = None
 
     def refresh_keys(self) -> None:
         """Follow a rotated or retired key (called once per request, by the
@@ -61,7 +64,15 @@ def build(settings: dict[str, Any], keyring: KeyRing) -> Services:
         AuditLog(store.engine, settings["audit_retention"]),
         Throttle(limits, settings["refusal_limit"], "refusal"),
         Throttle(limits, settings["api_auth_limit"], "api-auth"),
+        _offload(settings),
     )
+
+
+def _offload(settings: dict[str, Any]) -> Offload | None:
+    if settings["offload"] == "none":
+        return None
+    root = ProtectedTree(settings["protected_dir"]).root
+    return Offload(settings["offload"], settings["offload_prefix"], root)
 
 
 def of(app: Any = None) -> Services:

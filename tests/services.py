@@ -34,3 +34,15 @@ def require(name: str, host: str, port: int) -> None:
     if os.environ.get("LINKSVC_REQUIRE_SERVICES") == "1":
         pytest.fail(message + " (LINKSVC_REQUIRE_SERVICES=1)")
     pytest.skip(message + "; .ci/run provides it")
+
+
+def require_binary(name: str, package: str) -> None:
+    """Skip (or, in CI, fail) when a program the test runs is not installed."""
+    import shutil
+
+    if shutil.which(name):
+        return
+    message = f"{name} is not installed ({package})"
+    if os.environ.get("LINKSVC_REQUIRE_SERVICES") == "1":
+        pytest.fail(message + " (LINKSVC_REQUIRE_SERVICES=1)")
+    pytest.skip(message + "; .ci/run installs it")

@@ -17,6 +17,7 @@ import secrets
 import unicodedata
 from collections.abc import Callable
 from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -56,12 +57,15 @@ ENCODED_TYPES = {
 class Tally:
     """Counts the body bytes that went out; when the server closes the body,
     ``callback(sent, complete)`` runs once, if one was set by then (a
-    response given up before it was handed to the server reports nothing)."""
+    response given up before it was handed to the server reports nothing).
+    ``complete`` is None when the bytes were handed to a server in front."""
 
     def __init__(self, expected: int) -> None:
         self.expected = expected
         self.sent = 0
         self.callback: Callable[[int, bool], None] | None = None
+        #: The bytes went to the server in front (offload): not counted here.
+        self.handed_over = False
         self._done = False
 
     def finish(self, sent: int | None = None) -> None:
@@ -71,7 +75,8 @@ class Tally:
         if sent is not None:
             self.sent = sent
         if self.callback is not None:
-            self.callback(self.sent, self.sent >= self.expected)
+            complete = None if self.handed_over else self.sent >= self.expected
+            self.callback(self.sent, complete)
 
     def count(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
         """Pass ``chunks`` on; a chunk counts once the server asks for the
@@ -153,15 +158,42 @@ def attachment(name: str) -> str:
     return f"attachment; filename={name}"
 
 
+@dataclass(frozen=True)
+class Offload:
+    """Hand the bytes to the server in front: ``nginx`` answers with
+    ``X-Accel-Redirect: <prefix>/<path under the tree>`` (an internal
+    location serves the file, with ranges and preconditions, and holds the
+    slow clients); ``sendfile`` with ``X-Sendfile: <absolute path>``
+    (Apache mod_xsendfile, lighttpd)."""
+
+    mode: str
+    prefix: str = ""
+    root: Path | None = None
+
+    def headers(self, path: Path) -> list[tuple[str, str]]:
+        if self.mode == "nginx":
+            relative = path.relative_to(self.root).as_posix()
+            return [("X-Accel-Redirect", f"{self.prefix}/{quote(relative)}")]
+        return [("X-Sendfile", str(path))]
+
+
 def send(
-    environ: dict[str, Any], path: Path, st: os.stat_result, decision: Decision
+    environ: dict[str, Any],
+    path: Path,
+    st: os.stat_result,
+    decision: Decision,
+    offload: Offload | None = None,
 ) -> FileResponse:
     """The response for ``decision`` about ``path``; GET and HEAD alike.
 
     A body's file is opened here, before the caller commits to the download:
-    FileMissing now, rather than a broken response later.
+    FileMissing now, rather than a broken response later. With ``offload``,
+    a response that would carry the file hands it to the server in front
+    instead; what we decided (refusals, 304, 412, 416) we still answer.
     """
     status, size = decision.status, st.st_size
+    if offload is not None and status in (200, 206):
+        return _handed_over(path, st, offload)
     headers = list(FILE_HEADERS)
     if status != 412:
         headers.append(("ETag", make_etag(size, st.st_mtime_ns)))
@@ -206,6 +238,23 @@ def send(
             if fh is not None:
                 body = wrap_file(environ, fh, CHUNK)
     return FileResponse(status, headers, body, tally)
+
+
+def _handed_over(path: Path, st: os.stat_result, offload: Offload) -> FileResponse:
+    """200 with our headers and the offload header; the server in front
+    sends the file (and applies Range and the preconditions itself)."""
+    if not os.access(path, os.R_OK):
+        raise FileMissing(f"There is no file at {path.name!r}.")
+    headers = [h for h in FILE_HEADERS if h[0] != "Accept-Ranges"]
+    headers += [
+        ("Content-Type", content_type(path.name)),
+        ("Content-Disposition", attachment(path.name)),
+        ("Content-Length", "0"),
+        *offload.headers(path),
+    ]
+    tally = Tally(0)
+    tally.handed_over = True
+    return FileResponse(200, headers, ClosingIterator((), tally.finish), tally)
 
 
 def _read(fh: BinaryIO, ranges: list[tuple[int, int]]) -> Iterator[bytes]:

@@ -103,7 +103,7 @@ def serve_link(svc: Services, environ: dict[str, Any], token: str) -> Any:
         claims = svc.signer.verify(token)
         _, path, st = svc.tree.file(claims.path)
         decision = decision_for(environ, st)
-        response = sending.send(environ, path, st, decision)
+        response = sending.send(environ, path, st, decision, svc.offload)
         mode = claim_mode(environ["REQUEST_METHOD"], decision)
         try:
             claimed = svc.store.claims.claim(
@@ -146,7 +146,7 @@ def _record_download(
         path=claims.path,
         status=status,
         bytes=sent,
-        complete=complete if mode != PEEK else None,
+        complete=None if mode == PEEK else complete,
         **who,
     )
 
@@ -253,7 +253,7 @@ def protected(filename: str) -> FileResponse:
     environ = request.environ
     real_path, path, st = access.granted_file(svc, user, filename)
     decision = decision_for(environ, st)
-    response = sending.send(environ, path, st, decision)
+    response = sending.send(environ, path, st, decision, svc.offload)
     who = client(environ)
     sends_body = environ["REQUEST_METHOD"] == "GET" and decision.status in (200, 206)
 
@@ -266,7 +266,7 @@ def protected(filename: str) -> FileResponse:
             actor=user.username,
             status=decision.status,
             bytes=sent,
-            complete=complete if sends_body else None,
+            complete=complete if sends_body else None,  # None: handed over
             **who,
         )
 
