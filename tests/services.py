@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+from contextlib import contextmanager
 
 import pytest
 
@@ -46,3 +47,25 @@ def require_binary(name: str, package: str) -> None:
     if os.environ.get("LINKSVC_REQUIRE_SERVICES") == "1":
         pytest.fail(message + " (LINKSVC_REQUIRE_SERVICES=1)")
     pytest.skip(message + "; .ci/run installs it")
+
+
+@contextmanager
+def postgres_database():
+    """A fresh, empty PostgreSQL database; its SQLAlchemy URL. Dropped after."""
+    import secrets
+
+    import sqlalchemy as sa
+
+    require("PostgreSQL", "127.0.0.1", 5432)
+    name = f"linksvc_test_{secrets.token_hex(4)}"
+    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield (
+            sa.engine.make_url(POSTGRES_URL).set(database=name).render_as_string(False)
+        )
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+        admin.dispose()
