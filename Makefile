@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SAMPLE := protected/sample-5MiB.bin
 
-.PHONY: run test lint format install clean
+.PHONY: run test test-fast lint format install clean bench mutation
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,14 @@ run: install $(SAMPLE)
 
 test: install
 	$(BIN)/python -m pytest
+
+# Everything but real servers under load (the `slow` marker).
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow"
+
+# One run, every figure the README quotes (needs nginx; wrk if installed).
+bench: install
+	$(BIN)/python bench/run.py
 
 lint: install
 	$(BIN)/ruff check .

@@ -119,3 +119,32 @@ def test_each_thread_keeps_its_own_connection_and_close_gives_it_back(store):
     assert seen and seen[0] is not mine
     store.claims.close()
     assert store.claims._local.raw is None
+
+
+def test_on_the_event_loop_a_locked_database_is_waited_for_elsewhere(
+    store, monkeypatch
+):
+    """The loop's connection never waits for SQLite's lock: the claim is
+    handed to a real thread (here: the test's own), which waits."""
+    import sqlite3
+
+    import linksvc.db.claims as claims_module
+
+    link, claims = new_link(store, limit=1)
+    monkeypatch.setattr(claims_module, "on_loop", lambda: True)
+    store.claims.claim(claims, T, PEEK, 0, A)  # the loop's connection exists
+    blocker = sqlite3.connect(store.engine.url.database)
+    blocker.execute("BEGIN IMMEDIATE")  # another process is writing
+    handed = []
+
+    def offload(fn, *args):
+        handed.append(fn.__name__)
+        blocker.rollback()  # the writer finishes while the thread waits
+        monkeypatch.setattr(claims_module, "on_loop", lambda: False)
+        return fn(*args)
+
+    monkeypatch.setattr(claims_module, "offload", offload)
+    assert store.claims.claim(claims, T, COUNT, 0, A) == COUNTED
+    assert handed == ["_claim"]
+    assert store.links.get(link.id).download_count == 1
+    blocker.close()

@@ -62,6 +62,8 @@ def test_environment_overrides_every_key(tmp_path):
         "LINKSVC_THREADS": "8",
         "LINKSVC_CONNECTIONS": "500",
         "LINKSVC_ACCESS_LOG": "false",
+        "LINKSVC_OFFLOAD": "nginx",
+        "LINKSVC_OFFLOAD_PREFIX": "/_files/",
     }
     settings = config.load(path, environ=environ)
     assert settings["protected_dir"] == "/srv/files"
@@ -84,6 +86,7 @@ def test_environment_overrides_every_key(tmp_path):
     assert settings["header_timeout"] == 20
     assert (settings["threads"], settings["connections"]) == (8, 500)
     assert settings["access_log"] is False
+    assert (settings["offload"], settings["offload_prefix"]) == ("nginx", "/_files")
     assert set(config.SCHEMA) == {
         key.removeprefix("LINKSVC_").lower() for key in environ
     } | {"instance_dir", "default_expiry"}
@@ -103,6 +106,13 @@ def test_environment_overrides_every_key(tmp_path):
         ('default_expiry = "40d"\n', "default_expiry"),
         ('secret_keys = ["x"]\n', "secret_keys"),
         ("not toml at all [\n", "settings.toml"),
+        ('offload = "apache"\n', "offload"),
+        ('offload_prefix = "no-slash"\n', "offload_prefix"),
+        ("threads = 0\n", "threads"),
+        ('connections = "many"\n', "connections"),
+        ('access_log = "perhaps"\n', "access_log"),
+        ("trusted_proxies = 11\n", "trusted_proxies"),
+        ('header_timeout = "soon"\n', "header_timeout"),
     ],
 )
 def test_bad_settings_stop_start_up_naming_the_key(tmp_path, text, named):

@@ -29,6 +29,7 @@ from ..core.errors import LinkUsedUp
 from ..core.errors import StoreUnavailable
 from ..core.offload import native_local
 from ..core.offload import offload
+from ..core.offload import on_loop
 from ..core.signing import check_window
 from ..core.signing import Claims
 from .schema import links
@@ -39,6 +40,10 @@ COUNT, RESUME, PEEK = "count", "resume", "peek"
 #: What a claim did: counted it, left the count to the audit writer
 #: (unlimited links), or nothing to count.
 COUNTED, DEFERRED, FREE = "counted", "deferred", "free"
+
+
+class _Busy(Exception):
+    """The database was locked and this thread may not wait: try elsewhere."""
 
 
 class DownloadClaims:
@@ -52,7 +57,7 @@ class DownloadClaims:
         # calls never yield to another greenlet: reads run where they are
         # asked. Writes (which may wait for the write lock) and every
         # statement to a server go to a real thread (core/offload.py).
-        self._reads_inline = engine.dialect.name == "sqlite"
+        self._sqlite = engine.dialect.name == "sqlite"
 
     def claim(
         self,
@@ -62,10 +67,19 @@ class DownloadClaims:
         resume_window: int = 0,
         client_addr: str = "",
     ) -> str:
-        """See :meth:`_claim`; run where it cannot stall the event loop."""
+        """See :meth:`_claim`; run where it cannot stall the event loop.
+
+        On SQLite everything is first tried where it is asked: the event
+        loop's connection never waits for a lock (busy timeout 0), so a write
+        that finds the database locked gives up at once and is tried again on
+        a real thread, which waits up to ``database_timeout``.
+        """
         args = (claims, at, mode, resume_window, client_addr)
-        if self._reads_inline and (mode == PEEK or not claims.limited):
-            return self._claim(*args)
+        if self._sqlite:
+            try:
+                return self._claim(*args)
+            except _Busy:
+                pass
         return offload(self._claim, *args)
 
     def _claim(
@@ -150,11 +164,20 @@ class DownloadClaims:
                     cursor.execute(*self._fast(statement, **values))
                     rows = cursor.fetchall()
                     raw.commit()  # also ends the read transaction PostgreSQL opens
+                except self.engine.dialect.loaded_dbapi.OperationalError as exc:
+                    if self._impatient() and "locked" in str(exc):
+                        raw.rollback()
+                        raise _Busy from exc
+                    raise
                 finally:
                     cursor.close()
         except (DBAPIError, self.engine.dialect.loaded_dbapi.Error) as exc:
             raise StoreUnavailable("The database is busy or unreachable.") from exc
         return rows
+
+    def _impatient(self) -> bool:
+        """On the event loop, a SQLite connection must not wait for locks."""
+        return self._sqlite and on_loop()
 
     def close(self) -> None:
         """Give back this thread's download connection (see _hot_connection)."""
@@ -174,8 +197,14 @@ class DownloadClaims:
         raw = getattr(local, "raw", None)
         if raw is None:
             raw = local.raw = self.engine.raw_connection()
+            if self._impatient():
+                cursor = raw.cursor()
+                cursor.execute("PRAGMA busy_timeout=0")
+                cursor.close()
         try:
             yield raw
+        except _Busy:
+            raise  # the connection is fine; the database was busy
         except Exception as exc:
             local.raw = None
             try:

@@ -1,0 +1,406 @@
+"""The one benchmark: linksvc against a bare Flask app and nginx, in one run.
+
+Starts, on 127.0.0.1 only: nginx serving the files statically, a bare Flask
+``send_from_directory`` app under the same gunicorn worker class and count as
+linksvc, linksvc direct, and linksvc behind nginx with ``offload = "nginx"``
+(deploy/nginx.conf). For 1 KiB, 1 MiB and 100 MiB files it prints requests/s,
+MB/s, p50/p99 latency and the ratios (rounds interleaved: the machines are
+noisy, so compare only ratios of one run); then the peak worker RSS while 10
+clients download a 1 GiB file, and how many slow readers and slowloris
+connections each mode holds while the dashboard answers within 1 s.
+
+Usage: .venv/bin/python bench/run.py [--seconds 5] [--rounds 3] [--quick]
+Needs nginx (apt-get install nginx-light); uses wrk where present, else a
+Python load generator. Every load is bounded in time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+import loadgen  # noqa: E402
+import slowclients  # noqa: E402
+
+PY = sys.executable
+LINKSVC = [PY, "-m", "linksvc"]
+SIZES = {"1 KiB": ("small.bin", 1024), "1 MiB": ("mid.bin", 1 << 20)}
+BIG = ("big.bin", 100 << 20)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(port: int, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError("server exited")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def worker_rss(master_pid: int) -> int:
+    """Largest RSS of the master's children, in KiB."""
+    rss = 0
+    children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text()
+    for child in children.split():
+        status = Path(f"/proc/{child}/status").read_text()
+        rss = max(rss, int(re.search(r"VmRSS:\s+(\d+)", status).group(1)))
+    return rss
+
+
+def make_tree(tmp: Path) -> Path:
+    protected = tmp / "protected"
+    protected.mkdir()
+    for name, size in [*SIZES.values(), BIG, ("limited.bin", 1024)]:
+        with open(protected / name, "wb") as fh:
+            left = size
+            while left:
+                chunk = os.urandom(min(left, 1 << 20))
+                fh.write(chunk)
+                left -= len(chunk)
+    with open(protected / "huge.bin", "wb") as fh:
+        fh.truncate(1 << 30)  # 1 GiB, sparse: for RSS and slow readers
+    return protected
+
+
+def nginx_conf(tmp: Path, protected: Path, static: int, proxy: int, up: int) -> Path:
+    """deploy/nginx.conf for this machine, plus a static server for the baseline."""
+    prefix = tmp / "nginx"
+    prefix.mkdir()
+    text = (ROOT / "deploy" / "nginx.conf").read_text()
+    for old, new in [
+        ("user www-data;", "user root;"),
+        ("pid /run/nginx-linksvc.pid;", f"pid {prefix}/nginx.pid;"),
+        ("/var/log/nginx/linksvc.error.log", f"{prefix}/error.log"),
+        ("access_log /var/log/nginx/linksvc.access.log;", "access_log off;"),
+        ("listen 127.0.0.1:8080;", f"listen 127.0.0.1:{proxy};"),
+        ("server 127.0.0.1:8000 ", f"server 127.0.0.1:{up} "),
+        ("alias /srv/linksvc/protected/;", f"alias {protected}/;"),
+        ("rate=20r/s", "rate=1000000r/s"),  # every bench client is 127.0.0.1
+        ("burst=40", "burst=1000000"),
+        ("worker_processes auto;", "worker_processes 2;"),
+    ]:
+        assert old in text, old
+        text = text.replace(old, new)
+    temp = "\n    ".join(
+        f"{n}_temp_path {prefix / n};"
+        for n in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    static_server = (
+        f"server {{\n        listen 127.0.0.1:{static};\n"
+        f"        location /f/ {{ alias {protected}/; }}\n    }}\n"
+    )
+    text = text.replace("\nhttp {", f"\nhttp {{\n    {temp}\n    {static_server}", 1)
+    conf = prefix / "nginx.conf"
+    conf.write_text(text)
+    return conf
+
+
+class Bench:
+    def __init__(self, args) -> None:
+        self.args = args
+        self.tmp = Path(tempfile.mkdtemp(prefix="linksvc-bench-"))
+        self.protected = make_tree(self.tmp)
+        self.procs: list[subprocess.Popen] = []
+        self.log = open(self.tmp / "servers.log", "wb")
+        self.ports = {
+            n: free_port() for n in ("direct", "offload", "bare", "static", "proxy")
+        }
+
+    def settings(self, name: str, **extra) -> dict:
+        conf = {
+            "protected_dir": str(self.protected),
+            "instance_dir": str(self.tmp / "instance"),
+            "public_base_url": f"http://127.0.0.1:{self.ports[name]}",
+            "access_log": False,
+            **extra,
+        }
+        path = self.tmp / f"{name}.toml"
+        path.write_text(
+            "".join(
+                f"{k} = {str(v).lower() if isinstance(v, bool) else v if isinstance(v, int) else chr(34) + str(v) + chr(34)}\n"
+                for k, v in conf.items()
+            )
+        )
+        env = {**os.environ, "LINKSVC_SETTINGS": str(path)}
+        env.pop("LINKSVC_SECRET_KEYS", None)
+        return env
+
+    def start(self) -> None:
+        a = self.args
+        self.env = self.settings("direct")
+        subprocess.run(
+            [*LINKSVC, "init"], env=self.env, check=True, capture_output=True
+        )
+        subprocess.run(
+            [*LINKSVC, "user", "add", "bench", "--admin", "--password-stdin"],
+            env=self.env,
+            input="bench-password\n",
+            text=True,
+            check=True,
+            capture_output=True,
+        )
+        offload_env = self.settings("offload", offload="nginx", trusted_proxies=1)
+        for name, env in (("direct", self.env), ("offload", offload_env)):
+            self.procs.append(
+                self._spawn(
+                    [
+                        *LINKSVC,
+                        "serve",
+                        "--port",
+                        str(self.ports[name]),
+                        "--workers",
+                        str(a.workers),
+                    ],
+                    env,
+                )
+            )
+        self.direct_pid = self.procs[0].pid
+        bare_env = {**os.environ, "BENCH_PROTECTED_DIR": str(self.protected)}
+        self.procs.append(
+            self._spawn(
+                [
+                    PY,
+                    "-m",
+                    "gunicorn",
+                    "-k",
+                    "gevent",
+                    "-w",
+                    str(a.workers),
+                    "--worker-connections",
+                    "4000",
+                    "-b",
+                    f"127.0.0.1:{self.ports['bare']}",
+                    "--no-control-socket",
+                    "bare_app:create()",
+                ],
+                bare_env,
+                cwd=HERE,
+            )
+        )
+        conf = nginx_conf(
+            self.tmp,
+            self.protected,
+            self.ports["static"],
+            self.ports["proxy"],
+            self.ports["offload"],
+        )
+        subprocess.run(["nginx", "-p", str(conf.parent), "-c", str(conf)], check=True)
+        self.nginx_conf = conf
+        for port in self.ports.values():
+            wait_for(port)
+
+    def _spawn(self, cmd, env, cwd=None) -> subprocess.Popen:
+        return subprocess.Popen(cmd, env=env, cwd=cwd, stdout=self.log, stderr=self.log)
+
+    def link(self, path: str, *extra: str) -> str:
+        out = subprocess.run(
+            [
+                *LINKSVC,
+                "link",
+                "create",
+                path,
+                "--user",
+                "bench",
+                "--expires",
+                "1d",
+                *extra,
+            ],
+            env=self.env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        return "/d/" + out.splitlines()[-1].rsplit("/d/", 1)[1]
+
+    def stop(self) -> None:
+        subprocess.run(
+            [
+                "nginx",
+                "-p",
+                str(self.nginx_conf.parent),
+                "-c",
+                str(self.nginx_conf),
+                "-s",
+                "stop",
+            ],
+            capture_output=True,
+        )
+        for proc in self.procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        self.log.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def url(port: int, path: str) -> str:
+    return f"http://127.0.0.1:{port}{path}"
+
+
+def throughput(b: Bench, rounds: int, seconds: int) -> None:
+    p = b.ports
+    links = {size: b.link(name) for size, (name, _) in SIZES.items()}
+    links["100 MiB"] = b.link(BIG[0])
+    limited = b.link("limited.bin", "--max-downloads", "1000000")
+    names = {**{s: n for s, (n, _) in SIZES.items()}, "100 MiB": BIG[0]}
+    for size in [*SIZES, "100 MiB"]:
+        targets = {
+            "nginx static": url(p["static"], f"/f/{names[size]}"),
+            "bare Flask": url(p["bare"], f"/f/{names[size]}"),
+            "linksvc direct": url(p["direct"], links[size]),
+            "linksvc offload": url(p["proxy"], links[size]),
+        }
+        if size == "1 KiB":
+            targets["linksvc limited"] = url(p["direct"], limited)
+        big = size == "100 MiB"
+        conns, secs, n = (4, seconds, 1) if big else (16, seconds, rounds)
+        for target in targets.values():
+            loadgen.run(target, 1, conns)  # warm up
+        results: dict[str, list[loadgen.Result]] = {k: [] for k in targets}
+        for _ in range(n):  # interleaved: every target once per round
+            for name, target in targets.items():
+                results[name].append(loadgen.run(target, secs, conns))
+        print(
+            f"\n{size} ({n} round{'s' if n > 1 else ''} of {secs} s, {conns} connections)"
+        )
+        best = {k: max(v, key=lambda r: r.rps) for k, v in results.items()}
+        for name, r in best.items():
+            runs = ", ".join(f"{x.rps:.0f}" for x in results[name])
+            print(
+                f"  {name:16} {r.rps:9.0f} req/s {r.mbps:9.1f} MB/s  p50 {r.p50:7.2f} ms"
+                f"  p99 {r.p99:7.2f} ms  errors {r.errors}  (runs: {runs})"
+            )
+        bare = best["bare Flask"].rps
+        static = best["nginx static"].rps
+        print(
+            f"  ratio direct / bare Flask:   {best['linksvc direct'].rps / bare:.2f}"
+            + ("  (target >= 0.90)" if not big else "")
+        )
+        per_round = [
+            d.rps / f.rps
+            for d, f in zip(
+                results["linksvc direct"], results["bare Flask"], strict=True
+            )
+        ]
+        print(
+            f"  per round:                   {', '.join(f'{x:.2f}' for x in per_round)}"
+        )
+        print(
+            f"  ratio offload / nginx static: {best['linksvc offload'].rps / static:.2f}"
+            + ("  (target >= 0.65 at 1 MiB)" if size == "1 MiB" else "")
+        )
+        if "linksvc limited" in best:
+            print(
+                f"  ratio limited / bare Flask:  {best['linksvc limited'].rps / bare:.2f}  (target >= 0.80)"
+            )
+
+
+def memory(b: Bench, seconds: float = 8) -> None:
+    path = b.link("huge.bin")
+    before = worker_rss(b.direct_pid)
+    peak = before
+    stop = time.monotonic() + seconds
+    got = [0] * 10
+
+    def download(i: int) -> None:
+        import http.client
+
+        conn = http.client.HTTPConnection("127.0.0.1", b.ports["direct"], timeout=30)
+        conn.request("GET", path)
+        response = conn.getresponse()
+        while time.monotonic() < stop and (chunk := response.read(1 << 20)):
+            got[i] += len(chunk)
+        conn.close()
+
+    threads = [threading.Thread(target=download, args=(i,)) for i in range(10)]
+    for t in threads:
+        t.start()
+    while any(t.is_alive() for t in threads):
+        peak = max(peak, worker_rss(b.direct_pid))
+        time.sleep(0.05)
+    print(
+        f"\nmemory: 10 clients downloading a 1 GiB file for {seconds:.0f} s "
+        f"({sum(got) >> 20} MiB received): worker RSS {before // 1024} MiB before, "
+        f"{peak // 1024} MiB peak (+{(peak - before) / 1024:.1f} MiB; target < 20)"
+    )
+
+
+def slow(b: Bench, direct: int, proxied: int) -> None:
+    print()
+    small = b.link("readme.bin") if False else b.link(SIZES["1 KiB"][0])
+    huge = b.link("huge.bin")
+    for name, port, count in (
+        ("direct", b.ports["direct"], direct),
+        ("behind nginx", b.ports["proxy"], proxied),
+    ):
+        probes = ["/login", small] * 5
+        held = slowclients.hold(
+            port, huge, probes, readers=count, loris=count, seconds=12, settle=6
+        )
+        print(
+            f"slow clients, {name}: {count} readers + {count} slowloris: {held.summary()}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--quick", action="store_true", help="1 round, fewer slow clients"
+    )
+    parser.add_argument(
+        "--sections", default="throughput,memory,slow", help="comma-separated"
+    )
+    args = parser.parse_args()
+    if shutil.which("nginx") is None:
+        sys.exit("nginx is needed: apt-get install -y nginx-light")
+    slowclients.raise_open_files()
+    b = Bench(args)
+    print(
+        f"date: {time.strftime('%Y-%m-%d %H:%M')}  cpus: {os.cpu_count()}  "
+        f"workers: {args.workers} (gevent)  load: {loadgen.NAME}"
+    )
+    try:
+        b.start()
+        sections = args.sections.split(",")
+        if "throughput" in sections:
+            throughput(b, 1 if args.quick else args.rounds, args.seconds)
+        if "memory" in sections:
+            memory(b)
+        if "slow" in sections:
+            slow(b, *((200, 400) if args.quick else (1000, 2000)))
+    finally:
+        b.stop()
+
+
+if __name__ == "__main__":
+    main()
