@@ -112,11 +112,12 @@ def _python(url: str, seconds: float, connections: int) -> Result:
         t.join()
     elapsed = time.monotonic() - started
     latencies.sort()
-    pick = lambda q: (
-        latencies[min(len(latencies) - 1, int(q * len(latencies)))]
-        if latencies
-        else 0.0
-    )  # noqa: E731
+
+    def pick(q: float) -> float:
+        if not latencies:
+            return 0.0
+        return latencies[min(len(latencies) - 1, int(q * len(latencies)))]
+
     return Result(
         len(latencies) / elapsed,
         sizes[0] / elapsed / 1e6,

@@ -322,6 +322,84 @@ def throughput(b: Bench, rounds: int, seconds: int) -> None:
             )
 
 
+def postgres(b: Bench, rounds: int, seconds: int) -> None:
+    """linksvc on PostgreSQL (127.0.0.1:5432, user postgres) against the
+    same bare Flask app: unlimited and limited links."""
+    import secrets
+
+    try:
+        socket.create_connection(("127.0.0.1", 5432), timeout=1).close()
+    except OSError:
+        print("\npostgres: not listening on 127.0.0.1:5432, skipped")
+        return
+    name = f"linksvc_bench_{secrets.token_hex(4)}"
+    psql = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-c"]
+    subprocess.run([*psql, f'CREATE DATABASE "{name}"'], check=True)
+    if os.environ.get("BENCH_PG_ASYNC_COMMIT"):
+        subprocess.run(
+            [*psql, f'ALTER DATABASE "{name}" SET synchronous_commit = off'], check=True
+        )
+    port = free_port()
+    b.ports["pg"] = port
+    env = b.settings(
+        "pg", database_url=f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    )
+    proc = None
+    try:
+        subprocess.run([*LINKSVC, "init"], env=env, check=True, capture_output=True)
+        subprocess.run(
+            [*LINKSVC, "user", "add", "bench", "--admin", "--password-stdin"],
+            env=env,
+            input="bench-password\n",
+            text=True,
+            check=True,
+            capture_output=True,
+        )
+        proc = b._spawn(
+            [*LINKSVC, "serve", "--port", str(port), "--workers", str(b.args.workers)],
+            env,
+        )
+        wait_for(port, proc)
+        saved, b.env = b.env, env
+        small, limited = (
+            b.link("small.bin"),
+            b.link("limited.bin", "--max-downloads", "1000000"),
+        )
+        b.env = saved
+        targets = {
+            "bare Flask": url(b.ports["bare"], "/f/small.bin"),
+            "linksvc pg": url(port, small),
+            "linksvc pg limited": url(port, limited),
+        }
+        for target in targets.values():
+            loadgen.run(target, 1, 16)
+        results: dict[str, list[loadgen.Result]] = {k: [] for k in targets}
+        for _ in range(rounds):
+            for key, target in targets.items():
+                results[key].append(loadgen.run(target, seconds, 16))
+        print(f"\n1 KiB on PostgreSQL ({rounds} rounds of {seconds} s, 16 connections)")
+        best = {k: max(v, key=lambda r: r.rps) for k, v in results.items()}
+        for key, r in best.items():
+            print(
+                f"  {key:20} {r.rps:9.0f} req/s  p50 {r.p50:7.2f} ms  p99 {r.p99:7.2f} ms"
+                f"  errors {r.errors}"
+            )
+        bare = best["bare Flask"].rps
+        print(
+            f"  ratio pg direct / bare Flask:  {best['linksvc pg'].rps / bare:.2f}  (target >= 0.90)"
+        )
+        print(
+            f"  ratio pg limited / bare Flask: {best['linksvc pg limited'].rps / bare:.2f}  (target >= 0.80)"
+        )
+    finally:
+        if proc is not None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(30)
+        subprocess.run(
+            [*psql, f'DROP DATABASE "{name}" WITH (FORCE)'], capture_output=True
+        )
+
+
 def memory(b: Bench, seconds: float = 8) -> None:
     path = b.link("huge.bin")
     before = worker_rss(b.direct_pid)
@@ -378,7 +456,9 @@ def main() -> None:
         "--quick", action="store_true", help="1 round, fewer slow clients"
     )
     parser.add_argument(
-        "--sections", default="throughput,memory,slow", help="comma-separated"
+        "--sections",
+        default="throughput,postgres,memory,slow",
+        help="comma-separated",
     )
     args = parser.parse_args()
     if shutil.which("nginx") is None:
@@ -394,6 +474,8 @@ def main() -> None:
         sections = args.sections.split(",")
         if "throughput" in sections:
             throughput(b, 1 if args.quick else args.rounds, args.seconds)
+        if "postgres" in sections:
+            postgres(b, 1 if args.quick else args.rounds, args.seconds)
         if "memory" in sections:
             memory(b)
         if "slow" in sections:

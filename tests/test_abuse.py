@@ -387,3 +387,14 @@ def test_link_list_is_not_cut_at_ten_thousand(svc, runner):
 def test_old_audit_query_still_selects(svc):
     with svc.store.engine.connect() as conn:
         assert conn.execute(select(audit)).fetchall() == []
+
+
+def test_prune_deletes_in_short_transactions(svc, monkeypatch):
+    from linksvc.db import audit as audit_module
+
+    monkeypatch.setattr(audit_module, "PRUNE_BATCH", 7)
+    row = {"at": 5, "event": "x", "outcome": "x"}
+    with svc.store.engine.begin() as conn:
+        conn.execute(insert(audit), [row] * 30 + [{**row, "at": 10**10}])
+    assert audit_module.prune(svc.store.engine, 100) == 30
+    assert [r.at for r in audit_rows(svc)] == [10**10]

@@ -243,3 +243,34 @@ def test_error_pages_show_the_request_id_the_log_has(client, caplog):
     assert response.headers["X-Request-Id"] == request_id
     assert f"request {request_id}: GET /d/garbage -> 404" in caplog.text
     assert "Traceback" not in response.text
+
+
+def test_offload_sendfile_hands_the_path_to_the_server_in_front(make_app, svc, tree):
+    from linksvc import sharing
+    from linksvc.services import of as services_of
+
+    front = make_app(offload="sendfile")
+    fsvc = services_of(front)
+    with front.app_context():
+        _, token = sharing.create_link(
+            fsvc, fsvc.store.users.by_name("admin"), "big.bin"
+        )
+    response = front.test_client().get(f"/d/{token}")
+    assert response.status_code == 200 and response.data == b""
+    assert response.headers["X-Sendfile"] == str(tree / "big.bin")
+    assert response.headers["Content-Disposition"] == "attachment; filename=big.bin"
+    assert response.headers["Cache-Control"] == "private, no-store"
+    assert response.headers["Content-Length"] == "0"
+    nginx = make_app(offload="nginx", offload_prefix="/_files")
+    nsvc = services_of(nginx)
+    with nginx.app_context():
+        _, token = sharing.create_link(
+            nsvc, nsvc.store.users.by_name("admin"), "résumé Zoë.txt"
+        )
+    response = nginx.test_client().get(f"/d/{token}")
+    assert (
+        response.headers["X-Accel-Redirect"]
+        == "/_files/r%C3%A9sum%C3%A9%20Zo%C3%AB.txt"
+    )
+    # What we decide ourselves we still answer: a used-up or refused link.
+    assert nginx.test_client().get("/d/garbage").status_code == 404

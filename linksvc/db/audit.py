@@ -235,11 +235,23 @@ class AuditLog:
                     time.sleep(0.1 * (attempt + 1))
 
 
+#: Rows one prune transaction deletes: short transactions never hold the
+#: write lock long enough to make a download or a page wait for it.
+PRUNE_BATCH = 5000
+
+
 def prune(engine: Engine, before: int) -> int:
     """Delete audit rows older than ``before`` and forget the client address
     of links last downloaded before it; returns the rows deleted."""
+    deleted = 0
+    while True:
+        with engine.begin() as conn:
+            ids = select(audit.c.id).where(audit.c.at < before).limit(PRUNE_BATCH)
+            done = conn.execute(delete(audit).where(audit.c.id.in_(ids))).rowcount
+        deleted += done
+        if done < PRUNE_BATCH:
+            break
     with engine.begin() as conn:
-        deleted = conn.execute(delete(audit).where(audit.c.at < before)).rowcount
         conn.execute(
             update(links)
             .where(

@@ -8,6 +8,7 @@ its count added later, in a batch, by the audit writer (:func:`add_downloads`).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from collections.abc import Sequence
 from contextlib import contextmanager
@@ -49,9 +50,14 @@ class _Busy(Exception):
 class DownloadClaims:
     """Claims on links for downloads, each thread on its own connection."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, pool_size: int = 16) -> None:
         self.engine = engine
         self._local = native_local()
+        #: Per greenlet under gevent: a connection lent by _pooled.
+        self._greenlet = threading.local()
+        self._pool: Any = None
+        self._pool_size = pool_size
+        self._pool_free = 0
         self._compiled: dict[int, tuple[str, dict, Sequence | None]] = {}
         # SQLite in WAL mode never makes a reader wait for a lock, and its
         # calls never yield to another greenlet: reads run where they are
@@ -80,7 +86,37 @@ class DownloadClaims:
                 return self._claim(*args)
             except _Busy:
                 pass
-        return offload(self._claim, *args)
+            return offload(self._claim, *args)
+        if on_loop():
+            # A database server: psycopg waits cooperatively under gevent, so
+            # the statement runs here, on a connection of a small pool that
+            # no other greenlet uses meanwhile.
+            return self._pooled(self._claim, *args)
+        return self._claim(*args)
+
+    def _pooled(self, fn, *args):
+        import gevent.queue
+
+        if self._pool is None:
+            self._pool = gevent.queue.LifoQueue()
+            self._pool_free = self._pool_size
+        if self._pool.empty() and self._pool_free > 0:
+            self._pool_free -= 1
+            try:
+                self._pool.put(self._new_connection())
+            except BaseException:
+                self._pool_free += 1
+                raise
+        raw = self._pool.get()
+        self._greenlet.raw = raw
+        try:
+            return fn(*args)
+        finally:
+            self._greenlet.raw = None
+            if getattr(raw, "dbapi_connection", True) is None:
+                self._pool_free += 1  # invalidated: a new one may be made
+            else:
+                self._pool.put(raw)
 
     def _claim(
         self,
@@ -175,6 +211,14 @@ class DownloadClaims:
             raise StoreUnavailable("The database is busy or unreachable.") from exc
         return rows
 
+    def _new_connection(self) -> Any:
+        raw = self.engine.raw_connection()
+        if not self._sqlite:
+            # Each claim is one statement: in autocommit it is one round trip
+            # (and still its own durable transaction), not statement + COMMIT.
+            raw.dbapi_connection.autocommit = True
+        return raw
+
     def _impatient(self) -> bool:
         """On the event loop, a SQLite connection must not wait for locks."""
         return self._sqlite and on_loop()
@@ -193,10 +237,18 @@ class DownloadClaims:
         A pool checkout and its reset cost more than the query itself; a
         connection that fails is discarded, and the next request gets a new one.
         """
+        lent = getattr(self._greenlet, "raw", None)
+        if lent is not None:
+            try:
+                yield lent
+            except Exception as exc:
+                lent.invalidate(exc)
+                raise
+            return
         local = self._local
         raw = getattr(local, "raw", None)
         if raw is None:
-            raw = local.raw = self.engine.raw_connection()
+            raw = local.raw = self._new_connection()
             if self._impatient():
                 cursor = raw.cursor()
                 cursor.execute("PRAGMA busy_timeout=0")
