@@ -119,6 +119,14 @@ def nginx_conf(tmp: Path, protected: Path, static: int, proxy: int, up: int) -> 
     return conf
 
 
+def _toml(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    return '"' + str(value) + '"'
+
+
 class Bench:
     def __init__(self, args) -> None:
         self.args = args
@@ -139,12 +147,7 @@ class Bench:
             **extra,
         }
         path = self.tmp / f"{name}.toml"
-        path.write_text(
-            "".join(
-                f"{k} = {str(v).lower() if isinstance(v, bool) else v if isinstance(v, int) else chr(34) + str(v) + chr(34)}\n"
-                for k, v in conf.items()
-            )
-        )
+        path.write_text("".join(f"{k} = {_toml(v)}\n" for k, v in conf.items()))
         env = {**os.environ, "LINKSVC_SETTINGS": str(path)}
         env.pop("LINKSVC_SECRET_KEYS", None)
         return env
@@ -288,13 +291,15 @@ def throughput(b: Bench, rounds: int, seconds: int) -> None:
             for name, target in targets.items():
                 results[name].append(loadgen.run(target, secs, conns))
         print(
-            f"\n{size} ({n} round{'s' if n > 1 else ''} of {secs} s, {conns} connections)"
+            f"\n{size} ({n} round{'s' if n > 1 else ''} of {secs} s, "
+            f"{conns} connections)"
         )
         best = {k: max(v, key=lambda r: r.rps) for k, v in results.items()}
         for name, r in best.items():
             runs = ", ".join(f"{x.rps:.0f}" for x in results[name])
             print(
-                f"  {name:16} {r.rps:9.0f} req/s {r.mbps:9.1f} MB/s  p50 {r.p50:7.2f} ms"
+                f"  {name:16} {r.rps:9.0f} req/s {r.mbps:9.1f} MB/s  "
+                f"p50 {r.p50:7.2f} ms"
                 f"  p99 {r.p99:7.2f} ms  errors {r.errors}  (runs: {runs})"
             )
         bare = best["bare Flask"].rps
@@ -313,12 +318,14 @@ def throughput(b: Bench, rounds: int, seconds: int) -> None:
             f"  per round:                   {', '.join(f'{x:.2f}' for x in per_round)}"
         )
         print(
-            f"  ratio offload / nginx static: {best['linksvc offload'].rps / static:.2f}"
+            "  ratio offload / nginx static: "
+            f"{best['linksvc offload'].rps / static:.2f}"
             + ("  (target >= 0.65 at 1 MiB)" if size == "1 MiB" else "")
         )
         if "linksvc limited" in best:
             print(
-                f"  ratio limited / bare Flask:  {best['linksvc limited'].rps / bare:.2f}  (target >= 0.80)"
+                "  ratio limited / bare Flask:  "
+                f"{best['linksvc limited'].rps / bare:.2f}  (target >= 0.80)"
             )
 
 
@@ -381,15 +388,18 @@ def postgres(b: Bench, rounds: int, seconds: int) -> None:
         best = {k: max(v, key=lambda r: r.rps) for k, v in results.items()}
         for key, r in best.items():
             print(
-                f"  {key:20} {r.rps:9.0f} req/s  p50 {r.p50:7.2f} ms  p99 {r.p99:7.2f} ms"
+                f"  {key:20} {r.rps:9.0f} req/s  p50 {r.p50:7.2f} ms  "
+                f"p99 {r.p99:7.2f} ms"
                 f"  errors {r.errors}"
             )
         bare = best["bare Flask"].rps
         print(
-            f"  ratio pg direct / bare Flask:  {best['linksvc pg'].rps / bare:.2f}  (target >= 0.90)"
+            "  ratio pg direct / bare Flask:  "
+            f"{best['linksvc pg'].rps / bare:.2f}  (target >= 0.90)"
         )
         print(
-            f"  ratio pg limited / bare Flask: {best['linksvc pg limited'].rps / bare:.2f}  (target >= 0.80)"
+            "  ratio pg limited / bare Flask: "
+            f"{best['linksvc pg limited'].rps / bare:.2f}  (target >= 0.80)"
         )
     finally:
         if proc is not None:
@@ -443,7 +453,8 @@ def slow(b: Bench, direct: int, proxied: int) -> None:
             port, huge, probes, readers=count, loris=count, seconds=12, settle=6
         )
         print(
-            f"slow clients, {name}: {count} readers + {count} slowloris: {held.summary()}"
+            f"slow clients, {name}: {count} readers + {count} slowloris: "
+            + held.summary()
         )
 
 
