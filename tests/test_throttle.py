@@ -1,68 +1,36 @@
-"""Failed logins are throttled per user name and per client address."""
-
-import secrets
+"""core/throttle.py: per-client limits on the limiter's storage."""
 
 import pytest
+from freezegun import freeze_time
 
-from linksvc import create_app
-
-from .conftest import Auth
-from .conftest import BufferedClient
-from .services import REDIS_URL
-from .services import require
+from linksvc.core.throttle import Throttle
 
 
-@pytest.fixture
-def strict_app(make_app):
-    """The test app's database with tight limits: 3 per user, 5 per address."""
-    return make_app(login_limit="3 per minute", login_limit_per_address="5/minute")
+def test_a_key_over_its_limit_is_told_how_long_to_wait():
+    with freeze_time("2026-03-01 12:00:10") as frozen:
+        throttle = Throttle("memory://", "3 per minute", "t")
+        assert [throttle.hit("a") for _ in range(3)] == [None, None, None]
+        wait = throttle.hit("a")
+        assert wait is not None and 1 <= wait <= 60
+        assert throttle.hit("b") is None  # another client is not held
+        frozen.tick(61)
+        assert throttle.hit("a") is None
 
 
-def test_failed_logins_per_user_name_get_429_with_retry_after(strict_app):
-    client = strict_app.test_client()
-    auth = Auth(client)
-    for _ in range(3):
-        assert auth.login("alice", "wrong").status_code == 200
-    blocked = auth.login("alice", "wrong")
-    assert blocked.status_code == 429
-    assert int(blocked.headers["Retry-After"]) > 0
-    assert "Too Many Requests" in blocked.get_data(as_text=True)
-    # Even the right password waits: a guesser cannot tell.
-    assert auth.login("alice").status_code == 429
-    # Another user from the same address is not blocked by alice's limit.
-    assert auth.login("bob").status_code in (302, 303)
+def test_every_limit_of_a_list_counts():
+    throttle = Throttle("memory://", "100 per minute; 2 per hour", "t2")
+    assert throttle.hit("a") is None and throttle.hit("a") is None
+    wait = throttle.hit("a")
+    assert wait is not None and wait > 60  # the hourly limit
 
 
-def test_failed_logins_per_address(strict_app):
-    client = strict_app.test_client()
-    auth = Auth(client)
-    for name in ("u1", "u2", "u3", "u4", "u5"):
-        assert auth.login(name, "wrong").status_code == 200
-    assert auth.login("alice").status_code == 429
-    other = strict_app.test_client()
-    other.environ_base["REMOTE_ADDR"] = "192.0.2.7"
-    assert Auth(other).login("alice").status_code in (302, 303)
+def test_scopes_count_apart():
+    one = Throttle("memory://", "1 per minute", "one")
+    two = Throttle("memory://", "1 per minute", "two")
+    assert one.hit("a") is None and two.hit("a") is None
+    assert one.hit("a") is not None
 
 
-def test_successful_logins_are_not_counted(strict_app):
-    client = strict_app.test_client()
-    auth = Auth(client)
-    for _ in range(6):
-        assert auth.login("alice").status_code in (302, 303)
-        auth.logout()
-
-
-def test_redis_storage_is_shared_between_apps(settings, app):
-    require("Redis", "127.0.0.1", 6379)
-    shared = {
-        **settings,
-        "login_limit": "2 per minute",
-        "ratelimit_storage_url": REDIS_URL,
-    }
-    first, second = create_app(shared), create_app(shared)
-    for one in (first, second):
-        one.test_client_class = BufferedClient
-    name = f"shared-{secrets.token_hex(6)}"  # Redis outlives the test run
-    assert Auth(first.test_client()).login(name, "x").status_code == 200
-    assert Auth(second.test_client()).login(name, "x").status_code == 200
-    assert Auth(first.test_client()).login(name, "x").status_code == 429
+def test_a_bad_limit_is_refused():
+    with pytest.raises(ValueError):
+        Throttle("memory://", "lots", "t")
