@@ -124,3 +124,57 @@ def test_if_range_that_does_not_match_sends_the_whole_file():
 def test_head_follows_the_same_rules():
     assert d({"Range": "bytes=0-1"}, method="HEAD").status == 206
     assert d({"If-None-Match": ETAG}, method="HEAD").status == 304
+
+
+@pytest.mark.parametrize(
+    ("ranges", "merged"),
+    [
+        ([(0, 9), (5, 20)], [(0, 20)]),  # overlapping
+        ([(0, 9), (10, 20)], [(0, 20)]),  # adjacent
+        ([(0, 9), (11, 20)], [(0, 9), (11, 20)]),  # a gap of one byte stays
+        ([(0, 50), (10, 20)], [(0, 50)]),  # contained: the longer end wins
+        ([(30, 40), (0, 5), (6, 10)], [(0, 10), (30, 40)]),  # sorted first
+        ([(0, 1), (3, 4), (2, 2)], [(0, 4)]),  # a chain
+        ([], []),
+    ],
+)
+def test_merge_joins_overlapping_and_adjacent_ranges(ranges, merged):
+    from linksvc.core.conditional import merge
+
+    assert merge(ranges) == merged
+
+
+def test_a_suffix_range_first_does_not_end_the_list():
+    assert parse_ranges("bytes=-1,0-0", SIZE) == [(0, 0), (999, 999)]
+
+
+def test_suffix_ranges_of_tiny_files():
+    assert parse_ranges("bytes=-5", 0) == []
+    assert parse_ranges("bytes=-5", 1) == [(0, 0)]
+
+
+def test_range_numbers_too_long_to_be_sizes_mean_more_than_the_file():
+    assert parse_ranges("bytes=" + "9" * 5000 + "-", SIZE) == []
+    assert parse_ranges("bytes=0-" + "9" * 5000, SIZE) == [(0, 999)]
+    assert parse_ranges("bytes=-" + "9" * 5000, SIZE) == [(0, 999)]
+    # 18 digits are still read as a number; leading zeros do not count.
+    assert parse_ranges("bytes=" + "0" * 30 + "5-" + "0" * 30 + "9", SIZE) == [(5, 9)]
+
+
+def test_exactly_max_ranges_are_honoured():
+    spec = ",".join(f"{i * 3}-{i * 3}" for i in range(MAX_RANGES))
+    assert len(parse_ranges(f"bytes={spec}", 10_000)) == MAX_RANGES
+
+
+def test_etag_spells_milliseconds_and_size_in_hex_as_nginx():
+    assert make_etag(1000, 1_700_000_000_123_456_789) == '"18bcfe5687b-3e8"'
+    assert make_etag(0, 999_999) == '"0-0"'
+
+
+def test_body_length_of_each_decision():
+    from linksvc.core.conditional import Decision
+
+    assert Decision(200).body_length(1000) == 1000
+    assert Decision(206, [(0, 9), (20, 29)]).body_length(1000) == 20
+    assert Decision(200).starts_at_zero and not Decision(206, [(5, 9)]).starts_at_zero
+    assert Decision(206, [(5, 9), (0, 1)]).starts_at_zero

@@ -45,3 +45,62 @@ def test_parse_instant():
     for bad in ("tomorrow", "2026-13-01", True):
         with pytest.raises(InvalidInput):
             parse_instant(bad, now=0)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "spelled"),
+    [
+        (604800, "1w"),
+        (1209600, "2w"),
+        (86400, "1d"),
+        (90000, "25h"),
+        (3600, "1h"),
+        (7200, "2h"),
+        (5400, "90m"),
+        (90, "90s"),
+        (61, "61s"),
+    ],
+)
+def test_format_duration_picks_the_largest_exact_unit(seconds, spelled):
+    from linksvc.core.durations import format_duration
+
+    assert format_duration(seconds) == spelled
+    assert parse_duration(spelled) == seconds
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [("forever", "'forever'"), (0, "'0'"), (True, "'True'"), ("0s", "'0s'")],
+)
+def test_a_bad_duration_names_what_was_given(text, shown):
+    with pytest.raises(BadDuration) as info:
+        parse_duration(text)
+    assert str(info.value).startswith(f"{shown} is not a duration")
+
+
+def test_bad_instants_name_what_was_given():
+    from linksvc.core.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="^True is not a time$"):
+        parse_instant(True, 0)
+    with pytest.raises(InvalidInput) as info:
+        parse_instant("next tuesday", 0)
+    assert str(info.value) == (
+        "'next tuesday' is not a time: write ISO 8601 (2026-12-01T09:00, UTC "
+        "unless an offset is given) or a delay such as +2h."
+    )
+
+
+def test_instants_without_an_offset_are_utc_whatever_the_local_zone(monkeypatch):
+    import os
+    import time
+
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        assert parse_instant("2026-12-01T09:00", 0) == 1796115600
+        assert parse_instant("2026-12-01T09:00Z", 0) == 1796115600
+        assert parse_instant("2026-12-01T10:00+01:00", 0) == 1796115600
+    finally:
+        os.environ.pop("TZ", None)
+        time.tzset()

@@ -16,61 +16,68 @@ def test_codes_of_a_class_include_its_subclasses_sorted():
 
 
 @pytest.mark.parametrize(
-    ("exc", "message", "status", "api_status", "code"),
+    ("make", "message", "status", "api_status", "code"),
     [
         (
-            errors.LinkExpired(datetime(2026, 3, 1, 12, 0, 5, tzinfo=UTC)),
+            lambda: errors.LinkExpired(datetime(2026, 3, 1, 12, 0, 5, tzinfo=UTC)),
             "This link expired at 2026-03-01 12:00:05 UTC.",
             410,
             None,
             "link_expired",
         ),
         (
-            errors.LinkRevoked(1772366400),
+            lambda: errors.LinkRevoked(1772366400),
             "This link was revoked at 2026-03-01 12:00:00 UTC.",
             410,
             None,
             "link_revoked",
         ),
-        (errors.LinkRevoked(), "This link was revoked.", 410, None, "link_revoked"),
         (
-            errors.LinkUsedUp(1),
+            lambda: errors.LinkRevoked(),
+            "This link was revoked.",
+            410,
+            None,
+            "link_revoked",
+        ),
+        (
+            lambda: errors.LinkUsedUp(1),
             "This link allowed 1 download and they are used up.",
             410,
             None,
             "link_used_up",
         ),
         (
-            errors.LinkUsedUp(3),
+            lambda: errors.LinkUsedUp(3),
             "This link allowed 3 downloads and they are used up.",
             410,
             None,
             "link_used_up",
         ),
         (
-            errors.LinkNotYetValid(datetime(2026, 3, 1, 15, 0, tzinfo=UTC)),
+            lambda: errors.LinkNotYetValid(datetime(2026, 3, 1, 15, 0, tzinfo=UTC)),
             "This link becomes valid at 2026-03-01 15:00:00 UTC.",
             403,
             None,
             "link_not_yet_valid",
         ),
         (
-            errors.BadDuration("forever"),
+            lambda: errors.BadDuration("forever"),
             "'forever' is not a duration: write a positive number followed by "
             "s, m, h, d or w (for example 90s, 15m, 2h, 7d, 2w).",
             400,
             422,
             "bad_duration",
         ),
-        (errors.PathRefused("x."), "x.", 400, 422, "path_refused"),
-        (errors.StoreUnavailable("x."), "x.", 503, None, "unavailable"),
-        (errors.Unauthorized("x."), "x.", 401, None, "unauthorized"),
-        (errors.UserExists("x."), "x.", 409, None, "user_exists"),
+        (lambda: errors.PathRefused("x."), "x.", 400, 422, "path_refused"),
+        (lambda: errors.StoreUnavailable("x."), "x.", 503, None, "unavailable"),
+        (lambda: errors.Unauthorized("x."), "x.", 401, None, "unauthorized"),
+        (lambda: errors.UserExists("x."), "x.", 409, None, "user_exists"),
     ],
 )
 def test_messages_are_sentences_and_the_table_is_on_the_class(
-    exc, message, status, api_status, code
+    make, message, status, api_status, code
 ):
+    exc = make()
     assert str(exc) == message
     assert (exc.status, exc.api_status, exc.code) == (status, api_status, code)
     assert exc.title
@@ -83,6 +90,12 @@ def test_refusals_carry_what_a_page_needs():
     assert errors.LinkRevoked(5).revoked_at == 5
     assert errors.LinkUsedUp(2).max_downloads == 2
     assert errors.TooManyRequests("Slow down.", 7).retry_after == 7
+    assert str(errors.TooManyRequests("Slow down.")) == "Slow down."
+    assert (
+        str(errors.LinkUsedUp(0))
+        == "This link allowed 0 downloads and they are used up."
+    )
+    assert str(errors.LinkUsedUp(2)).startswith("This link allowed 2 downloads and")
     assert errors.TooManyRequests("Slow down.").retry_after == 60
     assert errors.StoreUnavailable.retry_after == 5
     for cls in (errors.LinkExpired, errors.LinkRevoked, errors.LinkUsedUp):

@@ -120,3 +120,110 @@ def test_listing_shows_only_what_the_grants_reach(tree):
     assert "escape.txt" not in everything and "escape-dir" not in everything
     assert everything[:3] == ["reports", "web", "big.bin"]
     assert "résumé Zoë.txt" in everything
+
+
+@pytest.mark.parametrize(
+    ("relpath", "message"),
+    [
+        (b"bytes", "The path must be text."),
+        ("a" * 1025, "The path is too long."),
+        ("read\nme", "The path contains a forbidden character."),
+        ("a\\b", "The path contains a forbidden character."),
+        ("invoice\u202egpj.exe", "The path contains a forbidden character."),
+        ("/etc/passwd", "The path must be relative to the protected folder."),
+        ("C:/x", "The path must be relative to the protected folder."),
+        ("a//b", "The path has an empty, relative or hidden segment."),
+        (".git", "The path has an empty, relative or hidden segment."),
+        ("a\uff3cb", "The path has an empty, relative or hidden segment."),
+        ("\ud800", "The path is not valid text."),
+        ("é" * 128, "A name in the path is too long."),
+    ],
+)
+def test_each_refusal_says_why(relpath, message):
+    with pytest.raises(PathRefused) as info:
+        ProtectedTree.clean(relpath)
+    assert str(info.value) == message
+
+
+def test_the_limits_are_inclusive():
+    assert ProtectedTree.clean("a/" * 511 + "bc") == "a/" * 511 + "bc"  # 1024
+    assert ProtectedTree.clean("x" * 255) == "x" * 255  # 255 bytes
+    assert ProtectedTree.clean("é" * 127 + "x") == "é" * 127 + "x"  # 255 bytes
+    with pytest.raises(PathRefused):
+        ProtectedTree.clean("x" * 256)
+
+
+def test_a_file_with_another_hard_link_is_refused_and_says_so(tree):
+    with pytest.raises(PathRefused) as info:
+        ProtectedTree(tree).file("hardlink.txt")
+    assert str(info.value) == (
+        "The file 'hardlink.txt' has other hard links and is not served."
+    )
+
+
+def test_each_segment_is_checked_for_a_symlink_that_leaves(tree, tmp_path):
+    """The escape here is a symlinked folder and a file with one link only,
+    so nothing but the per-segment check refuses it."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "x.txt").write_text("outside")
+    (tree / "linked-dir").symlink_to(elsewhere)
+    with pytest.raises(PathRefused) as info:
+        ProtectedTree(tree).file("linked-dir/x.txt")
+    assert str(info.value) == "The path leads outside the protected folder."
+
+
+def test_missing_things_name_what_is_missing(tree):
+    with pytest.raises(FileMissing) as info:
+        ProtectedTree(tree).file("reports/nothing.txt")
+    assert str(info.value) == "There is no file at 'reports/nothing.txt'."
+    with pytest.raises(FileMissing) as info:
+        ProtectedTree(tree).folder("readme.txt")
+    assert str(info.value) == "There is no folder at 'readme.txt'."
+    with pytest.raises(FileMissing) as info:
+        ProtectedTree(tree).file("reports")
+    assert str(info.value) == "There is no file at 'reports' (it is not a file)."
+
+
+def test_relative_names_real_paths_under_the_root(tree):
+    tree_ = ProtectedTree(tree)
+    assert tree_.relative(tree_.root) == ""
+    assert tree_.relative(tree_.root / "reports" / "q3") == "reports/q3"
+
+
+def test_listing_judges_symlinks_by_where_they_lead(tree):
+    (tree / "pub").mkdir()
+    (tree / "pub" / "open.txt").write_text("open")
+    (tree / "pub" / "to-q3").symlink_to(tree / "reports" / "q3")
+    (tree / "pub" / "to-old").symlink_to(tree / "reports" / "q3-old")
+    (tree / "pub" / "summary-link.csv").symlink_to(
+        tree / "reports" / "q3" / "summary.csv"
+    )
+    (tree / "pub" / "draft-link.txt").symlink_to(
+        tree / "reports" / "q3-old" / "draft.txt"
+    )
+    (tree / "pub" / "to-reports").symlink_to(tree / "reports")
+    tree_ = ProtectedTree(tree)
+    # A grant of pub and reports/q3: links into q3 show, links elsewhere do not.
+    grants = ["pub", "reports/q3"]
+    seen = {e.name: e for e in tree_.listing("pub", grants)}
+    assert sorted(seen) == ["open.txt", "summary-link.csv", "to-q3", "to-reports"]
+    # "to-reports" leads to a folder on the way to the grant: browsable.
+    assert seen["to-q3"].is_dir and seen["to-reports"].is_dir
+    link = seen["summary-link.csv"]
+    assert (link.path, link.is_dir, link.size) == ("pub/summary-link.csv", False, 21)
+    assert link.mtime == (tree / "reports" / "q3" / "summary.csv").stat().st_mtime
+    # Without the grant of reports/q3 none of the links shows.
+    assert sorted(e.name for e in tree_.listing("pub", ["pub"])) == ["open.txt"]
+    # Admins see every link that stays inside, but never a hard-linked file.
+    everything = [e.name for e in tree_.listing("pub", [""])]
+    assert everything == [
+        "to-old",
+        "to-q3",
+        "to-reports",
+        "draft-link.txt",
+        "open.txt",
+        "summary-link.csv",
+    ]
+    assert "hardlink.txt" not in [e.name for e in tree_.listing("", [""])]
+    assert "inside-link.txt" in [e.name for e in tree_.listing("", [""])]

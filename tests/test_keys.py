@@ -116,3 +116,126 @@ def test_old_style_key_lines_without_a_date_still_work(tmp_path):
     keys.keys_path(tmp_path).write_text("just-a-key-0123456789\n")
     assert keys.read_keys(tmp_path, environ={}) == ["just-a-key-0123456789"]
     assert keys.read_entries(tmp_path)[0].created == ""
+
+
+def test_keys_file_lives_in_the_instance(tmp_path):
+    assert keys.keys_path(tmp_path) == tmp_path / "secret_keys"
+
+
+def test_new_keys_have_256_bits_and_a_creation_time():
+    key = keys.new_key()
+    assert len(key.secret) == 43 and key.created.endswith("Z")
+    assert keys.new_key().secret != key.secret
+
+
+def test_ensure_keys_keeps_existing_keys(tmp_path):
+    first = keys.ensure_keys(tmp_path / "inst")
+    assert keys.ensure_keys(tmp_path / "inst") == first and len(first) == 1
+
+
+def test_write_entries_makes_private_folders_and_files(tmp_path):
+    instance = tmp_path / "a" / "b"
+    path = keys.write_entries(
+        instance, [keys.Key("k" * 20, ""), keys.Key("j" * 20, "T")]
+    )
+    assert path.read_text() == f"{'k' * 20}\n{'j' * 20} T\n"
+    assert stat.S_IMODE(instance.stat().st_mode) == 0o700
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_read_entries_skips_blank_and_comment_lines(tmp_path):
+    keys.keys_path(tmp_path).write_text(
+        "# rotated 2026-11-01\n\nnewest-key-0123456789 2026-11-01T00:00:00Z\n"
+        "   \nolder-key-0123456789\n"
+    )
+    entries = keys.read_entries(tmp_path)
+    assert [(e.secret, e.created) for e in entries] == [
+        ("newest-key-0123456789", "2026-11-01T00:00:00Z"),
+        ("older-key-0123456789", ""),
+    ]
+    assert keys.read_entries(tmp_path / "none") == []
+
+
+def test_keys_from_the_environment_win_and_are_comma_separated(tmp_path):
+    keys.ensure_keys(tmp_path)
+    environ = {"LINKSVC_SECRET_KEYS": " first-key-0123456789 , second-key-0123456789,,"}
+    assert keys.read_keys(tmp_path, environ=environ) == [
+        "first-key-0123456789",
+        "second-key-0123456789",
+    ]
+    assert keys.read_keys(tmp_path, environ={}) == [
+        e.secret for e in keys.read_entries(tmp_path)
+    ]
+
+
+def test_require_keys_messages_and_the_16_character_minimum():
+    from linksvc.core.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        keys.require_keys([])
+    assert str(info.value) == (
+        "There are no secret keys: run `linksvc init` to create "
+        "instance/secret_keys, or set LINKSVC_SECRET_KEYS."
+    )
+    assert keys.require_keys(["x" * 16]) == ["x" * 16]
+    with pytest.raises(ConfigError) as info:
+        keys.require_keys(["x" * 16, "y" * 15])
+    assert str(info.value) == "A secret key is shorter than 16 characters."
+
+
+def test_retiring_the_only_key_says_what_to_do(tmp_path):
+    from linksvc.core.errors import InvalidInput
+
+    keys.ensure_keys(tmp_path)
+    only = keys.read_entries(tmp_path)[0].id
+    with pytest.raises(InvalidInput) as info:
+        keys.retire(tmp_path, only)
+    assert str(info.value) == (
+        "You cannot retire the only key; run `linksvc keys rotate` first."
+    )
+    with pytest.raises(InvalidInput) as info:
+        keys.retire(tmp_path, "deadbeef")
+    assert str(info.value) == (
+        "There is no key with id 'deadbeef'; see `linksvc keys list`."
+    )
+
+
+def test_keyring_follows_the_file_at_most_once_per_interval(tmp_path, monkeypatch):
+    import os
+
+    from freezegun import freeze_time
+
+    secrets_ = keys.ensure_keys(tmp_path)
+    with freeze_time("2026-03-01 12:00:00") as frozen:
+        ring = keys.KeyRing(str(tmp_path), secrets_, from_file=True)
+        monkeypatch.setattr(keys, "RELOAD_INTERVAL", 1.0)
+        new = keys.rotate(tmp_path)
+        assert ring.refresh() is False  # within the interval: not looked at
+        frozen.tick(0.5)
+        assert ring.refresh() is False
+        frozen.tick(0.6)
+        assert ring.refresh() is True and ring.keys[0] == new.secret
+        frozen.tick(1.1)
+        assert ring.refresh() is False  # unchanged file
+        # Rewritten with the same keys (a new mtime): nothing changed.
+        keys.write_entries(tmp_path, keys.read_entries(tmp_path))
+        os.utime(keys.keys_path(tmp_path), ns=(1, 1))
+        frozen.tick(1.1)
+        assert ring.refresh() is False and ring.keys[0] == new.secret
+        # An emptied file never leaves the process without keys.
+        keys.keys_path(tmp_path).write_text("")
+        frozen.tick(1.1)
+        assert ring.refresh() is False and ring.keys[0] == new.secret
+        # With no interval at all, a change is seen at once.
+        monkeypatch.setattr(keys, "RELOAD_INTERVAL", 0)
+        newest = keys.rotate(tmp_path)
+        assert ring.refresh() is True and ring.keys[0] == newest.secret
+
+
+def test_keys_from_the_environment_never_change_in_a_process(tmp_path, monkeypatch):
+    monkeypatch.setattr(keys, "RELOAD_INTERVAL", 0)
+    keys.ensure_keys(tmp_path)
+    ring = keys.KeyRing(str(tmp_path), ["environment-key-0123456789"], from_file=False)
+    keys.rotate(tmp_path)
+    assert ring.refresh() is False
+    assert ring.keys == ["environment-key-0123456789"]

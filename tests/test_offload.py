@@ -77,3 +77,38 @@ def test_enable_uses_gevents_pool_on_this_thread(monkeypatch):
         assert offload.on_loop()
     finally:
         pool.maxsize = before
+
+
+def test_under_gevent_the_real_threads_primitives_are_used(monkeypatch):
+    """With threading patched, thread identity and thread-locals must come
+    from the unpatched _thread module (per real thread, not per greenlet)."""
+    import _thread
+    import sys
+
+    asked = []
+
+    class Monkey:
+        @staticmethod
+        def is_module_patched(name):
+            asked.append(("patched?", name))
+            return name == "threading"
+
+        @staticmethod
+        def get_original(module, name):
+            asked.append((module, name))
+            return getattr(_thread, name)
+
+    monkeypatch.setitem(sys.modules, "gevent.monkey", Monkey)
+    assert offload._native_ident() == _thread.get_ident()
+    assert type(offload.native_local()) is _thread._local
+    assert asked == [
+        ("patched?", "threading"),
+        ("_thread", "get_ident"),
+        ("patched?", "threading"),
+        ("_thread", "_local"),
+    ]
+    monkeypatch.setattr(Monkey, "is_module_patched", staticmethod(lambda n: False))
+    asked.clear()
+    offload.native_local()
+    offload._native_ident()
+    assert asked == []  # not patched: the threading module's own

@@ -128,3 +128,57 @@ def test_genuinely_signed_but_malformed_payloads_are_invalid(payload):
 def test_signer_needs_a_key():
     with pytest.raises(ValueError):
         LinkSigner([])
+
+
+def test_a_refused_token_is_told_the_same_sentence_whatever_was_wrong():
+    from linksvc.core.signing import INVALID_LINK
+    from linksvc.core.signing import MAX_TOKEN
+
+    signer = LinkSigner(KEYS)
+    good = signer.issue("abc", "a.txt", 5000)
+    for bad in ("x" * (MAX_TOKEN + 1), good[:-2], "garbage", good + "x"):
+        with pytest.raises(LinkInvalid) as info:
+            signer.verify(bad)
+        assert str(info.value) == INVALID_LINK == "Unknown or malformed link."
+
+
+def test_no_keys_is_a_clear_error():
+    with pytest.raises(ValueError, match="^at least one secret key is needed$"):
+        LinkSigner([])
+
+
+def test_key_ids_are_a_salted_hash_of_the_key():
+    import hashlib
+
+    expected = hashlib.sha256(b"linksvc.key-id:some-key").hexdigest()[:8]
+    assert key_id("some-key") == key_id(b"some-key") == expected
+
+
+def test_genuine_tokens_are_verified_once_per_process(monkeypatch):
+    signer = LinkSigner(KEYS)
+    token = signer.issue("abc", "a.txt", 5000)
+    calls = []
+    real = signer._genuine
+    monkeypatch.setattr(signer, "_genuine", lambda t: calls.append(t) or real(t))
+    first, again = signer.verify(token), signer.verify(token)
+    assert calls == [token] and first == again and first.link_id == "abc"
+
+
+def test_the_verified_cache_is_bounded(monkeypatch):
+    import linksvc.core.signing as signing
+
+    monkeypatch.setattr(signing, "VERIFIED_CACHE", 2)
+    signer = LinkSigner(KEYS)
+    for i in range(2):
+        signer.verify(signer.issue(f"id{i}", "a.txt", 5000))
+    assert len(signer._verified) == 2
+    signer.verify(signer.issue("id2", "a.txt", 5000))
+    assert len(signer._verified) == 1
+
+
+def test_tokens_from_before_the_limited_flag_count_as_limited():
+    """Old tokens carry no "m": they must take the careful path."""
+    serializer = URLSafeTimedSerializer(KEYS[0], salt=DOWNLOAD_SALT)
+    token = f"{key_id(KEYS[0])}." + serializer.dumps({"i": "x", "p": "a", "e": 5})
+    claims = LinkSigner(KEYS).verify(token)
+    assert claims.limited is True and claims.not_before is None

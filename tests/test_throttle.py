@@ -34,3 +34,27 @@ def test_scopes_count_apart():
 def test_a_bad_limit_is_refused():
     with pytest.raises(ValueError):
         Throttle("memory://", "lots", "t")
+
+
+def test_the_wait_is_rounded_up_to_whole_seconds():
+    with freeze_time("2026-03-01 12:00:00") as frozen:
+        throttle = Throttle("memory://", "1 per minute", "round")
+        assert throttle.hit("a") is None
+        assert throttle.hit("a") == 60
+        frozen.tick(59.5)
+        assert throttle.hit("a") == 1
+
+
+def test_scopes_count_apart_on_shared_storage():
+    import secrets
+
+    from .services import REDIS_URL
+    from .services import require
+
+    require("Redis", "127.0.0.1", 6379)
+    key = secrets.token_hex(8)
+    one = Throttle(REDIS_URL, "1 per minute", "one")
+    two = Throttle(REDIS_URL, "1 per minute", "two")
+    again = Throttle(REDIS_URL, "1 per minute", "one")
+    assert one.hit(key) is None and two.hit(key) is None
+    assert again.hit(key) is not None  # same scope, same storage: counted

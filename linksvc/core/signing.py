@@ -29,6 +29,8 @@ _SHAPE = re.compile(r"[0-9a-f]{8}\.\.?[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9
 VERIFIED_CACHE = 4096
 #: No token we issue is longer (a path is at most 1024 characters of UTF-8).
 MAX_TOKEN = 16384
+#: What a refused token is told: the same whatever was wrong with it.
+INVALID_LINK = "Unknown or malformed link."
 #: One salt per purpose: a download token can never pass as anything else.
 DOWNLOAD_SALT = "linksvc.download.v1"
 
@@ -115,10 +117,10 @@ class LinkSigner:
         claims = self._verified.get(token)
         if claims is None:
             if len(token) > MAX_TOKEN:
-                raise LinkInvalid("Unknown or malformed link.")
+                raise LinkInvalid(INVALID_LINK)
             claims = self._genuine(token)
             if claims is None:
-                raise LinkInvalid("Unknown or malformed link.")
+                raise LinkInvalid(INVALID_LINK)
             if len(self._verified) >= VERIFIED_CACHE:
                 self._verified.clear()  # crude, bounded, and rarely reached
             self._verified[token] = claims
@@ -150,7 +152,7 @@ class LinkSigner:
 def _claims(payload: object, kid: str) -> Claims:
     # Genuine tokens always have this shape; anything else was not made here.
     if not isinstance(payload, dict):
-        raise LinkInvalid("Unknown or malformed link.")
+        raise LinkInvalid(INVALID_LINK)
     link_id, path, expires = payload.get("i"), payload.get("p"), payload.get("e")
     not_before, limited = payload.get("n"), payload.get("m", 1)
     if (
@@ -160,5 +162,5 @@ def _claims(payload: object, kid: str) -> Claims:
         or (not_before is not None and type(not_before) is not int)
         or limited not in (0, 1)
     ):
-        raise LinkInvalid("Unknown or malformed link.")
+        raise LinkInvalid(INVALID_LINK)
     return Claims(link_id, path, expires, not_before, kid, bool(limited))
