@@ -31,6 +31,11 @@ test: install
 test-fast: install
 	$(BIN)/python -m pytest -m "not slow"
 
+# mutmut 3 on linksvc/core/, each module against its own tests (README).
+mutation: install
+	$(BIN)/python -m pip install --quiet -e '.[mutation]'
+	$(BIN)/python tools/mutation.py
+
 # One run, every figure the README quotes (needs nginx; wrk if installed).
 bench: install
 	$(BIN)/python bench/run.py

@@ -103,3 +103,18 @@ def test_refusals_carry_what_a_page_needs():
     assert "whole link was copied" in errors.LinkInvalid.hint
     assert isinstance(errors.InvalidInput("x"), ValueError)
     assert issubclass(errors.ExpiryTooLong, errors.InvalidInput)
+
+
+def test_times_in_messages_are_utc_whatever_the_local_zone(monkeypatch):
+    import os
+    import time
+
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        assert str(errors.LinkRevoked(1772366400)) == (
+            "This link was revoked at 2026-03-01 12:00:00 UTC."
+        )
+    finally:
+        os.environ.pop("TZ", None)
+        time.tzset()

@@ -10,6 +10,7 @@ from linksvc.core import offload
 def test_outside_a_gevent_worker_it_simply_calls():
     assert not offload.enabled() and not offload.on_loop()
     assert offload.offload(divmod, 7, 2) == (3, 1)
+    assert offload.offload(lambda a, b=0: a + b, 1, b=2) == 3
     with pytest.raises(ZeroDivisionError):
         offload.offload(divmod, 1, 0)
 

@@ -258,3 +258,43 @@ def test_an_offloaded_response_carries_our_headers_and_no_body(file, tmp_path):
     assert got == [(0, None)]
     # What we decide ourselves is still ours to answer.
     assert send(environ(), path, st, Decision(304), Offload("sendfile")).status == 304
+
+
+def test_a_whole_file_is_sent_in_chunks_never_read_whole(file):
+    path, st = file
+    body = send(environ(), path, st, Decision(200))(environ(), lambda *a: None)
+    chunks = list(body)
+    body.close()
+    assert b"".join(chunks) == DATA
+    assert max(map(len, chunks)) <= 64 * 1024 < len(DATA)
+
+
+def test_last_modified_is_the_files_modification_time(file):
+    from werkzeug.http import http_date
+
+    path, st = file
+    os.utime(path, (1_000_000_000, 1_000_000_000))
+    st = path.stat()
+    _, headers, _ = run(send(environ("HEAD"), path, st, Decision(200)))
+    assert headers["Last-Modified"] == http_date(1_000_000_000)
+    assert headers["Last-Modified"] == "Sun, 09 Sep 2001 01:46:40 GMT"
+
+
+def test_two_ranges_are_multipart_too(file):
+    path, st = file
+    response = send(environ(), path, st, Decision(206, [(0, 1), (10, 11)]))
+    _, headers, data = run(response)
+    assert headers["Content-Type"].startswith("multipart/byteranges")
+    assert DATA[0:2] in data and DATA[10:12] in data
+
+
+def test_offloading_a_whole_file_hands_it_over_with_its_type(file, tmp_path):
+    path, st = file
+    pdf = tmp_path / "report.pdf"
+    pdf.write_bytes(b"%PDF")
+    response = send(
+        environ(), pdf, pdf.stat(), Decision(200), Offload("nginx", "/_p", tmp_path)
+    )
+    _, headers, data = run(response)
+    assert data == b"" and headers["X-Accel-Redirect"] == "/_p/report.pdf"
+    assert headers["Content-Type"] == "application/pdf"

@@ -114,10 +114,10 @@ class FileResponse:
         status: int,
         headers: list[tuple[str, str]],
         body: Any,
-        tally: Tally | None = None,
+        tally: Tally,
     ) -> None:
         self.status, self.headers, self.body = status, headers, body
-        self.tally = tally or Tally(0)
+        self.tally = tally
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         start_response(f"{self.status} {HTTP_STATUS_CODES[self.status]}", self.headers)
@@ -193,7 +193,7 @@ def send(
     """
     status, size = decision.status, st.st_size
     if offload is not None and status in (200, 206):
-        return _handed_over(path, st, offload)
+        return _handed_over(path, offload)
     headers = list(FILE_HEADERS)
     if status != 412:
         headers.append(("ETag", make_etag(size, st.st_mtime_ns)))
@@ -240,7 +240,7 @@ def send(
     return FileResponse(status, headers, body, tally)
 
 
-def _handed_over(path: Path, st: os.stat_result, offload: Offload) -> FileResponse:
+def _handed_over(path: Path, offload: Offload) -> FileResponse:
     """200 with our headers and the offload header; the server in front
     sends the file (and applies Range and the preconditions itself)."""
     headers = [h for h in FILE_HEADERS if h[0] != "Accept-Ranges"]
