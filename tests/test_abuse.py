@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import insert
-from sqlalchemy import select
 from sqlalchemy import update
 
 from linksvc import sharing
@@ -382,11 +381,6 @@ def test_link_list_is_not_cut_at_ten_thousand(svc, runner):
     assert len(result.output.splitlines()) == 10_050
     ids = {line.split("\t")[0] for line in result.output.splitlines()}
     assert len(ids) == 10_050
-
-
-def test_old_audit_query_still_selects(svc):
-    with svc.store.engine.connect() as conn:
-        assert conn.execute(select(audit)).fetchall() == []
 
 
 def test_prune_deletes_in_short_transactions(svc, monkeypatch):

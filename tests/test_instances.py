@@ -13,6 +13,7 @@ from .services import postgres_database
 from .services import REDIS_URL
 from .services import require
 from .test_live import get
+from .test_live import post_login
 
 pytestmark = pytest.mark.slow
 
@@ -90,30 +91,7 @@ def test_a_key_rotated_on_one_is_seen_by_the_other(pair):
 
 
 def _login(server, username: str, password: str) -> int:
-    import http.client
-    import re
-    from urllib.parse import urlencode
-
-    status, headers, body = get(server, "/login")
-    cookie = headers["Set-Cookie"].split(";")[0]
-    token = re.search(rb'name="csrf_token" type="hidden" value="([^"]+)"', body)[1]
-    form = urlencode({"username": username, "password": password, "csrf_token": token})
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
-    try:
-        conn.request(
-            "POST",
-            "/login",
-            body=form,
-            headers={
-                "Cookie": cookie,
-                "Content-Type": "application/x-www-form-urlencoded",
-            },
-        )
-        response = conn.getresponse()
-        response.read()
-        return response.status
-    finally:
-        conn.close()
+    return post_login(server, username, password)[0]
 
 
 def test_login_throttling_counts_across_both_with_redis(pair):

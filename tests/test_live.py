@@ -17,19 +17,15 @@ def get(live, path, method="GET", headers=None):
         conn.close()
 
 
-def login(live, username: str) -> str:
-    """Log in over HTTP; the Cookie header of the session."""
+def post_login(live, username: str, password: str) -> tuple[int, str]:
+    """Log in over HTTP: the status and the Cookie header it earned."""
     import re
     from urllib.parse import urlencode
-
-    from .conftest import PASSWORDS
 
     status, headers, body = get(live, "/login")
     cookie = headers["Set-Cookie"].split(";")[0]
     token = re.search(rb'name="csrf_token" type="hidden" value="([^"]+)"', body)[1]
-    form = urlencode(
-        {"username": username, "password": PASSWORDS[username], "csrf_token": token}
-    )
+    form = urlencode({"username": username, "password": password, "csrf_token": token})
     conn = http.client.HTTPConnection("127.0.0.1", live.port, timeout=10)
     try:
         conn.request(
@@ -43,11 +39,19 @@ def login(live, username: str) -> str:
         )
         response = conn.getresponse()
         response.read()
-        assert response.status in (302, 303), response.status
-        cookies = [c.split(";")[0] for c in response.msg.get_all("Set-Cookie")]
-        return "; ".join(cookies)
+        cookies = [c.split(";")[0] for c in response.msg.get_all("Set-Cookie") or []]
+        return response.status, "; ".join(cookies)
     finally:
         conn.close()
+
+
+def login(live, username: str) -> str:
+    """Log in over HTTP as a test user; the Cookie header of the session."""
+    from .conftest import PASSWORDS
+
+    status, cookie = post_login(live, username, PASSWORDS[username])
+    assert status in (302, 303), status
+    return cookie
 
 
 def create_link(live, path="big.bin", expires="1h") -> str:

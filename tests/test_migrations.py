@@ -8,30 +8,15 @@ from linksvc.db.store import Store
 
 
 def test_migrations_match_the_schema_on_postgres():
-    import secrets
+    from .services import postgres_database
 
-    import sqlalchemy as sa
-
-    from .services import POSTGRES_URL
-    from .services import require
-
-    require("PostgreSQL", "127.0.0.1", 5432)
-    name = f"linksvc_migrate_{secrets.token_hex(4)}"
-    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        url = sa.engine.make_url(POSTGRES_URL).set(database=name)
-        store = Store(url.render_as_string(False))
+    with postgres_database() as url:
+        store = Store(url)
         store.migrate()
         with store.engine.connect() as conn:
             diff = compare_metadata(MigrationContext.configure(conn), metadata)
         store.dispose()
-        assert diff == []
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
-        admin.dispose()
+    assert diff == []
 
 
 def test_migrations_match_the_schema(tmp_path):

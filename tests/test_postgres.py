@@ -1,39 +1,24 @@
 """The same store and download path on PostgreSQL (psycopg 3)."""
 
-import secrets
 from datetime import timedelta
 
 import pytest
-import sqlalchemy as sa
 
-from linksvc import create_app
 from linksvc import sharing
 from linksvc.services import of as services_of
 
-from .conftest import BufferedClient
-from .services import POSTGRES_URL
-from .services import require
+from .services import postgres_database
 
 
 @pytest.fixture
-def pg_app(settings):
-    require("PostgreSQL", "127.0.0.1", 5432)
-    name = f"linksvc_test_{secrets.token_hex(4)}"
-    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = sa.engine.make_url(POSTGRES_URL).set(database=name)
-    app = create_app({**settings, "database_url": url.render_as_string(False)})
-    app.test_client_class = BufferedClient
-    store = services_of(app).store
-    store.migrate()
-    store.users.add("admin", "admin-password-1", is_admin=True)
-    yield app
-    services_of(app).audit.flush()
-    store.dispose()
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
-    admin.dispose()
+def pg_app(make_app):
+    with postgres_database() as url:
+        app = make_app(database_url=url)
+        store = services_of(app).store
+        store.migrate()
+        store.users.add("admin", "admin-password-1", is_admin=True)
+        yield app
+        services_of(app).close()
 
 
 def test_links_limits_revocation_and_audit_on_postgres(pg_app, frozen):
