@@ -78,3 +78,36 @@ def test_a_request_head_that_does_not_arrive_within_header_timeout_is_closed(
 def test_serve_says_how_many_connections_it_holds(live_server):
     assert "connections =" in live_server.log()
     assert "open-file limit" in live_server.log()
+
+
+def test_password_hashing_does_not_stall_the_server(start_live):
+    """Logins hash on real threads: /healthz answers while a dozen run."""
+    import concurrent.futures
+
+    from .test_live import post_login
+
+    live = start_live(
+        workers=1,
+        access_log=False,
+        login_limit="1000/minute",
+        login_limit_per_address="1000/minute",
+        login_limit_per_name="1000/minute",
+    )
+    get(live, "/healthz")
+    with concurrent.futures.ThreadPoolExecutor(max_workers=12) as pool:
+        started = time.monotonic()
+        logins = [
+            pool.submit(post_login, live, f"nobody{i % 4}", "wrong-password")
+            for i in range(24)
+        ]
+        slowest = 0.0
+        while not all(f.done() for f in logins):
+            t = time.monotonic()
+            assert get(live, "/healthz")[0] == 200
+            slowest = max(slowest, time.monotonic() - t)
+        took = time.monotonic() - started
+    assert all(f.result()[0] == 200 for f in logins)  # wrong passwords
+    # 24 scrypt hashes kept both CPUs busy for seconds; a probe never waited
+    # for them (hashed on the event loop instead, the slowest took 1.1 s).
+    print(f"24 logins took {took:.2f} s; slowest probe {slowest * 1000:.0f} ms")
+    assert took > 0.3 and slowest < 0.5, (took, slowest)  # 1.1 s on the loop
