@@ -1,0 +1,131 @@
+"""The dashboard as people use it, in a real browser."""
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from .conftest import accessible
+from .conftest import log_in
+from .conftest import shoot
+
+pytestmark = pytest.mark.slow
+
+
+def download_in_fresh_context(chromium, url: str, tmp_path: Path) -> bytes:
+    """Open ``url`` as a recipient with no session and save the download."""
+    context = chromium.new_context(accept_downloads=True)
+    page = context.new_page()
+    page.goto("about:blank")
+    page.set_content(f'<a id="link" href="{url}">link</a>')
+    with page.expect_download() as info:
+        page.click("#link")
+    target = tmp_path / "received"
+    info.value.save_as(target)
+    context.close()
+    return target.read_bytes()
+
+
+def recipient_page(chromium, url: str):
+    context = chromium.new_context()
+    page = context.new_page()
+    response = page.goto(url)
+    return context, page, response
+
+
+def test_log_in_browse_share_copy_and_download(
+    chromium, browser_page, site, tree, tmp_path
+):
+    page = browser_page
+    page.goto("/login")
+    accessible(page)
+    shoot(page, "login")
+    log_in(page, "alice", "wrong password")
+    assert page.get_by_text("Wrong user name or password.").is_visible()
+    log_in(page, "alice", "alice-password-1")
+    page.get_by_role("link", name="reports/").click()
+    page.get_by_role("link", name="q3/").click()
+    accessible(page)
+    shoot(page, "browse")
+    row = page.get_by_role("row").filter(has_text="summary.csv")
+    row.get_by_role("link", name="Share").click()
+    page.get_by_label("Expires after").select_option("1d")
+    accessible(page)
+    shoot(page, "share")
+    page.get_by_role("button", name="Create link").click()
+    url = page.get_by_label("Share link").input_value()
+    assert url.startswith(site.url + "/d/")
+    page.get_by_role("button", name="Copy").click()
+    assert page.evaluate("navigator.clipboard.readText()") == url
+    accessible(page)
+    shoot(page, "created")
+    data = download_in_fresh_context(chromium, url, tmp_path)
+    assert data == (tree / "reports" / "q3" / "summary.csv").read_bytes()
+    page.get_by_role("link", name="My links").click()
+    accessible(page)
+    shoot(page, "links")
+
+
+def test_recipients_see_why_a_link_no_longer_works(chromium, browser_page, site):
+    used = site.cli(
+        "link", "create", "readme.txt", "--user", "admin", "--max-downloads", "1"
+    ).stdout.splitlines()[-1]
+    context = chromium.new_context()
+    assert context.request.get(used).status == 200
+    context.close()
+    context, page, response = recipient_page(chromium, used)
+    assert response.status == 410
+    assert page.get_by_role("heading", name="Link used up").is_visible()
+    accessible(page)
+    shoot(page, "used-up")
+    context.close()
+
+    expired = site.cli(
+        "link", "create", "readme.txt", "--user", "admin"
+    ).stdout.splitlines()[-1]
+    # The row decides: move its expiry into the past, as time would.
+    db = Path(site.env["LINKSVC_SETTINGS"]).parent / "live-instance" / "linksvc.sqlite3"
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "UPDATE links SET expires_at = 1000 WHERE path = 'readme.txt'"
+            " AND max_downloads IS NULL"
+        )
+    context, page, response = recipient_page(chromium, expired)
+    assert response.status == 410
+    assert page.get_by_role("heading", name="Link expired").is_visible()
+    assert page.get_by_text(
+        "This link expired at 1970-01-01 00:16:40 UTC."
+    ).is_visible()
+    shoot(page, "expired")
+    context.close()
+
+
+def test_revoking_from_the_list_and_logging_out(chromium, browser_page, site):
+    page = browser_page
+    url = site.cli(
+        "link", "create", "readme.txt", "--user", "admin"
+    ).stdout.splitlines()[-1]
+    log_in(page, "admin", "admin-password-1")
+    page.get_by_role("link", name="All links").click()
+    row = page.get_by_role("row").filter(has_text="readme.txt")
+    row.get_by_role("button", name="Revoke").click()
+    assert page.get_by_text("Revoked the link to readme.txt.").is_visible()
+    assert (
+        page.get_by_role("row")
+        .filter(has_text="readme.txt")
+        .get_by_text("revoked")
+        .is_visible()
+    )
+    context, recipient, response = recipient_page(chromium, url)
+    assert response.status == 410
+    assert recipient.get_by_role("heading", name="Link revoked").is_visible()
+    accessible(recipient)
+    shoot(recipient, "revoked")
+    context.close()
+    page.get_by_role("link", name="Audit").click()
+    accessible(page)
+    shoot(page, "audit")
+    page.get_by_role("button", name="Log out").click()
+    assert page.get_by_text("You are logged out.").is_visible()
+    page.goto("/links")
+    assert "/login" in page.url
