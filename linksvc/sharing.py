@@ -75,9 +75,7 @@ def create_link(
         max_downloads=max_downloads,
         note=note,
     )
-    token = svc.signer.issue(
-        link.id, clean, expires_at, not_before, limited=max_downloads is not None
-    )
+    token = link_token(svc, link)
     svc.audit.record(
         "created",
         "ok",
@@ -142,6 +140,27 @@ def revoke_many(
     for link_id in ids:
         svc.audit.record("revoked", "ok", link_id=link_id, actor=actor)
     return ids
+
+
+def link_token(svc: Services, link: Link) -> str:
+    """The link's token: signed again from its row, with its creation time,
+    so the text is the one first handed out (with the current signing key)."""
+    return svc.signer.issue(
+        link.id,
+        link.path,
+        link.expires_at,
+        link.not_before,
+        limited=link.max_downloads is not None,
+        at=link.created_at,
+    )
+
+
+def shareable_url(svc: Services, link: Link, base_url: str | None = None) -> str | None:
+    """The URL to copy again while the link can still be used (active or
+    scheduled); None for a revoked, expired or used-up link."""
+    if link.status(clock_now()) not in ("active", "scheduled"):
+        return None
+    return link_url(svc, link_token(svc, link), base_url)
 
 
 def link_url(svc: Services, token: str, base_url: str | None = None) -> str:

@@ -102,7 +102,8 @@ def test_create_get_list_revoke(api, client, tree, svc):
     assert download.data == (tree / "reports/q3/summary.csv").read_bytes()
 
     one = check(api.get(f"/links/{body['id']}"), "/links/{link_id}", "get")
-    assert one["download_count"] == 1 and "url" not in one
+    # The same URL again, while the link works (signed again from its row).
+    assert one["download_count"] == 1 and one["url"] == body["url"]
 
     page = check(api.get("/links?per_page=1"), "/links", "get")
     assert page["total"] == 1 and [i["id"] for i in page["items"]] == [body["id"]]
@@ -114,6 +115,10 @@ def test_create_get_list_revoke(api, client, tree, svc):
     assert check(again, "/links/{link_id}", "delete")["error"] == "already_revoked"
     gone = client.get(body["url"].removeprefix("https://links.example.org"))
     assert gone.status_code == 410
+    # A revoked link never shows a working URL again.
+    assert (
+        check(api.get(f"/links/{body['id']}"), "/links/{link_id}", "get")["url"] is None
+    )
     events = [
         (r.event, r.actor) for r in audit_rows(svc) if r.event in ("created", "revoked")
     ]

@@ -193,3 +193,33 @@ def test_my_links_are_paged(client, auth, make_link, monkeypatch):
     assert last.count("data-link-id=") == 1 and 'href="/links?page=2"' in last
     for odd in ("abc", "0", "-1", "\u00b2", "\u0663", "9" * 30):
         assert client.get("/links", query_string={"page": odd}).status_code == 200
+
+
+def test_a_live_link_can_be_copied_again_and_a_dead_one_cannot(
+    client, auth, make_link, svc, frozen
+):
+    import re
+
+    token = make_link("reports/q3/summary.csv", user="alice", expires="1h")
+    link_id = svc.signer.verify(token).link_id
+    auth.login("alice")
+    page = client.get("/links").get_data(as_text=True)
+    shown = re.search(rf'id="url-{link_id}" type="text" readonly value="([^"]+)"', page)
+    assert shown and shown[1] == f"https://links.example.org/d/{token}"
+    detail = client.get(f"/links/{link_id}").get_data(as_text=True)
+    assert f"/d/{token}" in detail
+    frozen.tick(3601)
+    assert f"/d/{token}" not in client.get("/links").get_data(as_text=True)
+    assert f"/d/{token}" not in client.get(f"/links/{link_id}").get_data(as_text=True)
+
+
+def test_the_created_page_shows_a_qr_code_of_the_url(client, auth):
+    from .conftest import csrf_token
+
+    auth.login("alice")
+    form = csrf_token(client, "/share/reports/q3/summary.csv")
+    page = client.post(
+        "/share/reports/q3/summary.csv", data={"csrf_token": form, "expires": "1d"}
+    ).get_data(as_text=True)
+    assert "<svg" in page and "QR code of the share link" in page
+    assert "<script" not in page.split("<body>")[1]

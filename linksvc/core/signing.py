@@ -92,9 +92,15 @@ class LinkSigner:
         expires_at: int,
         not_before: int | None = None,
         limited: bool = True,
+        at: int | None = None,
     ) -> str:
         """A token for a link; ``limited`` says it has a download limit, so a
-        download must count it atomically before sending."""
+        download must count it atomically before sending.
+
+        ``at`` fixes the token's timestamp (the link's creation time): the same
+        claims signed with the same key at the same ``at`` give the same text,
+        so a link's URL can be shown again without storing it.
+        """
         payload: dict[str, object] = {
             "i": link_id,
             "p": path,
@@ -104,7 +110,13 @@ class LinkSigner:
         if not_before is not None:
             payload["n"] = int(not_before)
         kid = self.signing_key_id
-        return f"{kid}.{self._serializers[kid].dumps(payload)}"
+        serializer = self._serializers[kid]
+        if at is None:
+            return f"{kid}.{serializer.dumps(payload)}"
+        signer = serializer.make_signer(serializer.salt)
+        signer.get_timestamp = lambda: int(at)
+        signed = signer.sign(serializer.dump_payload(payload)).decode()
+        return f"{kid}.{signed}"
 
     def verify(self, token: str) -> Claims:
         """Return the claims of a genuine token, or raise LinkInvalid

@@ -181,7 +181,10 @@ def list_links() -> Response:
 
 @bp.get("/links/<link_id>")
 def get_link(link_id: str) -> Response:
-    return jsonify(link_json(sharing.visible_link(services(), _user(), link_id)))
+    svc = services()
+    link = sharing.visible_link(svc, _user(), link_id)
+    url = sharing.shareable_url(svc, link, request.host_url)
+    return jsonify({**link_json(link), "url": url})
 
 
 @bp.delete("/links/<link_id>")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import segno
 from flask import Blueprint
 from flask import flash
 from flask import redirect
@@ -12,6 +13,7 @@ from flask import request
 from flask import url_for
 from flask_login import login_required
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from werkzeug.wrappers import Response
 from wtforms import IntegerField
 from wtforms import SelectField
@@ -121,7 +123,7 @@ def share(filename: str):
             form.form_errors.append(str(exc))
         else:
             url = sharing.link_url(svc, token, request.host_url)
-            page = render_template("created.html", link=link, url=url)
+            page = render_template("created.html", link=link, url=url, qr=qr_svg(url))
             return page, 201, TOKEN_PAGE_HEADERS
     status = 400 if form.is_submitted() else 200
     return (
@@ -133,6 +135,16 @@ def share(filename: str):
         ),
         status,
     )
+
+
+def _urls(svc, links) -> dict[str, str]:
+    """The URL of each link that can still be used, to copy again."""
+    urls = {}
+    for link in links:
+        url = sharing.shareable_url(svc, link, request.host_url)
+        if url is not None:
+            urls[link.id] = url
+    return urls
 
 
 def _default_choice(seconds: int) -> str:
@@ -151,9 +163,11 @@ def links() -> str:
         owner, limit=LINKS_PER_PAGE, offset=(page - 1) * LINKS_PER_PAGE
     )
     pages = max(1, -(-store.links.count(owner) // LINKS_PER_PAGE))
+    svc = services()
     return render_template(
         "links.html",
         links=rows,
+        urls=_urls(svc, rows),
         now=time.time(),
         revoke_form=RevokeForm(),
         page=page,
@@ -179,6 +193,7 @@ def link_detail(link_id: str) -> str:
     return render_template(
         "link.html",
         link=link,
+        urls=_urls(svc, [link]),
         history=history,
         others=others,
         now=time.time(),
@@ -201,6 +216,13 @@ bp.app_template_filter("utc")(minutes)
 
 
 bp.app_template_filter("printable")(printable)
+
+
+def qr_svg(url: str) -> Markup:
+    """The URL as a QR code, an inline SVG (no script, no request)."""
+    code = segno.make(url, error="m")
+    svg = code.svg_inline(scale=4, border=2, title="QR code of the share link")
+    return Markup(svg)
 
 
 @bp.app_template_filter("filesize")

@@ -78,13 +78,18 @@ SCHEMAS: dict[str, Any] = {
             "download_count": {"type": "integer", "minimum": 0},
             "last_downloaded_at": _TIME,
             "revoked_at": _TIME,
-            "url": {"type": "string", "format": "uri"},
+            "url": {
+                "type": ["string", "null"],
+                "format": "uri",
+                "description": "the download URL while the link is active or "
+                "scheduled (GET of one link and creation); null otherwise",
+            },
         },
         "additionalProperties": False,
     },
     "CreatedLink": {
         "allOf": [{"$ref": "#/components/schemas/Link"}, {"required": ["url"]}],
-        "description": "A new link; `url` is returned only now.",
+        "description": "A new link and its URL.",
     },
     "LinkPage": {
         "type": "object",

@@ -62,6 +62,10 @@ def test_log_in_browse_share_copy_and_download(
     data = download_in_fresh_context(chromium, url, tmp_path)
     assert data == (tree / "reports" / "q3" / "summary.csv").read_bytes()
     page.get_by_role("link", name="My links").click()
+    row = page.get_by_role("row").filter(has_text="summary.csv")
+    page.evaluate("navigator.clipboard.writeText('')")
+    row.get_by_role("button", name="Copy").click()
+    assert page.evaluate("navigator.clipboard.readText()") == url  # copy again
     accessible(page)
     shoot(page, "links")
 
