@@ -70,6 +70,7 @@ def create_app(
     from .web import download
     from .web import handlers
     from .web import health
+    from .web import people
     from .web.ext import csrf
 
     app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
@@ -134,6 +135,7 @@ def create_app(
     app.register_blueprint(download.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(people.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
     csrf.exempt(api.bp)

@@ -1,13 +1,120 @@
-"""What happens to a person's account beyond its row; no Flask."""
+"""People's accounts: the rules and audit records the CLI and the admin
+pages share; no Flask.
+
+Every change is recorded in the audit log as event ``user`` with what
+happened (``added``, ``disabled``, ``password``, ``granted`` …), who did it
+(``actor``) and whom it is about (``subject``).
+"""
 
 from __future__ import annotations
 
+import re
+import secrets
+
+from .core.errors import InvalidInput
+from .db.users import User
 from .services import Services
 from .sharing import revoke_many
+
+#: User names people can type and read back: letters, digits, . _ @ -.
+USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
+#: Shortest password accepted.
+MIN_PASSWORD = 8
+#: An address with one @ and a dot in its domain; the mail server judges more.
+EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
+
+
+def _record(svc: Services, outcome: str, subject: str, actor: str, **extra) -> None:
+    svc.audit.record("user", outcome, subject=subject, actor=actor, **extra)
+
+
+def check_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD:
+        raise InvalidInput(
+            f"The password must have at least {MIN_PASSWORD} characters."
+        )
+    return password
+
+
+def new_password() -> str:
+    """A password to hand over once (the user changes it on their page)."""
+    return secrets.token_urlsafe(12)
+
+
+def add_user(
+    svc: Services,
+    username: str,
+    password: str,
+    *,
+    admin: bool = False,
+    grants: tuple[str, ...] = (),
+    actor: str = "cli",
+) -> User:
+    if not USERNAME.fullmatch(username):
+        raise InvalidInput(
+            "A user name has 1 to 64 letters, digits, dots, underscores, @ or "
+            "hyphens, and starts with a letter or digit."
+        )
+    clean = [svc.tree.clean(prefix) for prefix in grants]
+    user = svc.store.users.add(username, check_password(password), admin, clean)
+    _record(svc, "added", user.username, actor)
+    return user
+
+
+def grant(svc: Services, username: str, prefix: str, actor: str = "cli") -> User:
+    clean = svc.tree.clean(prefix)
+    user = svc.store.users.grant(username, clean)
+    _record(svc, "granted", user.username, actor, path=clean)
+    return user
+
+
+def ungrant(svc: Services, username: str, prefix: str, actor: str = "cli") -> User:
+    clean = svc.tree.clean(prefix)
+    user = svc.store.users.ungrant(username, clean)
+    _record(svc, "ungranted", user.username, actor, path=clean)
+    return user
+
+
+def set_password(
+    svc: Services, username: str, password: str, actor: str = "cli"
+) -> User:
+    """A new password: the user's sessions and API tokens end."""
+    user = svc.store.users.set_password(username, check_password(password))
+    _record(svc, "password", user.username, actor)
+    return user
+
+
+def change_own_password(svc: Services, user: User, current: str, new: str) -> User:
+    """The user's own change: the current password first."""
+    if svc.store.users.authenticate(user.username, current) is None:
+        raise InvalidInput("The current password is not right.")
+    return set_password(svc, user.username, new, actor=user.username)
+
+
+def set_email(svc: Services, username: str, email: str, actor: str) -> User:
+    email = email.strip()
+    if email and (len(email) > 254 or not EMAIL.fullmatch(email)):
+        raise InvalidInput(f"{email!r} is not an email address.")
+    user = svc.store.users.set_email(username, email)
+    _record(svc, "email", user.username, actor)
+    return user
+
+
+def set_admin(svc: Services, username: str, admin: bool, actor: str) -> User:
+    user = svc.store.users.set_admin(username, admin)
+    _record(svc, "admin" if admin else "not_admin", user.username, actor)
+    return user
+
+
+def enable_user(svc: Services, username: str, actor: str = "cli") -> User:
+    user = svc.store.users.set_disabled(username, False)
+    _record(svc, "enabled", user.username, actor)
+    return user
 
 
 def disable_user(svc: Services, username: str, actor: str = "cli") -> list[str]:
     """Disable an account: its sessions and API tokens end and its links are
     revoked (the ids are returned)."""
     user = svc.store.users.set_disabled(username, True)
+    _record(svc, "disabled", user.username, actor)
     return revoke_many(svc, None, owner=user, actor=actor)

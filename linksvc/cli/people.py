@@ -7,7 +7,7 @@ import sys
 import click
 from flask.cli import with_appcontext
 
-from ..accounts import disable_user
+from .. import accounts
 from ..core.clock import iso
 from ..core.text import printable
 from .base import plural
@@ -18,11 +18,6 @@ from .base import svc
 @click.group("user", cls=SubGroup)
 def user_group() -> None:
     """Add users and grant them folders."""
-
-
-def _clean_grants(prefixes) -> list[str]:
-    tree = svc().tree
-    return [tree.clean(prefix) for prefix in prefixes]
 
 
 @user_group.command("add")
@@ -40,7 +35,7 @@ def _clean_grants(prefixes) -> list[str]:
 def user_add(name: str, admin: bool, grants: tuple[str, ...], password_stdin: bool):
     """Add a user."""
     password = _read_password(password_stdin)
-    user = svc().store.users.add(name, password, admin, _clean_grants(grants))
+    user = accounts.add_user(svc(), name, password, admin=admin, grants=grants)
     click.echo(f"added {user.username}{' (admin)' if admin else ''}")
 
 
@@ -49,9 +44,7 @@ def _read_password(from_stdin: bool) -> str:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    if len(password) < 8:
-        raise click.ClickException("The password must have at least 8 characters.")
-    return password
+    return accounts.check_password(password)
 
 
 @user_group.command("grant")
@@ -60,8 +53,7 @@ def _read_password(from_stdin: bool) -> str:
 @with_appcontext
 def user_grant(name: str, prefix: str) -> None:
     """Let NAME access and share everything under PREFIX."""
-    (clean,) = _clean_grants([prefix])
-    user = svc().store.users.grant(name, clean)
+    user = accounts.grant(svc(), name, prefix)
     click.echo(f"{user.username}: {', '.join(user.grants) or '-'}")
 
 
@@ -71,8 +63,7 @@ def user_grant(name: str, prefix: str) -> None:
 @with_appcontext
 def user_ungrant(name: str, prefix: str) -> None:
     """Take back a grant (links already made stay until revoked)."""
-    (clean,) = _clean_grants([prefix])
-    user = svc().store.users.ungrant(name, clean)
+    user = accounts.ungrant(svc(), name, prefix)
     click.echo(f"{user.username}: {', '.join(user.grants) or '-'}")
 
 
@@ -84,7 +75,7 @@ def user_password(name: str, password_stdin: bool) -> None:
     """Set a new password for NAME; their sessions and API tokens end."""
     svc().store.users.by_name(name)
     password = _read_password(password_stdin)
-    svc().store.users.set_password(name, password)
+    accounts.set_password(svc(), name, password)
     click.echo(f"new password for {name}; their sessions have ended")
 
 
@@ -105,7 +96,7 @@ def user_list() -> None:
 def user_disable(name: str) -> None:
     """Disable NAME: ends their sessions, refuses their API tokens, revokes
     their links."""
-    ids = disable_user(svc(), name)
+    ids = accounts.disable_user(svc(), name)
     click.echo(f"disabled {name}; {plural(len(ids), 'link')} revoked")
 
 
@@ -114,7 +105,7 @@ def user_disable(name: str) -> None:
 @with_appcontext
 def user_enable(name: str) -> None:
     """Let NAME log in again (revoked links and tokens stay revoked)."""
-    svc().store.users.set_disabled(name, False)
+    accounts.enable_user(svc(), name)
     click.echo(f"enabled {name}")
 
 

@@ -111,6 +111,7 @@ class AuditLog:
             "bytes": int(fields.get("bytes") or 0),
             "complete": fields.get("complete"),
             "count": 1,
+            "subject": fields.get("subject"),
         }
         for name in _FIELDS:
             row[name] = str(fields.get(name) or "")[:MAX_CLIENT_TEXT]
@@ -278,6 +279,7 @@ EXPORT_FIELDS = (
     "bytes",
     "complete",
     "count",
+    "subject",
 )
 #: Events that are not noise: the history page lists them apart, so no flood
 #: of uncounted requests can push them off it.
@@ -313,7 +315,13 @@ def _select(
     if link_id:
         stmt = stmt.where(audit.c.link_id == link_id)
     if user:
-        stmt = stmt.where(or_(users.c.username == user, audit.c.actor == user))
+        stmt = stmt.where(
+            or_(
+                users.c.username == user,
+                audit.c.actor == user,
+                audit.c.subject == user,
+            )
+        )
     if path:
         stmt = stmt.where(under(audit.c.path, path))
     if outcome:

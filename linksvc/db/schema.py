@@ -31,6 +31,8 @@ users = Table(
     # Rotated at logout: a copied session cookie dies with the session.
     Column("session_token", String(64), nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    # For notices (issue 15); empty when not given.
+    Column("email", String(254), nullable=False, default=""),
 )
 
 grants = Table(
@@ -83,6 +85,8 @@ audit = Table(
     Column("complete", Boolean),
     # Identical requests within one fold window share a row (see audit.py).
     Column("count", Integer, nullable=False, default=1),
+    # Whom an account event is about (the user added, disabled, granted …).
+    Column("subject", String(64)),
     Index("ix_audit_at", "at"),
     Index("ix_audit_link_id", "link_id"),
 )

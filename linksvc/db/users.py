@@ -34,6 +34,7 @@ class User:
     disabled: bool
     session_token: str
     grants: tuple[str, ...]
+    email: str = ""
 
     @property
     def effective_grants(self) -> list[str]:
@@ -65,6 +66,7 @@ class Users:
                         disabled=False,
                         session_token=secrets.token_urlsafe(16),
                         created_at=now(),
+                        email="",
                     )
                 ).inserted_primary_key[0]
                 for prefix in dict.fromkeys(grant_prefixes):
@@ -94,6 +96,7 @@ class Users:
                 row.disabled,
                 row.session_token,
                 tuple(prefixes),
+                row.email,
             )
 
     def get(self, user_id: int) -> User | None:
@@ -163,6 +166,23 @@ class Users:
                 )
             )
             revoke_all(conn, user.id)
+        return self.by_name(username)
+
+    def set_admin(self, username: str, is_admin: bool) -> User:
+        """Make or unmake an administrator; their sessions end either way."""
+        user = self.by_name(username)
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(users)
+                .where(users.c.id == user.id)
+                .values(is_admin=is_admin, session_token=secrets.token_urlsafe(16))
+            )
+        return self.by_name(username)
+
+    def set_email(self, username: str, email: str) -> User:
+        user = self.by_name(username)
+        with self.engine.begin() as conn:
+            conn.execute(update(users).where(users.c.id == user.id).values(email=email))
         return self.by_name(username)
 
     def end_all_sessions(self) -> int:

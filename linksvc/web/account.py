@@ -1,4 +1,4 @@
-"""Blueprint: a user's personal API tokens (create, list, revoke)."""
+"""Blueprint: a user's own account: password, email address, API tokens."""
 
 from __future__ import annotations
 
@@ -15,7 +15,10 @@ from wtforms import StringField
 from wtforms.validators import DataRequired
 from wtforms.validators import Length
 
+from .. import accounts
+from ..core.errors import LinksvcError
 from .auth import current
+from .auth import start_session
 from .ext import services
 
 bp = Blueprint("account", __name__, url_prefix="/account")
@@ -32,6 +35,72 @@ class TokenForm(FlaskForm):
 
 class RevokeTokenForm(FlaskForm):
     """Only its CSRF token."""
+
+
+class PasswordForm(FlaskForm):
+    current = PasswordField(
+        "Current password", validators=[DataRequired(), Length(max=1024)]
+    )
+    new = PasswordField(
+        "New password (at least 8 characters)",
+        validators=[DataRequired(), Length(min=8, max=1024)],
+    )
+
+
+class EmailForm(FlaskForm):
+    email = StringField("Email address (empty: none)", validators=[Length(max=254)])
+
+
+@bp.route("/", methods=["GET"])
+@login_required
+def account():
+    user = current()
+    return _account_page(PasswordForm(prefix="pw"), EmailForm(email=user.email))
+
+
+def _account_page(password_form, email_form, status: int = 200):
+    page = render_template(
+        "account.html", password_form=password_form, email_form=email_form
+    )
+    return page, status
+
+
+@bp.route("/password", methods=["POST"])
+@login_required
+def password():
+    """Change the password; every other session (and API token) ends."""
+    form = PasswordForm(prefix="pw")
+    user = current()
+    if form.validate_on_submit():
+        try:
+            changed = accounts.change_own_password(
+                services(), user, form.current.data, form.new.data
+            )
+        except LinksvcError as exc:
+            form.form_errors.append(str(exc))
+        else:
+            start_session(changed)  # this browser stays logged in
+            flash("Password changed; your other sessions have ended.", "info")
+            return redirect(url_for("account.account"))
+    return _account_page(form, EmailForm(email=user.email), 400)
+
+
+@bp.route("/email", methods=["POST"])
+@login_required
+def email():
+    form = EmailForm()
+    user = current()
+    if form.validate_on_submit():
+        try:
+            accounts.set_email(
+                services(), user.username, form.email.data or "", user.username
+            )
+        except LinksvcError as exc:
+            form.email.errors = [str(exc)]
+        else:
+            flash("Email address saved.", "info")
+            return redirect(url_for("account.account"))
+    return _account_page(PasswordForm(prefix="pw"), form, 400)
 
 
 @bp.route("/tokens", methods=["GET", "POST"])

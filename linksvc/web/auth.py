@@ -183,6 +183,13 @@ def _unauthorized() -> Response:
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
 
+def start_session(user: User) -> None:
+    """A fresh session for ``user``: nothing planted before it survives."""
+    session.clear()
+    session["login_at"] = session["seen_at"] = int(time.time())
+    login_user(SessionUser(user))
+
+
 def current() -> User:
     """The logged-in user (views behind ``login_required``)."""
     return current_user.user
@@ -227,10 +234,7 @@ def login() -> Response | str:
             form.username.data, form.password.data
         )
         if user is not None:
-            # A fresh session at login: nothing planted before it survives.
-            session.clear()
-            session["login_at"] = session["seen_at"] = int(time.time())
-            login_user(SessionUser(user))
+            start_session(user)
             response = redirect(safe_next(request.args.get("next")))
             response.set_cookie(
                 DEVICE_COOKIE,

@@ -133,3 +133,32 @@ def test_revoking_from_the_list_and_logging_out(chromium, browser_page, site):
     assert page.get_by_text("You are logged out.").is_visible()
     page.goto("/links")
     assert "/login" in page.url
+
+
+def test_an_admin_adds_a_user_who_sees_only_their_folder(chromium, browser_page, site):
+    page = browser_page
+    log_in(page, "admin", "admin-password-1")
+    page.get_by_role("link", name="Users").click()
+    accessible(page)
+    shoot(page, "users")
+    page.get_by_label("User name").fill("carol")
+    page.get_by_label("Folders they may share").fill("reports/q3")
+    page.get_by_role("button", name="Add user").click()
+    password = page.get_by_label("New password").input_value()
+    assert len(password) >= 12
+    shoot(page, "password-once")
+    context = chromium.new_context(base_url=site.url)
+    carol = context.new_page()
+    log_in(carol, "carol", password)
+    assert carol.get_by_role("link", name="reports/").is_visible()
+    assert carol.get_by_text("big.bin").count() == 0
+    carol.get_by_role("link", name="reports/").click()
+    assert carol.get_by_role("link", name="q3/").is_visible()
+    assert carol.get_by_text("q3-old").count() == 0
+    carol.get_by_role("link", name="Account").click()
+    accessible(carol)
+    shoot(carol, "account")
+    context.close()
+    page.goto("/admin/users/carol")
+    accessible(page)
+    shoot(page, "user")
