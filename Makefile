@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SAMPLE := protected/sample-5MiB.bin
 
-.PHONY: run test test-fast lint format install clean bench mutation
+.PHONY: run test test-fast lint format install clean bench mutation screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,13 @@ test-fast: install
 mutation: install
 	$(BIN)/python -m pip install --quiet -e '.[mutation]'
 	$(BIN)/python tools/mutation.py
+
+# Screenshots of the main pages for the README: the browser tests take them
+# (into the git-ignored test-artifacts/); this copies them to docs/.
+screenshots: install
+	$(BIN)/python -m pytest tests/browser -q
+	mkdir -p docs/screenshots
+	cp test-artifacts/screenshots/*.png docs/screenshots/
 
 # One run, every figure the README quotes (needs nginx; wrk if installed).
 bench: install

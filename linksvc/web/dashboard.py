@@ -25,6 +25,7 @@ from wtforms.validators import Optional
 
 from .. import access
 from .. import sharing
+from ..core.clock import iso
 from ..core.clock import minutes
 from ..core.durations import format_duration
 from ..core.errors import InvalidInput
@@ -212,7 +213,15 @@ def revoke(link_id: str) -> Response:
     return redirect(url_for("dashboard.links"))
 
 
-bp.app_template_filter("utc")(minutes)
+@bp.app_template_filter("utc")
+def _when(ts: float | None) -> Markup | str:
+    """A time as ``<time>``: UTC as text (pages work without script); app.js
+    shows it in the viewer's local time and keeps UTC in the tooltip."""
+    if ts is None:
+        return ""
+    return Markup(
+        f'<time datetime="{iso(ts)}" title="{minutes(ts)} UTC">{minutes(ts)} UTC</time>'
+    )
 
 
 bp.app_template_filter("printable")(printable)

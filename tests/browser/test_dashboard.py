@@ -162,3 +162,53 @@ def test_an_admin_adds_a_user_who_sees_only_their_folder(chromium, browser_page,
     page.goto("/admin/users/carol")
     accessible(page)
     shoot(page, "user")
+
+
+def test_times_are_local_with_utc_in_the_tooltip(chromium, site):
+    site.cli("link", "create", "readme.txt", "--user", "admin")
+    context = chromium.new_context(base_url=site.url, timezone_id="Asia/Tokyo")
+    page = context.new_page()
+    log_in(page, "admin", "admin-password-1")
+    page.get_by_role("link", name="All links").click()
+    first = page.locator("time[datetime]").first
+    utc = first.get_attribute("title")
+    assert utc.endswith(" UTC")
+    shown = first.inner_text()
+    assert shown != utc and "UTC" not in shown  # local (UTC+9) without the label
+    context.close()
+
+
+@pytest.mark.parametrize(
+    "path", ["/login", "/", "/links", "/share/readme.txt", "/admin/users/", "/account/"]
+)
+def test_pages_fit_a_phone_without_sideways_scrolling(chromium, site, path):
+    site.cli("link", "create", "readme.txt", "--user", "admin", "--note", "x" * 80)
+    context = chromium.new_context(
+        base_url=site.url, viewport={"width": 375, "height": 740}
+    )
+    page = context.new_page()
+    if path != "/login":
+        log_in(page, "admin", "admin-password-1")
+    page.goto(path)
+    overflow = page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0, (path, overflow)
+    name = "phone-" + (path.strip("/").replace("/", "-") or "files")
+    shoot(page, name)
+    context.close()
+
+
+def test_sharing_works_without_javascript(chromium, site, tree, tmp_path):
+    context = chromium.new_context(base_url=site.url, java_script_enabled=False)
+    page = context.new_page()
+    log_in(page, "admin", "admin-password-1")
+    page.goto("/share/readme.txt")
+    page.get_by_role("button", name="Create link").click()
+    url = page.get_by_label("Share link").input_value()
+    assert "UTC" in page.get_by_text("Anyone with this link").inner_text()
+    context.close()
+    assert (
+        download_in_fresh_context(chromium, url, tmp_path)
+        == (tree / "readme.txt").read_bytes()
+    )

@@ -12,3 +12,14 @@ document.addEventListener("click", async (event) => {
   button.textContent = "Copied";
   setTimeout(() => { button.textContent = "Copy"; }, 2000);
 });
+
+// Times: the page says UTC (it works without script); show the viewer's
+// local time instead, and keep UTC in the tooltip.
+const pad = (n) => String(n).padStart(2, "0");
+for (const el of document.querySelectorAll("time[datetime]")) {
+  const when = new Date(el.getAttribute("datetime"));
+  if (Number.isNaN(when.getTime())) continue;
+  el.textContent = `${when.getFullYear()}-${pad(when.getMonth() + 1)}-${pad(when.getDate())} ` +
+    `${pad(when.getHours())}:${pad(when.getMinutes())}`;
+  el.dataset.local = "1";
+}
