@@ -50,6 +50,9 @@ CONNECTIONS = 0
 OFFLOAD = "none"
 #: The internal nginx location that serves protected_dir.
 OFFLOAD_PREFIX = "/_protected"
+#: New links first show the recipient a page (name, size, expiry, a
+#: Download button) instead of downloading at once; a choice per link.
+RECIPIENT_PAGE = False
 #: Log every request (gunicorn's access log) to standard output.
 ACCESS_LOG = True
 #: Failed logins allowed per user name from one client address
@@ -216,6 +219,7 @@ SCHEMA: dict[str, tuple[Any, Callable[[Any], Any]]] = {
     "threads": (THREADS, _positive(256)),
     "connections": (CONNECTIONS, _positive(1_000_000, zero=True)),
     "access_log": (ACCESS_LOG, _bool),
+    "recipient_page": (RECIPIENT_PAGE, _bool),
     "offload": (OFFLOAD, _choice("none", "nginx", "sendfile")),
     "offload_prefix": (OFFLOAD_PREFIX, _location),
 }

@@ -43,6 +43,7 @@ def create_link(
     not_before: str | int | None = None,
     max_downloads: int | str | None = None,
     note: str = "",
+    recipient_page: bool | None = None,
     actor: str = "",
     remote_addr: str = "",
     user_agent: str = "",
@@ -51,7 +52,11 @@ def create_link(
 
     Returns the link and its token. The expiry counts from ``not_before``
     when a start is given, so a scheduled link lives as long as asked.
+    ``recipient_page`` (default: the setting) makes the link show the
+    recipient a page before the download.
     """
+    if recipient_page is None:
+        recipient_page = svc.settings["recipient_page"]
     clean, _, _ = granted_file(svc, user, path)
     now = clock_now()
     seconds = expiry_seconds(svc, expires)
@@ -74,6 +79,7 @@ def create_link(
         not_before=not_before,
         max_downloads=max_downloads,
         note=note,
+        landing=bool(recipient_page),
     )
     token = link_token(svc, link)
     svc.audit.record(
@@ -152,6 +158,7 @@ def link_token(svc: Services, link: Link) -> str:
         link.not_before,
         limited=link.max_downloads is not None,
         at=link.created_at,
+        page=link.landing,
     )
 
 

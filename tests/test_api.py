@@ -248,3 +248,22 @@ def test_tokens_page_creates_and_revokes(client, auth):
     client.post(f"/account/tokens/{token_id}/revoke", data={"csrf_token": form})
     assert client.get("/api/v1/links", headers=headers).status_code == 401
     assert "revoked" in client.get("/account/tokens").get_data(as_text=True)
+
+
+def test_links_may_show_a_recipient_page_and_bools_are_checked(api, client):
+    created = api.post(
+        "/links", json={"path": "reports/q3/summary.csv", "recipient_page": True}
+    )
+    assert created.status_code == 201
+    url = created.get_json()["url"].removeprefix("https://links.example.org")
+    page = client.get(url)
+    assert page.mimetype == "text/html" and "summary.csv" in page.get_data(True)
+    bad = api.post(
+        "/links", json={"path": "reports/q3/summary.csv", "recipient_page": 1}
+    )
+    assert bad.status_code == 422
+    assert bad.get_json()["message"] == "recipient_page must be true or false."
+    also_bad = api.post(
+        "/links", json={"path": "reports/q3/summary.csv", "max_downloads": True}
+    )
+    assert also_bad.status_code == 422

@@ -200,3 +200,14 @@ def test_help_needs_no_instance_and_shows_our_options(tmp_path, monkeypatch):
     for command in ("init", "serve", "user", "link", "keys", "token", "audit"):
         assert f"  {command} " in result.output
     assert "Traceback" not in result.output
+
+
+def test_link_create_with_a_recipient_page(runner, client):
+    result = runner.invoke(
+        cli, ["link", "create", "readme.txt", "--user", "admin", "--page"]
+    )
+    assert result.exit_code == 0, result.output
+    path = result.output.splitlines()[-1].removeprefix("https://links.example.org")
+    page = client.get(path)
+    assert page.mimetype == "text/html" and "readme.txt" in page.get_data(True)
+    assert client.get(path + "?download=1").data == b"hello from the protected tree\n"

@@ -64,6 +64,7 @@ def test_environment_overrides_every_key(tmp_path):
         "LINKSVC_ACCESS_LOG": "false",
         "LINKSVC_OFFLOAD": "nginx",
         "LINKSVC_OFFLOAD_PREFIX": "/_files/",
+        "LINKSVC_RECIPIENT_PAGE": "true",
     }
     settings = config.load(path, environ=environ)
     assert settings["protected_dir"] == "/srv/files"
@@ -87,6 +88,7 @@ def test_environment_overrides_every_key(tmp_path):
     assert (settings["threads"], settings["connections"]) == (8, 500)
     assert settings["access_log"] is False
     assert (settings["offload"], settings["offload_prefix"]) == ("nginx", "/_files")
+    assert settings["recipient_page"] is True
     assert set(config.SCHEMA) == {
         key.removeprefix("LINKSVC_").lower() for key in environ
     } | {"instance_dir", "default_expiry"}

@@ -7,6 +7,7 @@ import pytest
 from linksvc.services import of as services_of
 
 from .conftest import audit_rows
+from .conftest import BIG_SIZE
 from .conftest import link_row
 from .conftest import SECRET
 
@@ -274,3 +275,30 @@ def test_offload_sendfile_hands_the_path_to_the_server_in_front(make_app, svc, t
     )
     # What we decide ourselves we still answer: a used-up or refused link.
     assert nginx.test_client().get("/d/garbage").status_code == 404
+
+
+def test_a_recipient_page_shows_the_file_and_counts_nothing(client, make_link, svc):
+    token = make_link("big.bin", max_downloads=2, recipient_page=True)
+    page = client.get(f"/d/{token}")
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    text = page.get_data(as_text=True)
+    assert "big.bin" in text and "3.0 MiB" in text and "2 downloads left" in text
+    assert 'href="?download=1"' in text and page.headers["Referrer-Policy"] == (
+        "no-referrer"
+    )
+    assert client.head(f"/d/{token}").status_code == 200
+    assert link_row(svc).download_count == 0
+    download = client.get(f"/d/{token}?download=1")
+    assert download.status_code == 200 and len(download.data) == BIG_SIZE
+    assert link_row(svc).download_count == 1
+    assert "1 download left" in client.get(f"/d/{token}").get_data(as_text=True)
+    client.get(f"/d/{token}?download=1")
+    used = client.get(f"/d/{token}")
+    assert used.status_code == 410 and "Link used up" in used.get_data(as_text=True)
+    events = [r.event for r in audit_rows(svc)]
+    assert events.count("download") == 2 and "page" in events
+
+
+def test_without_the_choice_a_link_downloads_at_once(client, make_link):
+    token = make_link("readme.txt")
+    assert client.get(f"/d/{token}").data == b"hello from the protected tree\n"

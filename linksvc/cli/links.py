@@ -30,6 +30,12 @@ def link_group() -> None:
     "--not-before", default=None, help="Start: ISO 8601 (UTC) or a delay like +2h."
 )
 @click.option("--note", default="", help="Who the link is for.")
+@click.option(
+    "--page/--no-page",
+    "recipient_page",
+    default=None,
+    help="Show the recipient a page before the download (default: setting).",
+)
 @with_appcontext
 def link_create(
     path: str,
@@ -38,6 +44,7 @@ def link_create(
     max_downloads: int | None,
     not_before: str | None,
     note: str,
+    recipient_page: bool | None,
 ) -> None:
     """Create a link to PATH; the URL is the last line printed."""
     services = svc()
@@ -50,6 +57,7 @@ def link_create(
         max_downloads=max_downloads,
         not_before=not_before,
         note=note,
+        recipient_page=recipient_page,
         actor=f"cli:{username}",
     )
     try:

@@ -62,6 +62,8 @@ class Claims:
     not_before: int | None
     key_id: str
     limited: bool = True
+    #: The link first shows the recipient a page (name, size, expiry).
+    page: bool = False
 
 
 class LinkSigner:
@@ -93,6 +95,7 @@ class LinkSigner:
         not_before: int | None = None,
         limited: bool = True,
         at: int | None = None,
+        page: bool = False,
     ) -> str:
         """A token for a link; ``limited`` says it has a download limit, so a
         download must count it atomically before sending.
@@ -109,6 +112,8 @@ class LinkSigner:
         }
         if not_before is not None:
             payload["n"] = int(not_before)
+        if page:
+            payload["w"] = 1
         kid = self.signing_key_id
         serializer = self._serializers[kid]
         if at is None:
@@ -167,12 +172,14 @@ def _claims(payload: object, kid: str) -> Claims:
         raise LinkInvalid(INVALID_LINK)
     link_id, path, expires = payload.get("i"), payload.get("p"), payload.get("e")
     not_before, limited = payload.get("n"), payload.get("m", 1)
+    page = payload.get("w", 0)
     if (
         not isinstance(link_id, str)
         or not isinstance(path, str)
         or type(expires) is not int
         or (not_before is not None and type(not_before) is not int)
         or limited not in (0, 1)
+        or page not in (0, 1)
     ):
         raise LinkInvalid(INVALID_LINK)
-    return Claims(link_id, path, expires, not_before, kid, bool(limited))
+    return Claims(link_id, path, expires, not_before, kid, bool(limited), bool(page))

@@ -39,6 +39,7 @@ class Link:
     last_downloaded_at: int | None
     revoked_at: int | None
     note: str
+    landing: bool = False
 
     def status(self, now: float) -> str:
         """active, expired, revoked, used up or scheduled, as the dashboard says."""
@@ -67,6 +68,7 @@ class Links:
         not_before: int | None = None,
         max_downloads: int | None = None,
         note: str = "",
+        landing: bool = False,
     ) -> Link:
         link_id = secrets.token_urlsafe(LINK_ID_BYTES)
         with self.engine.begin() as conn:
@@ -81,6 +83,7 @@ class Links:
                     max_downloads=max_downloads,
                     download_count=0,
                     note=note,
+                    landing=landing,
                 )
             )
         return self.get(link_id)

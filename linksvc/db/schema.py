@@ -61,6 +61,8 @@ links = Table(
     Column("revoked_at", BigInteger),
     Column("revoked_by", ForeignKey("users.id")),
     Column("note", Text, nullable=False, default=""),
+    # The recipient first sees a page with the file's name, size and expiry.
+    Column("landing", Boolean, nullable=False, default=False),
     Index("ix_links_created_by", "created_by"),
     Index("ix_links_path", "path"),
 )

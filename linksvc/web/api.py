@@ -111,9 +111,14 @@ def _int_arg(name: str, default: int, high: int) -> int:
 
 def _optional(data: dict[str, Any], name: str, kinds: tuple[type, ...]) -> Any:
     value = data.get(name)
-    if value is not None and (not isinstance(value, kinds) or isinstance(value, bool)):
+    # bool is an int to Python, never to us: only where a bool is asked for.
+    is_bool = isinstance(value, bool)
+    if value is not None and (
+        not isinstance(value, kinds) or (is_bool and bool not in kinds)
+    ):
         names = " or ".join(kind.__name__ for kind in kinds)
-        raise InvalidInput(f"{name} must be {names.replace('str', 'a string')}")
+        names = names.replace("str", "a string").replace("bool", "true or false")
+        raise InvalidInput(f"{name} must be {names}.")
     return value
 
 
@@ -154,6 +159,7 @@ def create_link() -> tuple[Response, int, dict[str, str]]:
         max_downloads=_optional(data, "max_downloads", (int,)),
         not_before=_optional(data, "not_before", (str, int)),
         note=_optional(data, "note", (str,)) or "",
+        recipient_page=_optional(data, "recipient_page", (bool,)),
         actor=f"api:{_user().username}",
         **client(request.environ),
     )

@@ -15,6 +15,7 @@ from flask_login import login_required
 from flask_wtf import FlaskForm
 from markupsafe import Markup
 from werkzeug.wrappers import Response
+from wtforms import BooleanField
 from wtforms import IntegerField
 from wtforms import SelectField
 from wtforms import StringField
@@ -68,6 +69,9 @@ class ShareForm(FlaskForm):
         "Starts (UTC, empty: now)", validators=[Optional(), Length(max=40)]
     )
     note = StringField("Note: who is it for?", validators=[Length(max=MAX_NOTE)])
+    recipient_page = BooleanField(
+        "Show the recipient a page (name, size, expiry) before the download"
+    )
 
 
 class RevokeForm(FlaskForm):
@@ -100,6 +104,7 @@ def share(filename: str):
     clean, _, _ = access.granted_file(svc, user, filename)
     form = ShareForm()
     if not form.is_submitted():
+        form.recipient_page.data = svc.settings["recipient_page"]
         form.expires.data = _default_choice(svc.settings["default_expiry"])
         if form.expires.data == "custom":
             form.custom.data = format_duration(svc.settings["default_expiry"])
@@ -118,6 +123,7 @@ def share(filename: str):
                 max_downloads=form.max_downloads.data,
                 not_before=form.not_before.data,
                 note=form.note.data,
+                recipient_page=form.recipient_page.data,
                 **client(request.environ),
             )
         except LinksvcError as exc:

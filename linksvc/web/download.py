@@ -61,6 +61,18 @@ _CONDITIONAL = {
 
 
 @dataclass(frozen=True)
+class Landing:
+    """The link shows the recipient a page first (its row says so)."""
+
+    claims: Claims
+
+
+def wants_file(environ: dict[str, Any]) -> bool:
+    """The recipient page's Download button asks for ``?download=1``."""
+    return "download=1" in environ.get("QUERY_STRING", "").split("&")
+
+
+@dataclass(frozen=True)
 class Refusal:
     """Why a request for a link gets no file, and what the token said if it
     was genuine. ``error`` None is an unexpected failure (a 500 page)."""
@@ -101,6 +113,12 @@ def serve_link(svc: Services, environ: dict[str, Any], token: str) -> Any:
     claims = None
     try:
         claims = svc.signer.verify(token)
+        if (
+            claims.page
+            and environ["REQUEST_METHOD"] == "GET"
+            and not wants_file(environ)
+        ):
+            return Landing(claims)
         _, path, st = svc.tree.file(claims.path)
         decision = decision_for(environ, st)
         response = sending.send(environ, path, st, decision, svc.offload)
@@ -222,7 +240,7 @@ class FastLinks:
                 result = Refusal(None)
             if isinstance(result, FileResponse):
                 return result(environ, start_response)
-            environ[REFUSAL] = result
+            environ[REFUSAL] = result  # a Refusal or a Landing, to render
         return self.app(environ, start_response)
 
 
@@ -236,11 +254,44 @@ def link(token: str) -> Any:
             result = preview(svc, request.environ, token)
         else:  # a path FastLinks did not take (an app mounted without it)
             result = serve_link(svc, request.environ, token)
+    if isinstance(result, Landing):
+        result = landing(svc, request.environ, result.claims)
     if isinstance(result, Refusal):
         if result.error is None:
             raise InternalServerError()
         raise result.error
     return result
+
+
+def landing(svc: Services, environ: dict[str, Any], claims: Claims) -> Any:
+    """The recipient page: what the file is, how big, until when, how many
+    downloads are left, and a Download button; viewing it counts nothing."""
+    try:
+        _, _, st = svc.tree.file(claims.path)
+        svc.store.claims.claim(claims, now(), PEEK)
+        link = svc.store.links.get(claims.link_id)
+    except LinksvcError as exc:
+        return refuse(svc, environ, exc, claims)
+    svc.audit.record(
+        "page",
+        "ok",
+        fold=True,
+        link_id=claims.link_id,
+        path=claims.path,
+        status=200,
+        **client(environ),
+    )
+    left = None
+    if link.max_downloads is not None:
+        left = max(0, link.max_downloads - link.download_count)
+    page = render_template(
+        "landing.html",
+        name=claims.path.rsplit("/", 1)[-1],
+        size=st.st_size,
+        link=link,
+        left=left,
+    )
+    return page, 200, {"Cache-Control": "private, no-store", "X-Robots-Tag": "none"}
 
 
 @bp.route("/protected/<path:filename>", methods=["GET", "HEAD"])

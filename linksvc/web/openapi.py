@@ -118,6 +118,11 @@ SCHEMAS: dict[str, Any] = {
                 "or epoch seconds",
             },
             "note": {"type": "string", "maxLength": 500},
+            "recipient_page": {
+                "type": ["boolean", "null"],
+                "description": "show the recipient a page before the download "
+                "(default: the recipient_page setting)",
+            },
         },
     },
     "Files": {

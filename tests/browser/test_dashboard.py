@@ -212,3 +212,30 @@ def test_sharing_works_without_javascript(chromium, site, tree, tmp_path):
         download_in_fresh_context(chromium, url, tmp_path)
         == (tree / "readme.txt").read_bytes()
     )
+
+
+def test_a_recipient_page_then_the_download(chromium, site, tree, tmp_path):
+    url = site.cli(
+        "link",
+        "create",
+        "big.bin",
+        "--user",
+        "admin",
+        "--page",
+        "--max-downloads",
+        "3",
+    ).stdout.splitlines()[-1]
+    context = chromium.new_context(accept_downloads=True)
+    page = context.new_page()
+    page.goto(url)
+    assert page.get_by_role("heading", name="big.bin").is_visible()
+    assert page.get_by_text("3 downloads left").is_visible()
+    accessible(page)
+    shoot(page, "recipient")
+    with page.expect_download() as info:
+        page.get_by_role("link", name="Download").click()
+    info.value.save_as(tmp_path / "got")
+    assert (tmp_path / "got").read_bytes() == (tree / "big.bin").read_bytes()
+    page.reload()
+    assert page.get_by_text("2 downloads left").is_visible()
+    context.close()
