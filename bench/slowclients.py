@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import resource
 import socket
+import threading
 import time
 from dataclasses import dataclass
 from dataclasses import field
@@ -179,16 +180,15 @@ def hold(
     connections, let them settle, time one request to each of
     ``probe_paths`` (in turn), and stop everything after ``seconds``."""
     raise_open_files()
-    return asyncio.run(
-        _run(
-            port,
-            reader_path,
-            probe_paths,
-            readers,
-            loris,
-            seconds,
-            settle,
-            rate,
-            rcvbuf,
-        )
+    args = (port, reader_path, probe_paths, readers, loris, seconds, settle, rate)
+    # A thread of its own: the caller may already run an event loop (a test
+    # session with Playwright's sync API does).
+    result: list[Held] = []
+    thread = threading.Thread(
+        target=lambda: result.append(asyncio.run(_run(*args, rcvbuf)))
     )
+    thread.start()
+    thread.join()
+    if not result:
+        raise RuntimeError("the slow clients did not run; see the thread's error")
+    return result[0]
