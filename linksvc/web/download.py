@@ -198,15 +198,28 @@ def refuse(
 def preview(svc: Services, environ: dict[str, Any], token: str) -> Any:
     """What a chat app's link unfurler sees: the name, never the bytes, and
     only for a link that would download now; nothing is counted."""
-    claims = None
     try:
         claims = svc.signer.verify(token)
-        svc.tree.file(claims.path)
+    except LinksvcError as exc:
+        return refuse(svc, environ, exc)
+    looked = _look(svc, environ, claims, "preview")
+    if isinstance(looked, Refusal):
+        return looked
+    page = render_template("preview.html", name=claims.path.rsplit("/", 1)[-1])
+    return page, 200, {"Cache-Control": "private, no-store", "X-Robots-Tag": "none"}
+
+
+def _look(svc: Services, environ: dict[str, Any], claims: Claims, event: str) -> Any:
+    """A request that shows something about a link but not its bytes (a
+    chat-app preview, the recipient page): the link must work now; it is
+    recorded (folded) and counts nothing. The file's stat, or a Refusal."""
+    try:
+        _, _, st = svc.tree.file(claims.path)
         svc.store.claims.claim(claims, now(), PEEK)
     except LinksvcError as exc:
         return refuse(svc, environ, exc, claims)
     svc.audit.record(
-        "preview",
+        event,
         "ok",
         fold=True,
         link_id=claims.link_id,
@@ -214,8 +227,7 @@ def preview(svc: Services, environ: dict[str, Any], token: str) -> Any:
         status=200,
         **client(environ),
     )
-    page = render_template("preview.html", name=claims.path.rsplit("/", 1)[-1])
-    return page, 200, {"Cache-Control": "private, no-store", "X-Robots-Tag": "none"}
+    return st
 
 
 class FastLinks:
@@ -266,21 +278,10 @@ def link(token: str) -> Any:
 def landing(svc: Services, environ: dict[str, Any], claims: Claims) -> Any:
     """The recipient page: what the file is, how big, until when, how many
     downloads are left, and a Download button; viewing it counts nothing."""
-    try:
-        _, _, st = svc.tree.file(claims.path)
-        svc.store.claims.claim(claims, now(), PEEK)
-        link = svc.store.links.get(claims.link_id)
-    except LinksvcError as exc:
-        return refuse(svc, environ, exc, claims)
-    svc.audit.record(
-        "page",
-        "ok",
-        fold=True,
-        link_id=claims.link_id,
-        path=claims.path,
-        status=200,
-        **client(environ),
-    )
+    st = _look(svc, environ, claims, "page")
+    if isinstance(st, Refusal):
+        return st
+    link = svc.store.links.get(claims.link_id)
     left = None
     if link.max_downloads is not None:
         left = max(0, link.max_downloads - link.download_count)
