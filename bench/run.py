@@ -442,7 +442,7 @@ def memory(b: Bench, seconds: float = 8) -> None:
 
 def slow(b: Bench, direct: int, proxied: int) -> None:
     print()
-    small = b.link("readme.bin") if False else b.link(SIZES["1 KiB"][0])
+    small = b.link(SIZES["1 KiB"][0])
     huge = b.link("huge.bin")
     for name, port, count in (
         ("direct", b.ports["direct"], direct),

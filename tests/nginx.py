@@ -8,7 +8,6 @@ per-address request rate (every test client is 127.0.0.1).
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import time
@@ -88,7 +87,3 @@ def start_nginx(tmp: Path, upstreams: list[int], protected: Path) -> Nginx:
             assert time.monotonic() < deadline, (prefix / "error.log").read_text()
             time.sleep(0.05)
     return Nginx(port, conf, prefix)
-
-
-def nginx_available() -> bool:
-    return shutil.which("nginx") is not None
