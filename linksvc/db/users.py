@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
+from sqlalchemy import Connection
 from sqlalchemy import delete
 from sqlalchemy import Engine
 from sqlalchemy import func
@@ -157,14 +158,7 @@ class Users:
         user = self.by_name(username)
         hashed = offload(generate_password_hash, password)  # before the write
         with self.engine.begin() as conn:
-            conn.execute(
-                update(users)
-                .where(users.c.id == user.id)
-                .values(
-                    password_hash=hashed,
-                    session_token=secrets.token_urlsafe(16),
-                )
-            )
+            _end_sessions(conn, user.id, password_hash=hashed)
             revoke_all(conn, user.id)
         return self.by_name(username)
 
@@ -172,11 +166,7 @@ class Users:
         """Make or unmake an administrator; their sessions end either way."""
         user = self.by_name(username)
         with self.engine.begin() as conn:
-            conn.execute(
-                update(users)
-                .where(users.c.id == user.id)
-                .values(is_admin=is_admin, session_token=secrets.token_urlsafe(16))
-            )
+            _end_sessions(conn, user.id, is_admin=is_admin)
         return self.by_name(username)
 
     def set_email(self, username: str, email: str) -> User:
@@ -191,34 +181,32 @@ class Users:
         with self.engine.begin() as conn:
             ids = list(conn.execute(select(users.c.id)).scalars())
             for user_id in ids:
-                conn.execute(
-                    update(users)
-                    .where(users.c.id == user_id)
-                    .values(session_token=secrets.token_urlsafe(16))
-                )
+                _end_sessions(conn, user_id)
         return len(ids)
 
     def end_sessions(self, user_id: int) -> None:
         """End every session of the user: their cookies name the old token."""
         with self.engine.begin() as conn:
-            conn.execute(
-                update(users)
-                .where(users.c.id == user_id)
-                .values(session_token=secrets.token_urlsafe(16))
-            )
+            _end_sessions(conn, user_id)
 
     def set_disabled(self, username: str, disabled: bool) -> User:
         """Disable (or enable) an account; either ends its sessions and API
         tokens, so enabling an account gives nothing from before back."""
         user = self.by_name(username)
         with self.engine.begin() as conn:
-            conn.execute(
-                update(users)
-                .where(users.c.id == user.id)
-                .values(disabled=disabled, session_token=secrets.token_urlsafe(16))
-            )
+            _end_sessions(conn, user.id, disabled=disabled)
             revoke_all(conn, user.id)
         return self.by_name(username)
+
+
+def _end_sessions(conn: Connection, user_id: int, **values) -> None:
+    """Write ``values`` for a user and a fresh session token: every session
+    cookie names the old one, so they all end."""
+    conn.execute(
+        update(users)
+        .where(users.c.id == user_id)
+        .values(session_token=secrets.token_urlsafe(16), **values)
+    )
 
 
 @lru_cache(maxsize=1)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-#: Longest User-Agent kept, in characters.
-MAX_USER_AGENT = 256
+from ..db.audit import MAX_CLIENT_TEXT
 
 
 def client(environ: dict[str, Any]) -> dict[str, str]:
@@ -13,5 +12,5 @@ def client(environ: dict[str, Any]) -> dict[str, str]:
     User-Agent, as the audit records them."""
     return {
         "remote_addr": environ.get("REMOTE_ADDR") or "",
-        "user_agent": (environ.get("HTTP_USER_AGENT") or "")[:MAX_USER_AGENT],
+        "user_agent": (environ.get("HTTP_USER_AGENT") or "")[:MAX_CLIENT_TEXT],
     }

@@ -318,7 +318,7 @@ def protected(filename: str) -> FileResponse:
             actor=user.username,
             status=decision.status,
             bytes=sent,
-            complete=complete if sends_body else None,  # None: handed over
+            complete=complete if sends_body else None,  # None also when handed over
             **who,
         )
 
