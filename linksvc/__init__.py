@@ -71,6 +71,7 @@ def create_app(
     from .web import handlers
     from .web import health
     from .web import people
+    from .web import unlock
     from .web.ext import csrf
 
     app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
@@ -133,6 +134,7 @@ def create_app(
     auth.throttle_logins(app)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(download.bp)
+    app.register_blueprint(unlock.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(people.bp)

@@ -53,6 +53,17 @@ OFFLOAD_PREFIX = "/_protected"
 #: New links first show the recipient a page (name, size, expiry, a
 #: Download button) instead of downloading at once; a choice per link.
 RECIPIENT_PAGE = False
+#: New links carry only a key id and the link id: the path, expiry and
+#: flags are read from the database, so a leaked URL says nothing of the file.
+OPAQUE_LINKS = False
+#: New links are pinned to the file as it is (size, time, inode): if it is
+#: replaced or changed, the link answers 410. A choice per link.
+PIN_VERSIONS = False
+#: Wrong (and right) password attempts allowed per link, from anywhere: an
+#: office shares one address, so the limit is the link's, not the client's.
+LINK_PASSWORD_LIMIT = "5 per minute; 30 per hour"
+#: How long a right password unlocks a link in that browser.
+UNLOCK_LIFETIME = "1h"
 #: Log every request (gunicorn's access log) to standard output.
 ACCESS_LOG = True
 #: Failed logins allowed per user name from one client address
@@ -220,6 +231,10 @@ SCHEMA: dict[str, tuple[Any, Callable[[Any], Any]]] = {
     "connections": (CONNECTIONS, _positive(1_000_000, zero=True)),
     "access_log": (ACCESS_LOG, _bool),
     "recipient_page": (RECIPIENT_PAGE, _bool),
+    "opaque_links": (OPAQUE_LINKS, _bool),
+    "pin_versions": (PIN_VERSIONS, _bool),
+    "link_password_limit": (LINK_PASSWORD_LIMIT, _limit),
+    "unlock_lifetime": (UNLOCK_LIFETIME, _duration),
     "offload": (OFFLOAD, _choice("none", "nginx", "sendfile")),
     "offload_prefix": (OFFLOAD_PREFIX, _location),
 }

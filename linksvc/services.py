@@ -16,6 +16,7 @@ from .core.keys import KeyRing
 from .core.sending import Offload
 from .core.signing import LinkSigner
 from .core.throttle import Throttle
+from .core.unlock import Unlocks
 from .db.audit import AuditLog
 from .db.store import Store
 
@@ -37,6 +38,10 @@ class Services:
     refusals: Throttle
     #: Failed API-token authentications per client address.
     api_auth: Throttle
+    #: Password attempts per link (settings "link_password_limit").
+    passwords: Throttle
+    #: Cookies that say a browser gave a link's password.
+    unlocks: Unlocks
     #: Who sends file bytes when not linksvc (settings "offload").
     offload: Offload | None = None
 
@@ -45,6 +50,7 @@ class Services:
         WSGI layer in front of everything)."""
         if self.keyring.refresh():
             self.signer = LinkSigner(self.keyring.keys)
+            self.unlocks = Unlocks(self.keyring.keys, self.unlocks.lifetime)
 
     def close(self) -> None:
         """Write what the audit holds and close the database."""
@@ -64,6 +70,8 @@ def build(settings: dict[str, Any], keyring: KeyRing) -> Services:
         AuditLog(store.engine, settings["audit_retention"]),
         Throttle(limits, settings["refusal_limit"], "refusal"),
         Throttle(limits, settings["api_auth_limit"], "api-auth"),
+        Throttle(limits, settings["link_password_limit"], "link-password"),
+        Unlocks(keyring.keys, settings["unlock_lifetime"]),
         _offload(settings),
     )
 

@@ -6,7 +6,10 @@ path rules and the expiry limits cannot differ between them.
 
 from __future__ import annotations
 
+from werkzeug.security import generate_password_hash
+
 from .access import granted_file
+from .core import addresses
 from .core.clock import now as clock_now
 from .core.durations import format_duration
 from .core.durations import parse_duration
@@ -15,23 +18,39 @@ from .core.errors import ExpiryTooLong
 from .core.errors import InvalidInput
 from .core.errors import LinksvcError
 from .core.errors import UnknownLink
+from .core.files import version
+from .core.offload import offload
 from .db.links import Link
 from .db.users import User
+from .policy import Policy
+from .policy import policy_for
 from .services import Services
 
+#: Link passwords: long enough not to be guessed within the per-link
+#: throttle, short enough to read out on the phone.
+MIN_LINK_PASSWORD, MAX_LINK_PASSWORD = 6, 128
 
-def expiry_seconds(svc: Services, expires: str | int | None) -> int:
-    """Seconds a new link lives: the default, or ``expires`` up to the maximum."""
+
+def expiry_seconds(
+    svc: Services, expires: str | int | None, policy: Policy | None = None
+) -> int:
+    """Seconds a new link lives: the default, or ``expires`` up to the
+    maximum (of the settings, then of the user's groups)."""
+    policy = policy or Policy()
     if expires is None or expires == "":
-        return svc.settings["default_expiry"]
+        return policy.expiry(None, svc.settings["default_expiry"])
     seconds = parse_duration(expires)
+    within_max_expiry(svc, seconds)
+    return policy.expiry(seconds, svc.settings["default_expiry"])
+
+
+def within_max_expiry(svc: Services, seconds: int) -> None:
     limit = svc.settings["max_expiry"]
     if seconds > limit:
         raise ExpiryTooLong(
             f"Share links may live at most {format_duration(limit)}, "
             f"not {format_duration(seconds)}."
         )
-    return seconds
 
 
 def create_link(
@@ -44,6 +63,9 @@ def create_link(
     max_downloads: int | str | None = None,
     note: str = "",
     recipient_page: bool | None = None,
+    password: str | None = None,
+    ranges: str | list[str] | None = None,
+    pin: bool | None = None,
     actor: str = "",
     remote_addr: str = "",
     user_agent: str = "",
@@ -53,15 +75,25 @@ def create_link(
     Returns the link and its token. The expiry counts from ``not_before``
     when a start is given, so a scheduled link lives as long as asked.
     ``recipient_page`` (default: the setting) makes the link show the
-    recipient a page before the download.
+    recipient a page before the download; ``password`` asks the recipient
+    for it; ``ranges`` limits it to address ranges; ``pin`` (default: the
+    setting) ties it to the file as it is now. The user's group policy
+    applies to all of it.
     """
     if recipient_page is None:
         recipient_page = svc.settings["recipient_page"]
-    clean, _, _ = granted_file(svc, user, path)
+    if pin is None:
+        pin = svc.settings["pin_versions"]
+    clean, _, st = granted_file(svc, user, path)
     now = clock_now()
-    seconds = expiry_seconds(svc, expires)
-    max_downloads = _limit(max_downloads)
-    note = _note(note)
+    policy = policy_for(svc, user)
+    seconds = expiry_seconds(svc, expires, policy)
+    max_downloads = policy.downloads(download_limit(max_downloads))
+    note = clean_note(note)
+    password = clean_password(password)
+    policy.check_password(password is not None)
+    ranges = addresses.parse_ranges(ranges)
+    policy.check_ranges(ranges)
     if not_before in (None, ""):
         not_before = None
     else:
@@ -80,6 +112,10 @@ def create_link(
         max_downloads=max_downloads,
         note=note,
         landing=bool(recipient_page),
+        password_hash=hashed(password),
+        ranges=ranges,
+        version=version(st) if pin else None,
+        opaque=svc.settings["opaque_links"],
     )
     token = link_token(svc, link)
     svc.audit.record(
@@ -149,14 +185,20 @@ def revoke_many(
 
 
 def link_token(svc: Services, link: Link) -> str:
-    """The link's token: signed again from its row, with its creation time,
-    so the text is the one first handed out (with the current signing key)."""
+    """The link's token: signed again from its row, with its creation time
+    and what it was first signed with (an edit does not change it), so the
+    text is the one first handed out (with the current signing key)."""
+    if link.opaque:
+        return svc.signer.issue_opaque(link.id)
+    limited = link.token_limited
+    if limited is None:
+        limited = link.max_downloads is not None
     return svc.signer.issue(
         link.id,
         link.path,
-        link.expires_at,
+        link.token_expires_at or link.expires_at,
         link.not_before,
-        limited=link.max_downloads is not None,
+        limited=limited,
         at=link.created_at,
         page=link.landing,
     )
@@ -184,7 +226,7 @@ MAX_DOWNLOADS = 1_000_000
 MAX_NOTE = 500
 
 
-def _limit(value: int | str | None) -> int | None:
+def download_limit(value: int | str | None) -> int | None:
     if value is None or value == "":
         return None
     try:
@@ -200,7 +242,26 @@ def _limit(value: int | str | None) -> int | None:
     return limit
 
 
-def _note(note: str | None) -> str:
+def clean_password(password: str | None) -> str | None:
+    """None or a password of acceptable length (the empty string is none)."""
+    if password is None or password == "":
+        return None
+    if not isinstance(password, str):
+        raise InvalidInput("The link's password must be text.")
+    if not MIN_LINK_PASSWORD <= len(password) <= MAX_LINK_PASSWORD:
+        raise InvalidInput(
+            f"A link's password needs {MIN_LINK_PASSWORD} to "
+            f"{MAX_LINK_PASSWORD} characters."
+        )
+    return password
+
+
+def hashed(password: str | None) -> str | None:
+    # Hashing takes tens of milliseconds: on a real thread, not the loop.
+    return None if password is None else offload(generate_password_hash, password)
+
+
+def clean_note(note: str | None) -> str:
     note = (note or "").strip()
     if len(note) > MAX_NOTE:
         raise InvalidInput(f"The note may have at most {MAX_NOTE} characters.")

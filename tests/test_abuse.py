@@ -269,7 +269,9 @@ def test_the_row_decides_a_token_re_signed_with_a_leaked_key_widens_nothing(
     other_path = leaked.issue(claims.link_id, "big.bin", ten_years)
     assert client.get(f"/d/{other_path}").status_code == 404
     unlimited = leaked.issue(claims.link_id, "readme.txt", ten_years, limited=False)
-    assert client.get(f"/d/{unlimited}").status_code == 404
+    # A token that says "no limit" is counted all the same: the row's limit.
+    assert client.get(f"/d/{unlimited}").status_code == 200
+    assert link_row(svc).download_count == 1
     earlier = leaked.issue(claims.link_id, "readme.txt", ten_years, not_before=1)
     longer = leaked.issue(claims.link_id, "readme.txt", ten_years)
     assert client.get(f"/d/{longer}").status_code == 200
@@ -282,6 +284,9 @@ def test_the_row_decides_a_token_re_signed_with_a_leaked_key_widens_nothing(
         conn.execute(update(links).values(expires_at=claims.expires_at + 2 * 3600))
     assert client.get(f"/d/{token}").status_code == 200
     assert client.get(f"/d/{longer}").status_code == 200
+    assert client.get(f"/d/{unlimited}").status_code == 200  # the 5th
+    assert client.get(f"/d/{unlimited}").status_code == 410
+    assert link_row(svc).download_count == 5
 
 
 @pytest.mark.parametrize(

@@ -89,9 +89,10 @@ def test_the_row_decides_time_revocation_path_and_limit(store):
     wrong_path = Claims(link.id, "b.txt", T + 100, None, "kid", True)
     with pytest.raises(LinkInvalid):
         store.claims.claim(wrong_path, T, COUNT, 0, A)
+    # A token that says "no limit" (made before an edit set one) is counted.
     says_unlimited = Claims(link.id, "a.txt", T + 100, None, "kid", False)
-    with pytest.raises(LinkInvalid):
-        store.claims.claim(says_unlimited, T, COUNT, 0, A)
+    assert store.claims.claim(says_unlimited, T, COUNT, 0, A) == COUNTED
+    assert store.links.get(link.id).download_count == 2
     unknown = Claims("no-such-link", "a.txt", T + 100, None, "kid", True)
     with pytest.raises(LinkInvalid):
         store.claims.claim(unknown, T, PEEK, 0, A)
@@ -128,7 +129,7 @@ def test_on_the_event_loop_a_locked_database_is_waited_for_elsewhere(
     handed to a real thread (here: the test's own), which waits."""
     import sqlite3
 
-    import linksvc.db.claims as claims_module
+    import linksvc.db.hot as claims_module
 
     link, claims = new_link(store, limit=1)
     monkeypatch.setattr(claims_module, "on_loop", lambda: True)

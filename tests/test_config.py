@@ -65,6 +65,10 @@ def test_environment_overrides_every_key(tmp_path):
         "LINKSVC_OFFLOAD": "nginx",
         "LINKSVC_OFFLOAD_PREFIX": "/_files/",
         "LINKSVC_RECIPIENT_PAGE": "true",
+        "LINKSVC_OPAQUE_LINKS": "yes",
+        "LINKSVC_PIN_VERSIONS": "1",
+        "LINKSVC_LINK_PASSWORD_LIMIT": "3 per minute",
+        "LINKSVC_UNLOCK_LIFETIME": "30m",
     }
     settings = config.load(path, environ=environ)
     assert settings["protected_dir"] == "/srv/files"
@@ -89,6 +93,9 @@ def test_environment_overrides_every_key(tmp_path):
     assert settings["access_log"] is False
     assert (settings["offload"], settings["offload_prefix"]) == ("nginx", "/_files")
     assert settings["recipient_page"] is True
+    assert settings["opaque_links"] is True and settings["pin_versions"] is True
+    assert settings["link_password_limit"] == "3 per minute"
+    assert settings["unlock_lifetime"] == 1800
     assert set(config.SCHEMA) == {
         key.removeprefix("LINKSVC_").lower() for key in environ
     } | {"instance_dir", "default_expiry"}

@@ -9,7 +9,12 @@ from linksvc.core import errors
 
 
 def test_codes_of_a_class_include_its_subclasses_sorted():
-    assert errors.InvalidInput.codes() == ["bad_duration", "expiry_too_long", "invalid"]
+    assert errors.InvalidInput.codes() == [
+        "bad_duration",
+        "expiry_too_long",
+        "invalid",
+        "policy",
+    ]
     assert errors.LinkExpired.codes() == ["link_expired"]
     every = errors.LinksvcError.codes()
     assert every == sorted(set(every)) and "error" in every and "rate_limited" in every

@@ -11,7 +11,18 @@ import linksvc
 PACKAGE = Path(linksvc.__file__).parent
 #: Each layer may import from itself and the layers listed after it.
 LAYERS = ["cli", "web", "rules", "db", "core"]
-RULES = {"access", "accounts", "sharing", "services", "config", "serve", "__init__"}
+RULES = {
+    "access",
+    "accounts",
+    "editing",
+    "gates",
+    "policy",
+    "sharing",
+    "services",
+    "config",
+    "serve",
+    "__init__",
+}
 
 
 def modules() -> dict[str, Path]:

@@ -241,7 +241,7 @@ def test_preconditions_over_http(live_server):
     assert status == 416 and headers["Content-Range"] == "bytes */30"
     status, _, body = get(live_server, path, headers={"Range": "lines=1-2"})
     assert status == 200 and body == b"hello from the protected tree\n"
-    assert get(live_server, path, method="POST")[0] == 405
+    assert get(live_server, path, method="PUT")[0] == 405
 
 
 def test_refusals_log_their_request_id_and_dropped_downloads_are_recorded(

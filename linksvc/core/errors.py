@@ -184,6 +184,46 @@ class LinkNotYetValid(LinksvcError):
         self.not_before = not_before
 
 
+class FileChanged(LinksvcError):
+    """A pinned link's file was replaced or changed after the link was made."""
+
+    code = "file_changed"
+    status = 410
+    title = "File changed"
+    hint = ASK_FOR_A_NEW_LINK
+
+
+class PasswordRequired(LinksvcError):
+    """The link has a password and this request did not unlock it."""
+
+    code = "password_required"
+    status = 403
+    title = "Password required"
+    hint = "Enter the password the person who shared the link gave you."
+
+
+class WrongPassword(PasswordRequired):
+    code = "wrong_password"
+    title = "Wrong password"
+
+
+class AddressRefused(LinksvcError):
+    """The link may only be used from certain networks, not the client's."""
+
+    code = "address_refused"
+    status = 403
+    title = "Not available from your network"
+    hint = "Open the link from the network it was shared for (an office or VPN)."
+
+
+class PolicyRefused(InvalidInput):
+    """A group's policy forbids what was asked; the message names the group
+    and the rule."""
+
+    code = "policy"
+    title = "Not allowed by policy"
+
+
 # -- users and records --------------------------------------------------------
 
 
@@ -199,6 +239,18 @@ class UnknownUser(LinksvcError):
     title = "User not found"
 
 
+class UnknownGroup(LinksvcError):
+    code = "unknown_group"
+    status = 404
+    title = "Group not found"
+
+
+class GroupExists(LinksvcError):
+    code = "group_exists"
+    status = 409
+    title = "Group exists"
+
+
 class UnknownLink(LinksvcError):
     code = "not_found"
     status = 404
@@ -209,6 +261,12 @@ class UnknownToken(LinksvcError):
     code = "not_found"
     status = 404
     title = "Token not found"
+
+
+class EditConflict(LinksvcError):
+    code = "conflict"
+    status = 409
+    title = "Changed meanwhile"
 
 
 class AlreadyRevoked(LinksvcError):

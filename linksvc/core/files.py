@@ -40,6 +40,14 @@ class Entry:
     mtime: float
 
 
+def version(st: os.stat_result) -> str:
+    """What a pinned link remembers of its file: size, modification time (ns)
+    and inode. Replacing the file (a new inode, as editors and ``mv`` do) or
+    writing to it (size or time) changes it; it costs nothing to check,
+    where a content hash would mean reading the whole file on each download."""
+    return f"{st.st_size}-{st.st_mtime_ns}-{st.st_ino}"
+
+
 def covers(grants: Iterable[str], path: str) -> bool:
     """Whether a grant covers ``path``: ``a/b`` covers ``a/b/c``, not ``a/b-c``.
 

@@ -3,6 +3,9 @@
 A token is ``<key id>.<itsdangerous URL-safe timed token>``. The key id picks
 the one key that can have signed it, so verifying costs one HMAC however many
 old keys are still accepted, and retiring a key is just dropping it.
+
+An *opaque* token is ``<key id>.<link id>.<signature>``: it says nothing about
+the file; the path, expiry and flags are read from the link's row.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from itsdangerous import BadSignature
+from itsdangerous import Signer
 from itsdangerous import URLSafeTimedSerializer
 from itsdangerous.encoding import base64_decode
 from itsdangerous.encoding import base64_encode
@@ -25,6 +29,8 @@ from .errors import LinkNotYetValid
 #: key id . [.]payload . timestamp . signature, in the URL-safe alphabet
 #: (a leading dot marks a compressed payload).
 _SHAPE = re.compile(r"[0-9a-f]{8}\.\.?[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+#: key id . link id . signature (HMAC-SHA1, 27 characters).
+_OPAQUE_SHAPE = re.compile(r"[0-9a-f]{8}\.[A-Za-z0-9_-]{8,43}\.[A-Za-z0-9_-]{27}")
 #: How many verified tokens a process remembers.
 VERIFIED_CACHE = 4096
 #: No token we issue is longer (a path is at most 1024 characters of UTF-8).
@@ -33,6 +39,7 @@ MAX_TOKEN = 16384
 INVALID_LINK = "Unknown or malformed link."
 #: One salt per purpose: a download token can never pass as anything else.
 DOWNLOAD_SALT = "linksvc.download.v1"
+OPAQUE_SALT = "linksvc.download-opaque.v1"
 
 
 def key_id(key: str | bytes) -> str:
@@ -64,6 +71,8 @@ class Claims:
     limited: bool = True
     #: The link first shows the recipient a page (name, size, expiry).
     page: bool = False
+    #: The token named only the link: the rest comes from its row.
+    opaque: bool = False
 
 
 class LinkSigner:
@@ -81,6 +90,7 @@ class LinkSigner:
             kid: serializer.make_signer(salt)
             for kid, serializer in self._serializers.items()
         }
+        self._opaque = {key_id(key): Signer(key, salt=OPAQUE_SALT) for key in keys}
         self.signing_key_id = key_id(keys[0])
         # Popular links are verified once per process: the claims of a genuine
         # token never change (time rules are checked on every call). Only
@@ -123,6 +133,12 @@ class LinkSigner:
         signed = signer.sign(serializer.dump_payload(payload)).decode()
         return f"{kid}.{signed}"
 
+    def issue_opaque(self, link_id: str) -> str:
+        """A token that names only the link (and the key): always the same
+        text for the same link and key, and nothing in it about the file."""
+        kid = self.signing_key_id
+        return f"{kid}.{self._opaque[kid].sign(link_id).decode()}"
+
     def verify(self, token: str) -> Claims:
         """Return the claims of a genuine token, or raise LinkInvalid
         (tampered, unknown key, garbage).
@@ -147,6 +163,8 @@ class LinkSigner:
         """The claims of a token we signed, spelled exactly as we spelled it,
         or None. Base64 decoding forgives ``/``, ``+``, padding and unused
         trailing bits; we do not, so one link has exactly one token text."""
+        if _OPAQUE_SHAPE.fullmatch(token):
+            return self._genuine_opaque(token)
         if not _SHAPE.fullmatch(token):
             return None
         kid, _, signed = token.partition(".")
@@ -164,6 +182,20 @@ class LinkSigner:
             return _claims(payload, kid)
         except (BadSignature, UnicodeError, ValueError, LinkInvalid):
             return None
+
+    def _genuine_opaque(self, token: str) -> Claims | None:
+        kid, _, signed = token.partition(".")
+        signer = self._opaque.get(kid)
+        if signer is None:
+            return None
+        link_id, _, signature = signed.partition(".")
+        try:
+            signer.unsign(signed)
+        except BadSignature:
+            return None
+        if base64_encode(base64_decode(signature)).decode() != signature:
+            return None
+        return Claims(link_id, "", 0, None, kid, limited=False, opaque=True)
 
 
 def _claims(payload: object, kid: str) -> Claims:

@@ -2,9 +2,8 @@
 deferred download counts of unlimited links; queries, exports and pruning.
 
 A download must not wait for its audit row, and a failed audit write must not
-fail the download: :meth:`AuditLog.record` only appends to a queue. A thread
-per process writes what is queued in batches; ``flush`` waits for it (tests,
-shutdown). Failures are logged with the records they lost.
+fail the download: :meth:`AuditLog.record` only queues; a thread per process
+writes in batches (``flush`` waits for it) and logs what a failure lost.
 
 What an anonymous client can make us write is bounded: requests that count
 nothing (refusals, HEAD, 304, previews, resumed ranges) are *folded*: the
@@ -112,6 +111,7 @@ class AuditLog:
             "complete": fields.get("complete"),
             "count": 1,
             "subject": fields.get("subject"),
+            "detail": fields.get("detail"),
         }
         for name in _FIELDS:
             row[name] = str(fields.get(name) or "")[:MAX_CLIENT_TEXT]
@@ -280,10 +280,11 @@ EXPORT_FIELDS = (
     "complete",
     "count",
     "subject",
+    "detail",
 )
-#: Events that are not noise: the history page lists them apart, so no flood
-#: of uncounted requests can push them off it.
-KEY_EVENTS = ("created", "revoked", "download")
+#: Events that are not noise (listed apart on the history page, so no flood
+#: of uncounted requests can push them off it).
+KEY_EVENTS = ("created", "edited", "revoked", "download")
 
 
 def _select(

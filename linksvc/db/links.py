@@ -16,6 +16,7 @@ from sqlalchemy import update
 
 from ..core.clock import now
 from ..core.errors import AlreadyRevoked
+from ..core.errors import EditConflict
 from ..core.errors import UnknownLink
 from .paths import under
 from .schema import links
@@ -40,6 +41,16 @@ class Link:
     revoked_at: int | None
     note: str
     landing: bool = False
+    password_hash: str | None = None
+    ranges: str = ""
+    version: str | None = None
+    opaque: bool = False
+    token_expires_at: int | None = None
+    token_limited: bool | None = None
+
+    @property
+    def has_password(self) -> bool:
+        return self.password_hash is not None
 
     def status(self, now: float) -> str:
         """active, expired, revoked, used up or scheduled, as the dashboard says."""
@@ -69,6 +80,10 @@ class Links:
         max_downloads: int | None = None,
         note: str = "",
         landing: bool = False,
+        password_hash: str | None = None,
+        ranges: str = "",
+        version: str | None = None,
+        opaque: bool = False,
     ) -> Link:
         link_id = secrets.token_urlsafe(LINK_ID_BYTES)
         with self.engine.begin() as conn:
@@ -84,6 +99,10 @@ class Links:
                     download_count=0,
                     note=note,
                     landing=landing,
+                    password_hash=password_hash,
+                    ranges=ranges,
+                    version=version,
+                    opaque=opaque,
                 )
             )
         return self.get(link_id)
@@ -123,6 +142,35 @@ class Links:
         with self.engine.connect() as conn:
             return conn.execute(query).scalar_one()
 
+    def edit(self, link: Link, changes: dict[str, object]) -> Link:
+        """Write ``changes`` (column: value) to a link, keeping what its token
+        was signed with so its URL stays the same text. Only if the row is
+        still as ``link`` says (UnknownLink otherwise): two edits at once
+        cannot each undo the other unseen."""
+        values = dict(changes)
+        if link.token_expires_at is None:
+            values["token_expires_at"] = link.expires_at
+        if link.token_limited is None:
+            values["token_limited"] = link.max_downloads is not None
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(links)
+                .where(
+                    links.c.id == link.id,
+                    links.c.expires_at == link.expires_at,
+                    _same(links.c.max_downloads, link.max_downloads),
+                    _same(links.c.password_hash, link.password_hash),
+                    links.c.ranges == link.ranges,
+                    links.c.note == link.note,
+                )
+                .values(**values)
+            ).rowcount
+        if not done:
+            raise EditConflict(
+                f"Link {link.id} changed meanwhile; look at it again and retry."
+            )
+        return self.get(link.id)
+
     def revoke(self, link_id: str, by_user_id: int | None) -> Link:
         """Revoke one link; AlreadyRevoked if it was, UnknownLink if none."""
         with self.engine.begin() as conn:
@@ -161,3 +209,7 @@ class Links:
                     .values(revoked_at=now(), revoked_by=by_user_id)
                 )
         return ids
+
+
+def _same(column, value):
+    return column.is_(None) if value is None else column == value

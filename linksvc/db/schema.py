@@ -63,6 +63,17 @@ links = Table(
     Column("note", Text, nullable=False, default=""),
     # The recipient first sees a page with the file's name, size and expiry.
     Column("landing", Boolean, nullable=False, default=False),
+    # Options (issue 14): a werkzeug hash of the link's password; the address
+    # ranges it may be used from ("" none); the file version it is pinned to.
+    Column("password_hash", String(256)),
+    Column("ranges", Text, nullable=False, default=""),
+    Column("version", String(96)),
+    # The token names only the link; the rest is read from this row.
+    Column("opaque", Boolean, nullable=False, default=False),
+    # What the token was signed with, kept when an edit changes the row, so
+    # the URL stays the same text (None: the row's own values).
+    Column("token_expires_at", BigInteger),
+    Column("token_limited", Boolean),
     Index("ix_links_created_by", "created_by"),
     Index("ix_links_path", "path"),
 )
@@ -89,8 +100,33 @@ audit = Table(
     Column("count", Integer, nullable=False, default=1),
     # Whom an account event is about (the user added, disabled, granted …).
     Column("subject", String(64)),
+    # What an edit changed ("expires_at: … → …; password: changed").
+    Column("detail", Text),
     Index("ix_audit_at", "at"),
     Index("ix_audit_link_id", "link_id"),
+)
+
+groups = Table(
+    "groups",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    # Policy for links made by members; None or empty: no rule of this group.
+    Column("default_expiry", BigInteger),
+    Column("max_expiry", BigInteger),
+    Column("max_downloads", Integer),
+    Column("password_required", Boolean, nullable=False, default=False),
+    # Links must list address ranges, each inside these ("" no requirement).
+    Column("ranges", Text, nullable=False, default=""),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+group_members = Table(
+    "group_members",
+    metadata,
+    Column("group_id", ForeignKey("groups.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    UniqueConstraint("group_id", "user_id"),
 )
 
 api_tokens = Table(

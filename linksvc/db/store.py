@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from sqlalchemy import event
 
 from .claims import DownloadClaims
+from .groups import Groups
 from .links import Link
 from .links import Links
 from .tokens import Tokens
@@ -88,6 +89,7 @@ class Store:
         self.users = Users(self.engine)
         self.tokens = Tokens(self.engine, self.users)
         self.links = Links(self.engine)
+        self.groups = Groups(self.engine)
         self.claims = DownloadClaims(self.engine)
 
     def migrate(self) -> None:

@@ -30,6 +30,7 @@ from ..core.conditional import decide
 from ..core.conditional import Decision
 from ..core.conditional import make_etag
 from ..core.errors import LinksvcError
+from ..core.errors import PasswordRequired
 from ..core.errors import TooManyRequests
 from ..core.previews import is_preview_bot
 from ..core.sending import FileResponse
@@ -37,12 +38,16 @@ from ..core.signing import Claims
 from ..db.claims import COUNT
 from ..db.claims import COUNTED
 from ..db.claims import DEFERRED
+from ..db.claims import LinkState
 from ..db.claims import PEEK
 from ..db.claims import RESUME
+from ..gates import genuine
+from ..gates import guard_for
 from ..services import Services
 from .auth import current
 from .clients import client
 from .ext import services
+from .locked import locked_page
 
 bp = Blueprint("download", __name__)
 #: Where FastLinks leaves its Refusal for the Flask view to render.
@@ -65,6 +70,7 @@ class Landing:
     """The link shows the recipient a page first (its row says so)."""
 
     claims: Claims
+    state: LinkState | None = None
 
 
 def wants_file(environ: dict[str, Any]) -> bool:
@@ -112,13 +118,13 @@ def serve_link(svc: Services, environ: dict[str, Any], token: str) -> Any:
     who = client(environ)
     claims = None
     try:
-        claims = svc.signer.verify(token)
+        claims, state = genuine(svc, token)
         if (
             claims.page
             and environ["REQUEST_METHOD"] == "GET"
             and not wants_file(environ)
         ):
-            return Landing(claims)
+            return Landing(claims, state)
         _, path, st = svc.tree.file(claims.path)
         decision = decision_for(environ, st)
         response = sending.send(environ, path, st, decision, svc.offload)
@@ -130,6 +136,8 @@ def serve_link(svc: Services, environ: dict[str, Any], token: str) -> Any:
                 mode,
                 svc.settings["resume_window"],
                 who["remote_addr"],
+                state,
+                guard_for(svc, environ, claims, st),
             )
         except BaseException:
             response.close()
@@ -176,8 +184,21 @@ def refuse(
     claims: Claims | None = None,
 ) -> Refusal:
     """Record a refusal (folded with identical ones) and return it; a client
-    over ``refusal_limit`` gets 429 instead, so refusals cost us little."""
+    over ``refusal_limit`` gets 429 instead, so refusals cost us little.
+    Being asked for a link's password is a page, not a refusal: it is
+    recorded as one (event "page") and not held against the client."""
     who = client(environ)
+    if type(exc) is PasswordRequired:
+        svc.audit.record(
+            "page",
+            exc.code,
+            fold=True,
+            link_id=claims.link_id if claims else None,
+            path=claims.path if claims else None,
+            status=exc.status,
+            **who,
+        )
+        return Refusal(exc, claims)
     wait = svc.refusals.hit(who["remote_addr"])
     if wait is not None:
         exc = TooManyRequests(
@@ -199,23 +220,30 @@ def preview(svc: Services, environ: dict[str, Any], token: str) -> Any:
     """What a chat app's link unfurler sees: the name, never the bytes, and
     only for a link that would download now; nothing is counted."""
     try:
-        claims = svc.signer.verify(token)
+        claims, state = genuine(svc, token)
     except LinksvcError as exc:
         return refuse(svc, environ, exc)
-    looked = _look(svc, environ, claims, "preview")
+    looked = _look(svc, environ, claims, "preview", state)
     if isinstance(looked, Refusal):
         return looked
     page = render_template("preview.html", name=claims.path.rsplit("/", 1)[-1])
     return page, 200, {"Cache-Control": "private, no-store", "X-Robots-Tag": "none"}
 
 
-def _look(svc: Services, environ: dict[str, Any], claims: Claims, event: str) -> Any:
+def _look(
+    svc: Services,
+    environ: dict[str, Any],
+    claims: Claims,
+    event: str,
+    state: LinkState | None = None,
+) -> Any:
     """A request that shows something about a link but not its bytes (a
     chat-app preview, the recipient page): the link must work now; it is
     recorded (folded) and counts nothing. The file's stat, or a Refusal."""
     try:
         _, _, st = svc.tree.file(claims.path)
-        svc.store.claims.claim(claims, now(), PEEK)
+        guard = guard_for(svc, environ, claims, st)
+        svc.store.claims.claim(claims, now(), PEEK, state=state, guard=guard)
     except LinksvcError as exc:
         return refuse(svc, environ, exc, claims)
     svc.audit.record(
@@ -267,18 +295,29 @@ def link(token: str) -> Any:
         else:  # a path FastLinks did not take (an app mounted without it)
             result = serve_link(svc, request.environ, token)
     if isinstance(result, Landing):
-        result = landing(svc, request.environ, result.claims)
+        result = landing(svc, request.environ, result.claims, result.state)
     if isinstance(result, Refusal):
         if result.error is None:
             raise InternalServerError()
+        if (
+            type(result.error) is PasswordRequired
+            and request.method == "GET"
+            and not is_preview_bot(request.user_agent.string)
+        ):
+            return locked_page()
         raise result.error
     return result
 
 
-def landing(svc: Services, environ: dict[str, Any], claims: Claims) -> Any:
+def landing(
+    svc: Services,
+    environ: dict[str, Any],
+    claims: Claims,
+    state: LinkState | None = None,
+) -> Any:
     """The recipient page: what the file is, how big, until when, how many
     downloads are left, and a Download button; viewing it counts nothing."""
-    st = _look(svc, environ, claims, "page")
+    st = _look(svc, environ, claims, "page", state)
     if isinstance(st, Refusal):
         return st
     link = svc.store.links.get(claims.link_id)
