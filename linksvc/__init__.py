@@ -68,6 +68,7 @@ def create_app(
     from .web import auth
     from .web import dashboard
     from .web import download
+    from .web import groups
     from .web import handlers
     from .web import health
     from .web import people
@@ -138,6 +139,7 @@ def create_app(
     app.register_blueprint(account.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(people.bp)
+    app.register_blueprint(groups.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
     csrf.exempt(api.bp)

@@ -21,6 +21,7 @@ from .core.errors import InvalidInput
 from .core.errors import PolicyRefused
 from .db.links import Link
 from .db.users import User
+from .policy import download_limit
 from .policy import policy_for
 from .services import Services
 
@@ -81,7 +82,7 @@ def edit_link(
             changes["expires_at"] = at
             said.append(f"expires_at: {minutes(link.expires_at)} → {minutes(at)} UTC")
     if max_downloads is not UNCHANGED:
-        limit = sharing.download_limit(max_downloads)
+        limit = download_limit(max_downloads)
         if limit is None and policy.max_downloads:
             raise PolicyRefused(
                 f"Group {policy.max_downloads[1]!r} requires a download limit "

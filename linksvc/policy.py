@@ -10,14 +10,40 @@ names the group and the rule, so a person knows whom to ask.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from dataclasses import replace
+from typing import Any
 
 from .core import addresses
 from .core.durations import format_duration
+from .core.durations import parse_duration
+from .core.errors import InvalidInput
 from .core.errors import PolicyRefused
 from .db.groups import Group
+from .db.groups import RULES
 from .db.users import User
 from .services import Services
+
+#: The largest download limit accepted; beyond it, leave the link unlimited.
+MAX_DOWNLOADS = 1_000_000
+
+
+def download_limit(value: int | str | None) -> int | None:
+    """A download limit from what a person gave (empty: none)."""
+    if value is None or value == "":
+        return None
+    try:
+        limit = int(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(
+            f"The download limit (max_downloads) must be a whole number, not {value!r}."
+        ) from None
+    if isinstance(value, bool) or not 1 <= limit <= MAX_DOWNLOADS:
+        raise InvalidInput(
+            f"The download limit (max_downloads) must be between 1 and {MAX_DOWNLOADS}."
+        )
+    return limit
 
 
 @dataclass(frozen=True)
@@ -120,3 +146,94 @@ class Policy:
 def policy_for(svc: Services, user: User) -> Policy:
     """The policy of ``user``'s groups (no groups: no rules)."""
     return Policy(tuple(svc.store.groups.of_user(user.id)))
+
+
+# -- changing groups (the CLI, the admin page and the API) --------------------
+
+#: Group names, as user names: letters, digits, . _ @ -.
+GROUP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
+
+
+def group_rules(
+    svc: Services, given: dict[str, Any], partial: bool = False
+) -> dict[str, Any]:
+    """Typed rules from what a person gave (durations as text or seconds,
+    ranges as text or a list); with ``partial``, only the given ones."""
+    rules: dict[str, Any] = {}
+    for name in RULES:
+        if name not in given:
+            if not partial:
+                rules[name] = False if name == "password_required" else None
+            continue
+        value = given[name]
+        if name in ("default_expiry", "max_expiry"):
+            value = None if value in (None, "") else parse_duration(value)
+        elif name == "max_downloads":
+            value = download_limit(value)
+        elif name == "password_required":
+            if not isinstance(value, bool):
+                raise InvalidInput("password_required must be true or false.")
+        else:
+            value = addresses.parse_ranges(value)
+        rules[name] = value
+    if rules.get("ranges") is None and "ranges" in rules:
+        rules["ranges"] = ""
+    return rules
+
+
+def _consistent(group: Group) -> None:
+    if (
+        group.default_expiry is not None
+        and group.max_expiry is not None
+        and group.default_expiry > group.max_expiry
+    ):
+        raise InvalidInput("A group's default expiry must not exceed its maximum.")
+
+
+def _record(
+    svc: Services, outcome: str, name: str, actor: str, detail: str = ""
+) -> None:
+    svc.audit.record("group", outcome, subject=name, actor=actor, detail=detail or None)
+
+
+def add_group(svc: Services, name: str, actor: str = "cli", **given: Any) -> Group:
+    if not GROUP_NAME.fullmatch(name):
+        raise InvalidInput(
+            "A group name has 1 to 64 letters, digits, dots, underscores, @ or "
+            "hyphens, and starts with a letter or digit."
+        )
+    rules = group_rules(svc, given)
+    _consistent(Group(0, name, **rules))
+    group = svc.store.groups.add(name, **rules)
+    _record(svc, "added", name, actor, _said(group))
+    return group
+
+
+def change_group(svc: Services, name: str, actor: str = "cli", **given: Any) -> Group:
+    rules = group_rules(svc, given, partial=True)
+    before = svc.store.groups.get(name)
+    _consistent(replace(before, **rules))
+    group = svc.store.groups.change(name, **rules)
+    _record(svc, "changed", name, actor, _said(group))
+    return group
+
+
+def remove_group(svc: Services, name: str, actor: str = "cli") -> None:
+    svc.store.groups.remove(name)
+    _record(svc, "removed", name, actor)
+
+
+def join_group(svc: Services, name: str, username: str, actor: str = "cli") -> Group:
+    group = svc.store.groups.join(name, username)
+    _record(svc, "joined", name, actor, f"member: {username}")
+    return group
+
+
+def leave_group(svc: Services, name: str, username: str, actor: str = "cli") -> Group:
+    group = svc.store.groups.leave(name, username)
+    _record(svc, "left", name, actor, f"member: {username}")
+    return group
+
+
+def _said(group: Group) -> str:
+    return "; ".join(Policy((group,)).describe()) or "no rules"

@@ -22,6 +22,7 @@ from .core.files import version
 from .core.offload import offload
 from .db.links import Link
 from .db.users import User
+from .policy import download_limit
 from .policy import Policy
 from .policy import policy_for
 from .services import Services
@@ -220,26 +221,8 @@ def link_url(svc: Services, token: str, base_url: str | None = None) -> str:
     return f"{base}/d/{token}"
 
 
-#: The largest download limit accepted; beyond it, leave the link unlimited.
-MAX_DOWNLOADS = 1_000_000
 #: Longest note on a link, in characters.
 MAX_NOTE = 500
-
-
-def download_limit(value: int | str | None) -> int | None:
-    if value is None or value == "":
-        return None
-    try:
-        limit = int(value)
-    except (TypeError, ValueError):
-        raise InvalidInput(
-            f"The download limit (max_downloads) must be a whole number, not {value!r}."
-        ) from None
-    if isinstance(value, bool) or not 1 <= limit <= MAX_DOWNLOADS:
-        raise InvalidInput(
-            f"The download limit (max_downloads) must be between 1 and {MAX_DOWNLOADS}."
-        )
-    return limit
 
 
 def clean_password(password: str | None) -> str | None:

@@ -1,10 +1,11 @@
 """The ``linksvc`` command: one Flask CLI group; each command a thin wrapper
 over a function of the layers below, grouped by what it manages:
-instance.py (init, serve, keys), people.py (users, tokens), links.py (links,
-audit)."""
+instance.py (init, serve, keys), people.py (users, tokens), groups.py
+(groups and their policy), links.py (links, audit)."""
 
 from __future__ import annotations
 
+from . import groups
 from . import instance
 from . import links
 from . import people
@@ -23,7 +24,7 @@ cli = Group(
 # FlaskGroup's --app, --env-file and --debug would only confuse here: the
 # app is always linksvc's, configured by --settings.
 cli.params = [p for p in cli.params if p.name not in ("app", "env_file", "debug")]
-for command in [*instance.COMMANDS, *people.GROUPS, *links.GROUPS]:
+for command in [*instance.COMMANDS, *people.GROUPS, *groups.GROUPS, *links.GROUPS]:
     cli.add_command(command)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
+from .. import editing
 from .. import sharing
 from ..core.clock import iso
 from ..core.clock import now
@@ -36,6 +37,17 @@ def link_group() -> None:
     default=None,
     help="Show the recipient a page before the download (default: setting).",
 )
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read a password for the link from the first line of standard input.",
+)
+@click.option("--ranges", default=None, help="Only from these CIDR ranges.")
+@click.option(
+    "--pin/--no-pin",
+    default=None,
+    help="410 once the file changes (default: the pin_versions setting).",
+)
 @with_appcontext
 def link_create(
     path: str,
@@ -45,6 +57,9 @@ def link_create(
     not_before: str | None,
     note: str,
     recipient_page: bool | None,
+    password_stdin: bool,
+    ranges: str | None,
+    pin: bool | None,
 ) -> None:
     """Create a link to PATH; the URL is the last line printed."""
     services = svc()
@@ -58,6 +73,9 @@ def link_create(
         not_before=not_before,
         note=note,
         recipient_page=recipient_page,
+        password=_stdin_password() if password_stdin else None,
+        ranges=ranges,
+        pin=pin,
         actor=f"cli:{username}",
     )
     try:
@@ -68,6 +86,65 @@ def link_create(
         printable(f"link {link.id} to {link.path}, expires {iso(link.expires_at)}")
     )
     click.echo(url)
+
+
+def _stdin_password() -> str:
+    line = click.get_text_stream("stdin").readline().rstrip("\r\n")
+    if not line:
+        raise click.UsageError("--password-stdin: standard input had no password.")
+    return line
+
+
+@link_group.command("edit")
+@click.argument("link_id")
+@click.option("--expires", default=None, help="New expiry: 3d from now, or a time.")
+@click.option("--max-downloads", type=int, default=None, help="A new limit.")
+@click.option("--no-limit", is_flag=True, help="Remove the download limit.")
+@click.option("--note", default=None, help="A new note.")
+@click.option("--password-stdin", is_flag=True, help="A new password, from stdin.")
+@click.option("--remove-password", is_flag=True, help="Remove the password.")
+@click.option("--ranges", default=None, help="New CIDR ranges ('' for anywhere).")
+@with_appcontext
+def link_edit(
+    link_id: str,
+    expires: str | None,
+    max_downloads: int | None,
+    no_limit: bool,
+    note: str | None,
+    password_stdin: bool,
+    remove_password: bool,
+    ranges: str | None,
+) -> None:
+    """Change a live link; its URL stays the same. As the operator: the
+    owner's group policy applies."""
+    if max_downloads is not None and no_limit:
+        raise click.UsageError("Give --max-downloads or --no-limit, not both.")
+    if password_stdin and remove_password:
+        raise click.UsageError("Give --password-stdin or --remove-password, not both.")
+    services = svc()
+    link = services.store.links.get(link_id)
+    changes: dict = {}
+    if expires is not None:
+        changes["expires"] = expires
+    if max_downloads is not None or no_limit:
+        changes["max_downloads"] = max_downloads
+    if note is not None:
+        changes["note"] = note
+    if password_stdin or remove_password:
+        changes["password"] = _stdin_password() if password_stdin else None
+    if ranges is not None:
+        changes["ranges"] = ranges
+    if not changes:
+        raise click.UsageError("Nothing to change: see --help.")
+    owner = services.store.users.get(link.created_by)
+    edited = editing.edit_link(services, owner, link_id, actor="cli", **changes)
+    downloads = "no limit" if edited.max_downloads is None else edited.max_downloads
+    click.echo(
+        printable(
+            f"link {edited.id} to {edited.path}: expires {iso(edited.expires_at)}, "
+            f"downloads {edited.download_count}/{downloads}"
+        )
+    )
 
 
 @link_group.command("list")

@@ -19,12 +19,17 @@ from flask import url_for
 from werkzeug.wrappers import Response
 
 from .. import access
+from .. import editing
+from .. import policy
 from .. import sharing
 from ..core.clock import iso
 from ..core.errors import BadRequest
 from ..core.errors import InvalidInput
+from ..core.errors import NotGranted
 from ..core.errors import TooManyRequests
 from ..core.errors import Unauthorized
+from ..db.groups import Group
+from ..db.groups import RULES
 from ..db.links import Link
 from ..db.users import User
 from .clients import client
@@ -52,6 +57,11 @@ def link_json(link: Link) -> dict[str, Any]:
         "download_count": link.download_count,
         "last_downloaded_at": iso(link.last_downloaded_at),
         "revoked_at": iso(link.revoked_at),
+        "recipient_page": link.landing,
+        "password": link.has_password,
+        "ranges": link.ranges.split(),
+        "pinned": link.version is not None,
+        "opaque": link.opaque,
     }
 
 
@@ -160,6 +170,9 @@ def create_link() -> tuple[Response, int, dict[str, str]]:
         not_before=_optional(data, "not_before", (str, int)),
         note=_optional(data, "note", (str,)) or "",
         recipient_page=_optional(data, "recipient_page", (bool,)),
+        password=_optional(data, "password", (str,)),
+        ranges=_optional(data, "ranges", (list, str)),
+        pin=_optional(data, "pinned", (bool,)),
         actor=f"api:{_user().username}",
         **client(request.environ),
     )
@@ -193,6 +206,44 @@ def get_link(link_id: str) -> Response:
     return jsonify({**link_json(link), "url": url})
 
 
+#: What PATCH /links/ID may change, and the types each takes (None clears
+#: max_downloads, password and ranges).
+EDITABLE = {
+    "expires": (str, int),
+    "max_downloads": (int,),
+    "note": (str,),
+    "password": (str,),
+    "ranges": (list, str),
+}
+
+
+@bp.patch("/links/<link_id>")
+def edit_link(link_id: str) -> Response:
+    """Change a live link; its URL stays the same."""
+    data = _body()
+    unknown = sorted(set(data) - set(EDITABLE))
+    if unknown:
+        raise InvalidInput(
+            f"{unknown[0]} cannot be changed; these can: {', '.join(EDITABLE)}."
+        )
+    changes = {name: _optional(data, name, EDITABLE[name]) for name in data}
+    if changes.get("expires", "") is None or changes.get("note", "") is None:
+        raise InvalidInput("expires and note cannot be null.")
+    svc = services()
+    user = _user()
+    link = editing.edit_link(
+        svc,
+        user,
+        link_id,
+        actor=f"api:{user.username}",
+        **changes,
+        **client(request.environ),
+    )
+    return jsonify(
+        {**link_json(link), "url": sharing.shareable_url(svc, link, request.host_url)}
+    )
+
+
 @bp.delete("/links/<link_id>")
 def revoke_link(link_id: str) -> Response:
     user = _user()
@@ -204,3 +255,80 @@ def revoke_link(link_id: str) -> Response:
         **client(request.environ),
     )
     return jsonify(link_json(revoked))
+
+
+# -- groups and their policy (admins) -----------------------------------------
+
+
+def group_json(group: Group) -> dict[str, Any]:
+    return {
+        "name": group.name,
+        "default_expiry": group.default_expiry,
+        "max_expiry": group.max_expiry,
+        "max_downloads": group.max_downloads,
+        "password_required": group.password_required,
+        "ranges": group.ranges.split(),
+        "members": list(group.members),
+    }
+
+
+def _admin() -> User:
+    user = _user()
+    if not user.is_admin:
+        raise NotGranted("Only administrators manage groups.")
+    return user
+
+
+def _rules(data: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(data) - set(RULES) - {"name"})
+    if unknown:
+        raise InvalidInput(f"{unknown[0]} is not a group rule: {', '.join(RULES)}.")
+    return {name: data[name] for name in RULES if name in data}
+
+
+@bp.get("/groups")
+def list_groups() -> Response:
+    _admin()
+    return jsonify({"items": [group_json(g) for g in services().store.groups.list()]})
+
+
+@bp.post("/groups")
+def create_group() -> tuple[Response, int]:
+    actor = f"api:{_admin().username}"
+    data = _body()
+    name = data.get("name")
+    if not isinstance(name, str):
+        raise InvalidInput("A group needs a name.")
+    group = policy.add_group(services(), name, actor, **_rules(data))
+    return jsonify(group_json(group)), 201
+
+
+@bp.get("/groups/<name>")
+def get_group(name: str) -> Response:
+    _admin()
+    return jsonify(group_json(services().store.groups.get(name)))
+
+
+@bp.patch("/groups/<name>")
+def change_group(name: str) -> Response:
+    actor = f"api:{_admin().username}"
+    group = policy.change_group(services(), name, actor, **_rules(_body()))
+    return jsonify(group_json(group))
+
+
+@bp.delete("/groups/<name>")
+def remove_group(name: str) -> tuple[str, int]:
+    policy.remove_group(services(), name, f"api:{_admin().username}")
+    return "", 204
+
+
+@bp.put("/groups/<name>/members/<username>")
+def join_group(name: str, username: str) -> Response:
+    actor = f"api:{_admin().username}"
+    return jsonify(group_json(policy.join_group(services(), name, username, actor)))
+
+
+@bp.delete("/groups/<name>/members/<username>")
+def leave_group(name: str, username: str) -> Response:
+    actor = f"api:{_admin().username}"
+    return jsonify(group_json(policy.leave_group(services(), name, username, actor)))

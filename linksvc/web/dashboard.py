@@ -17,6 +17,7 @@ from markupsafe import Markup
 from werkzeug.wrappers import Response
 from wtforms import BooleanField
 from wtforms import IntegerField
+from wtforms import PasswordField
 from wtforms import SelectField
 from wtforms import StringField
 from wtforms.fields.choices import SelectChoice
@@ -25,6 +26,7 @@ from wtforms.validators import NumberRange
 from wtforms.validators import Optional
 
 from .. import access
+from .. import editing
 from .. import sharing
 from ..core.clock import iso
 from ..core.clock import minutes
@@ -33,7 +35,9 @@ from ..core.errors import InvalidInput
 from ..core.errors import LinksvcError
 from ..core.text import printable
 from ..db import audit
-from ..sharing import MAX_DOWNLOADS
+from ..policy import MAX_DOWNLOADS
+from ..policy import policy_for
+from ..sharing import MAX_LINK_PASSWORD
 from ..sharing import MAX_NOTE
 from .auth import current
 from .clients import client
@@ -72,6 +76,38 @@ class ShareForm(FlaskForm):
     recipient_page = BooleanField(
         "Show the recipient a page (name, size, expiry) before the download"
     )
+    password = PasswordField(
+        "Password (optional; give it to the recipient separately)",
+        validators=[Optional(), Length(max=MAX_LINK_PASSWORD)],
+    )
+    ranges = StringField(
+        "Only from these networks (optional, e.g. 10.0.0.0/8, 2001:db8::/32)",
+        validators=[Optional(), Length(max=2000)],
+    )
+    pin = BooleanField("Stop working if the file is replaced or changed")
+
+
+class EditForm(FlaskForm):
+    """Change a live link; the URL stays the same."""
+
+    expires = StringField(
+        "New expiry (from now, e.g. 3d, or a UTC time; empty: unchanged)",
+        validators=[Optional(), Length(max=40)],
+    )
+    max_downloads = IntegerField(
+        "Download limit (empty: no limit)",
+        validators=[Optional(), NumberRange(1, MAX_DOWNLOADS)],
+    )
+    note = StringField("Note", validators=[Length(max=MAX_NOTE)])
+    password = PasswordField(
+        "New password (empty: unchanged)",
+        validators=[Optional(), Length(max=MAX_LINK_PASSWORD)],
+    )
+    remove_password = BooleanField("Remove the password")
+    ranges = StringField(
+        "Only from these networks (empty: from anywhere)",
+        validators=[Optional(), Length(max=2000)],
+    )
 
 
 class RevokeForm(FlaskForm):
@@ -105,6 +141,7 @@ def share(filename: str):
     form = ShareForm()
     if not form.is_submitted():
         form.recipient_page.data = svc.settings["recipient_page"]
+        form.pin.data = svc.settings["pin_versions"]
         form.expires.data = _default_choice(svc.settings["default_expiry"])
         if form.expires.data == "custom":
             form.custom.data = format_duration(svc.settings["default_expiry"])
@@ -124,6 +161,9 @@ def share(filename: str):
                 not_before=form.not_before.data,
                 note=form.note.data,
                 recipient_page=form.recipient_page.data,
+                password=form.password.data or None,
+                ranges=form.ranges.data,
+                pin=form.pin.data,
                 **client(request.environ),
             )
         except LinksvcError as exc:
@@ -139,6 +179,7 @@ def share(filename: str):
             form=form,
             path=clean,
             max_expiry=format_duration(svc.settings["max_expiry"]),
+            policy=policy_for(svc, user).describe(),
         ),
         status,
     )
@@ -182,11 +223,24 @@ def links() -> str:
     )
 
 
-@bp.route("/links/<link_id>")
+@bp.route("/links/<link_id>", methods=["GET", "POST"])
 @login_required
-def link_detail(link_id: str) -> str:
+def link_detail(link_id: str):
+    """The link, its history, and a form to change it (the URL stays)."""
     svc = services()
     link = sharing.visible_link(svc, current(), link_id)
+    form = EditForm(obj=None if request.method == "POST" else link)
+    if request.method == "GET":
+        form.expires.data = ""
+    elif form.validate_on_submit():
+        try:
+            link = _edit(svc, link, form)
+        except LinksvcError as exc:
+            form.form_errors.append(str(exc))
+        else:
+            flash("Saved; the link's URL is unchanged.", "info")
+            return redirect(url_for("dashboard.link_detail", link_id=link.id))
+    status = 400 if form.is_submitted() else 200
     svc.audit.flush(timeout=1)
     engine = svc.store.engine
     # Downloads and changes apart from the folded noise (refusals, checks,
@@ -205,6 +259,26 @@ def link_detail(link_id: str) -> str:
         others=others,
         now=time.time(),
         revoke_form=RevokeForm(),
+        form=form,
+    ), status
+
+
+def _edit(svc, link, form: EditForm):
+    password = editing.UNCHANGED
+    if form.remove_password.data:
+        password = None
+    elif form.password.data:
+        password = form.password.data
+    return editing.edit_link(
+        svc,
+        current(),
+        link.id,
+        expires=form.expires.data or editing.UNCHANGED,
+        max_downloads=form.max_downloads.data,
+        note=form.note.data,
+        password=password,
+        ranges=form.ranges.data,
+        **client(request.environ),
     )
 
 

@@ -4,12 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..core.errors import LinksvcError
-
-_TIME = {"type": ["string", "null"], "format": "date-time"}
-#: Our error codes (from the error table) and the HTTP errors' own, as
-#: examples: werkzeug's errors are spelled from their names.
-_ERROR_CODES = [*LinksvcError.codes(), "method_not_allowed", "internal"]
+from .schemas import SCHEMAS
 
 
 def _error(description: str) -> dict[str, Any]:
@@ -30,6 +25,14 @@ def _ok(description: str, schema: str) -> dict[str, Any]:
     }
 
 
+_NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+_USER = {
+    "name": "username",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string"},
+}
+
 _LINK_ID = {
     "name": "link_id",
     "in": "path",
@@ -37,118 +40,34 @@ _LINK_ID = {
     "schema": {"type": "string"},
 }
 
-SCHEMAS: dict[str, Any] = {
-    "Error": {
-        "type": "object",
-        "required": ["error", "message"],
-        "properties": {
-            "error": {"type": "string", "examples": _ERROR_CODES},
-            "message": {"type": "string"},
-        },
-        "additionalProperties": False,
-    },
-    "Link": {
-        "type": "object",
-        "required": [
-            "id",
-            "path",
-            "owner",
-            "note",
-            "status",
-            "created_at",
-            "expires_at",
-            "not_before",
-            "max_downloads",
-            "download_count",
-            "last_downloaded_at",
-            "revoked_at",
-        ],
-        "properties": {
-            "id": {"type": "string", "minLength": 16},
-            "path": {"type": "string"},
-            "owner": {"type": "string"},
-            "note": {"type": "string"},
-            "status": {
-                "enum": ["active", "expired", "revoked", "used up", "scheduled"]
-            },
-            "created_at": {"type": "string", "format": "date-time"},
-            "expires_at": {"type": "string", "format": "date-time"},
-            "not_before": _TIME,
-            "max_downloads": {"type": ["integer", "null"], "minimum": 1},
-            "download_count": {"type": "integer", "minimum": 0},
-            "last_downloaded_at": _TIME,
-            "revoked_at": _TIME,
-            "url": {
-                "type": ["string", "null"],
-                "format": "uri",
-                "description": "the download URL while the link is active or "
-                "scheduled (GET of one link and creation); null otherwise",
-            },
-        },
-        "additionalProperties": False,
-    },
-    "CreatedLink": {
-        "allOf": [{"$ref": "#/components/schemas/Link"}, {"required": ["url"]}],
-        "description": "A new link and its URL.",
-    },
-    "LinkPage": {
-        "type": "object",
-        "required": ["items", "page", "per_page", "total"],
-        "properties": {
-            "items": {"type": "array", "items": {"$ref": "#/components/schemas/Link"}},
-            "page": {"type": "integer", "minimum": 1},
-            "per_page": {"type": "integer", "minimum": 1, "maximum": 200},
-            "total": {"type": "integer", "minimum": 0},
-        },
-        "additionalProperties": False,
-    },
-    "NewLink": {
-        "type": "object",
-        "required": ["path"],
-        "properties": {
-            "path": {"type": "string", "description": "relative to protected/"},
-            "expires": {
-                "type": ["string", "integer"],
-                "description": "lifetime: 90s, 15m, 2h, 7d, 2w, or seconds",
-            },
-            "max_downloads": {"type": ["integer", "null"], "minimum": 1},
-            "not_before": {
-                "type": ["string", "integer", "null"],
-                "description": "start: ISO 8601 (UTC unless an offset), +2h, "
-                "or epoch seconds",
-            },
-            "note": {"type": "string", "maxLength": 500},
-            "recipient_page": {
-                "type": ["boolean", "null"],
-                "description": "show the recipient a page before the download "
-                "(default: the recipient_page setting)",
-            },
-        },
-    },
-    "Files": {
-        "type": "object",
-        "required": ["folder", "entries"],
-        "properties": {
-            "folder": {"type": "string"},
-            "entries": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["name", "path", "type", "size", "modified_at"],
-                    "properties": {
-                        "name": {"type": "string"},
-                        "path": {"type": "string"},
-                        "type": {"enum": ["file", "folder"]},
-                        "size": {"type": ["integer", "null"]},
-                        "modified_at": {"type": "string", "format": "date-time"},
-                    },
-                    "additionalProperties": False,
-                },
-            },
-        },
-        "additionalProperties": False,
-    },
-}
+
+def _body(schema: str) -> dict[str, Any]:
+    ref = {"$ref": f"#/components/schemas/{schema}"}
+    return {"required": True, "content": {"application/json": {"schema": ref}}}
+
+
+def _admin_op(
+    op: str, summary: str, out: str | None, body: str | None = None, status="200"
+) -> dict[str, Any]:
+    """An operation for administrators only."""
+    responses = {
+        "401": _error("No or bad token"),
+        "403": _error("Not an administrator"),
+        "404": _error("No such group or user"),
+        "422": _error("A value is not acceptable"),
+    }
+    if out is None:
+        responses["204"] = {"description": "Done"}
+    else:
+        responses[status] = _ok("The group", out)
+    if body is not None:
+        responses["400"] = _error("The body is not a JSON object")
+        responses["409"] = _error("The group exists")
+    found = {"operationId": op, "summary": summary, "responses": responses}
+    if body is not None:
+        found["requestBody"] = _body(body)
+    return found
+
 
 PATHS: dict[str, Any] = {
     "/files": {
@@ -213,6 +132,21 @@ PATHS: dict[str, Any] = {
                 "404": _error("No such link of yours"),
             },
         },
+        "patch": {
+            "operationId": "editLink",
+            "summary": "Change a link's expiry, limit, note, password or ranges",
+            "requestBody": _body("LinkChanges"),
+            "responses": {
+                "200": _ok("The changed link", "CreatedLink"),
+                "400": _error("The body is not a JSON object"),
+                "401": _error("No or bad token"),
+                "404": _error("No such link of yours"),
+                "409": _error("Revoked, or changed meanwhile"),
+                "422": _error(
+                    "A value is not acceptable, or the group policy refuses it"
+                ),
+            },
+        },
         "delete": {
             "operationId": "revokeLink",
             "summary": "Revoke a link: it answers 410 from now on",
@@ -223,6 +157,25 @@ PATHS: dict[str, Any] = {
                 "409": _error("Already revoked"),
             },
         },
+    },
+    "/groups": {
+        "get": _admin_op("listGroups", "Groups and their link policy", "GroupList"),
+        "post": _admin_op(
+            "createGroup", "Add a group", "Group", "NewGroup", status="201"
+        ),
+    },
+    "/groups/{name}": {
+        "parameters": [_NAME],
+        "get": _admin_op("getGroup", "One group", "Group"),
+        "patch": _admin_op("changeGroup", "Change its rules", "Group", "GroupChanges"),
+        "delete": {
+            **_admin_op("removeGroup", "Remove a group", None),
+        },
+    },
+    "/groups/{name}/members/{username}": {
+        "parameters": [_NAME, _USER],
+        "put": _admin_op("joinGroup", "Add a member", "Group"),
+        "delete": _admin_op("leaveGroup", "Remove a member", "Group"),
     },
 }
 

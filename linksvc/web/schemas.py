@@ -1,0 +1,215 @@
+"""The schemas of the OpenAPI description (openapi.py has the paths)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..core.errors import LinksvcError
+
+_TIME = {"type": ["string", "null"], "format": "date-time"}
+#: Our error codes (from the error table) and the HTTP errors' own, as
+#: examples: werkzeug's errors are spelled from their names.
+_ERROR_CODES = [*LinksvcError.codes(), "method_not_allowed", "internal"]
+
+_RANGES = {
+    "type": "array",
+    "items": {"type": "string"},
+    "description": "CIDR ranges the link may be used from (empty: anywhere)",
+}
+_RANGES_IN = {
+    "type": ["array", "string", "null"],
+    "items": {"type": "string"},
+    "description": "CIDR ranges, as a list or text (10.0.0.0/8, 2001:db8::/32)",
+}
+_PASSWORD = {
+    "type": ["string", "null"],
+    "minLength": 6,
+    "maxLength": 128,
+    "description": "the recipient must give it; null removes it",
+}
+_SECONDS = {"type": ["integer", "null"], "minimum": 1}
+_DURATION = {"type": ["string", "integer", "null"], "description": "7d, 12h, …"}
+_GROUP_RULES = {
+    "default_expiry": _DURATION,
+    "max_expiry": _DURATION,
+    "max_downloads": {"type": ["integer", "null"], "minimum": 1},
+    "password_required": {"type": "boolean"},
+    "ranges": _RANGES_IN,
+}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["error", "message"],
+        "properties": {
+            "error": {"type": "string", "examples": _ERROR_CODES},
+            "message": {"type": "string"},
+        },
+        "additionalProperties": False,
+    },
+    "Link": {
+        "type": "object",
+        "required": [
+            "id",
+            "path",
+            "owner",
+            "note",
+            "status",
+            "created_at",
+            "expires_at",
+            "not_before",
+            "max_downloads",
+            "download_count",
+            "last_downloaded_at",
+            "revoked_at",
+            "recipient_page",
+            "password",
+            "ranges",
+            "pinned",
+            "opaque",
+        ],
+        "properties": {
+            "id": {"type": "string", "minLength": 16},
+            "path": {"type": "string"},
+            "owner": {"type": "string"},
+            "note": {"type": "string"},
+            "status": {
+                "enum": ["active", "expired", "revoked", "used up", "scheduled"]
+            },
+            "created_at": {"type": "string", "format": "date-time"},
+            "expires_at": {"type": "string", "format": "date-time"},
+            "not_before": _TIME,
+            "max_downloads": {"type": ["integer", "null"], "minimum": 1},
+            "download_count": {"type": "integer", "minimum": 0},
+            "last_downloaded_at": _TIME,
+            "revoked_at": _TIME,
+            "recipient_page": {"type": "boolean"},
+            "password": {"type": "boolean", "description": "has a password"},
+            "ranges": _RANGES,
+            "pinned": {"type": "boolean", "description": "pinned to a version"},
+            "opaque": {"type": "boolean", "description": "the URL names no path"},
+            "url": {
+                "type": ["string", "null"],
+                "format": "uri",
+                "description": "the download URL while the link is active or "
+                "scheduled (GET of one link and creation); null otherwise",
+            },
+        },
+        "additionalProperties": False,
+    },
+    "CreatedLink": {
+        "allOf": [{"$ref": "#/components/schemas/Link"}, {"required": ["url"]}],
+        "description": "A new link and its URL.",
+    },
+    "LinkPage": {
+        "type": "object",
+        "required": ["items", "page", "per_page", "total"],
+        "properties": {
+            "items": {"type": "array", "items": {"$ref": "#/components/schemas/Link"}},
+            "page": {"type": "integer", "minimum": 1},
+            "per_page": {"type": "integer", "minimum": 1, "maximum": 200},
+            "total": {"type": "integer", "minimum": 0},
+        },
+        "additionalProperties": False,
+    },
+    "NewLink": {
+        "type": "object",
+        "required": ["path"],
+        "properties": {
+            "path": {"type": "string", "description": "relative to protected/"},
+            "expires": {
+                "type": ["string", "integer"],
+                "description": "lifetime: 90s, 15m, 2h, 7d, 2w, or seconds",
+            },
+            "max_downloads": {"type": ["integer", "null"], "minimum": 1},
+            "not_before": {
+                "type": ["string", "integer", "null"],
+                "description": "start: ISO 8601 (UTC unless an offset), +2h, "
+                "or epoch seconds",
+            },
+            "note": {"type": "string", "maxLength": 500},
+            "recipient_page": {
+                "type": ["boolean", "null"],
+                "description": "show the recipient a page before the download "
+                "(default: the recipient_page setting)",
+            },
+            "password": _PASSWORD,
+            "ranges": _RANGES_IN,
+            "pinned": {
+                "type": ["boolean", "null"],
+                "description": "410 once the file changes (default: pin_versions)",
+            },
+        },
+    },
+    "LinkChanges": {
+        "type": "object",
+        "description": "What to change; the URL stays the same.",
+        "properties": {
+            "expires": {
+                "type": ["string", "integer"],
+                "description": "new expiry: a duration from now (3d, or "
+                "seconds) or an ISO 8601 time",
+            },
+            "max_downloads": {"type": ["integer", "null"], "minimum": 1},
+            "note": {"type": "string", "maxLength": 500},
+            "password": _PASSWORD,
+            "ranges": _RANGES_IN,
+        },
+        "additionalProperties": False,
+    },
+    "Group": {
+        "type": "object",
+        "required": ["name", *_GROUP_RULES, "members"],
+        "properties": {
+            "name": {"type": "string"},
+            "default_expiry": _SECONDS,
+            "max_expiry": _SECONDS,
+            "max_downloads": {"type": ["integer", "null"], "minimum": 1},
+            "password_required": {"type": "boolean"},
+            "ranges": _RANGES,
+            "members": {"type": "array", "items": {"type": "string"}},
+        },
+        "additionalProperties": False,
+    },
+    "NewGroup": {
+        "type": "object",
+        "required": ["name"],
+        "properties": {"name": {"type": "string"}, **_GROUP_RULES},
+        "additionalProperties": False,
+    },
+    "GroupChanges": {
+        "type": "object",
+        "properties": _GROUP_RULES,
+        "additionalProperties": False,
+    },
+    "GroupList": {
+        "type": "object",
+        "required": ["items"],
+        "properties": {
+            "items": {"type": "array", "items": {"$ref": "#/components/schemas/Group"}}
+        },
+    },
+    "Files": {
+        "type": "object",
+        "required": ["folder", "entries"],
+        "properties": {
+            "folder": {"type": "string"},
+            "entries": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["name", "path", "type", "size", "modified_at"],
+                    "properties": {
+                        "name": {"type": "string"},
+                        "path": {"type": "string"},
+                        "type": {"enum": ["file", "folder"]},
+                        "size": {"type": ["integer", "null"]},
+                        "modified_at": {"type": "string", "format": "date-time"},
+                    },
+                    "additionalProperties": False,
+                },
+            },
+        },
+        "additionalProperties": False,
+    },
+}
