@@ -182,3 +182,39 @@ def test_tokens_from_before_the_limited_flag_count_as_limited():
     token = f"{key_id(KEYS[0])}." + serializer.dumps({"i": "x", "p": "a", "e": 5})
     claims = LinkSigner(KEYS).verify(token)
     assert claims.limited is True and claims.not_before is None
+
+
+def test_an_opaque_token_names_only_the_link():
+    import base64
+
+    signer = LinkSigner(KEYS)
+    token = signer.issue_opaque("AbCdEfGhIjKlMnOp")
+    assert token == signer.issue_opaque("AbCdEfGhIjKlMnOp")  # the same text
+    kid, link_id, signature = token.split(".")
+    assert (kid, link_id) == (key_id(KEYS[0]), "AbCdEfGhIjKlMnOp")
+    assert b"reports" not in base64.urlsafe_b64decode(signature + "==")
+    claims = signer.verify(token)
+    assert claims.opaque and claims.link_id == "AbCdEfGhIjKlMnOp"
+    assert claims.path == "" and claims.key_id == kid
+    # Both kinds verify side by side.
+    assert not signer.verify(signer.issue("x", "a.txt", 10)).opaque
+
+
+def test_an_opaque_token_cannot_be_altered_or_moved():
+    signer = LinkSigner(KEYS)
+    kid, link_id, signature = signer.issue_opaque("AbCdEfGhIjKlMnOp").split(".")
+    forged = [
+        f"{kid}.AbCdEfGhIjKlMnOq.{signature}",  # another link, same signature
+        f"{kid}.{link_id}.{signature[:-1]}A",
+        f"{kid}.{link_id}.{signature[:-1]}",
+        f"{key_id(KEYS[1])}.{link_id}.{signature}",  # the other key's name
+        f"{kid}.{link_id}.{signature}=",
+    ]
+    # The older key's own opaque token is fine; a download token's signature
+    # (another salt) is no opaque signature.
+    assert LinkSigner(KEYS[1:]).issue_opaque(link_id)
+    for token in forged:
+        with pytest.raises(LinkInvalid):
+            signer.verify(token)
+    older = LinkSigner(KEYS[1:]).issue_opaque(link_id)
+    assert signer.verify(older).link_id == link_id
