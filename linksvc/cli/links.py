@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 from flask.cli import with_appcontext
 
@@ -89,7 +91,7 @@ def link_create(
 
 
 def _stdin_password() -> str:
-    line = click.get_text_stream("stdin").readline().rstrip("\r\n")
+    line = sys.stdin.readline().rstrip("\r\n")
     if not line:
         raise click.UsageError("--password-stdin: standard input had no password.")
     return line
