@@ -187,3 +187,24 @@ def test_cli_edits_a_link(runner, make_link, svc):
     svc.audit.flush()
     actors = {r.actor for r in audit_rows(svc) if r.event == "edited"}
     assert actors == {"cli"}
+
+
+def test_the_audit_export_has_the_new_events_and_what_changed(
+    runner, make_link, svc, admin
+):
+    import json
+
+    from linksvc import policy
+
+    token = make_link("readme.txt", max_downloads=1)
+    edit(svc, admin, token, max_downloads=2, password="a secret one")
+    policy.add_group(svc, "ops", max_expiry="1d", actor="admin")
+    result = runner.invoke(cli, ["audit", "export", "--format", "jsonl"])
+    records = [json.loads(line) for line in result.output.splitlines()]
+    edited = next(r for r in records if r["event"] == "edited")
+    assert edited["detail"] == "max_downloads: 1 → 2; password set"
+    group = next(r for r in records if r["event"] == "group")
+    assert (group["subject"], group["detail"]) == ("ops", "expiry at most 1d")
+    csv_out = runner.invoke(cli, ["audit", "export"]).output
+    assert csv_out.splitlines()[0].endswith(",subject,detail")
+    assert "a secret one" not in csv_out + result.output
