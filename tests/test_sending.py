@@ -298,3 +298,44 @@ def test_offloading_a_whole_file_hands_it_over_with_its_type(file, tmp_path):
     _, headers, data = run(response)
     assert data == b"" and headers["X-Accel-Redirect"] == "/_p/report.pdf"
     assert headers["Content-Type"] == "application/pdf"
+
+
+@pytest.mark.parametrize("share", [1, 2])
+def test_bytes_sent_by_sendfile_count_even_after_the_server_rewinds(file, share):
+    """gunicorn 27 sends with ``socket.sendfile`` and then puts the descriptor
+    back where it was (``os.lseek``): the tally must not read 0 from there."""
+    import socket
+    import threading
+
+    class Wrapper:  # what gunicorn's wsgi.file_wrapper keeps
+        def __init__(self, filelike, blksize=8192):
+            self.filelike = filelike
+
+        def close(self):
+            self.filelike.close()
+
+    path, st = file
+    env = {**environ(), "wsgi.file_wrapper": Wrapper}
+    response = send(env, path, st, Decision(200))
+    got = reports(response)
+    body = response(env, lambda *a: None)
+    count = len(DATA) // share
+    a, b = socket.socketpair()
+    received = bytearray()
+
+    def read() -> None:
+        for chunk in iter(lambda: b.recv(65536), b""):
+            received.extend(chunk)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    fileno = body.filelike.fileno()
+    offset = os.lseek(fileno, 0, os.SEEK_CUR)
+    a.sendfile(body.filelike, offset=offset, count=count)
+    os.lseek(fileno, offset, os.SEEK_SET)  # as gunicorn 27 does
+    a.close()
+    reader.join()
+    b.close()
+    body.close()
+    assert len(received) == count
+    assert got == [(count, share == 1)]

@@ -90,16 +90,24 @@ class Tally:
 
 
 class _TalliedFile(io.FileIO):
-    """A file whose read position, when the server closes it, says how many
-    bytes went out: gunicorn's sendfile and werkzeug's FileWrapper both leave
-    it there (``socket.sendfile`` even after an error)."""
+    """A file that remembers how far it was read, to say how many bytes went
+    out when the server closes it. werkzeug's FileWrapper reads it;
+    ``socket.sendfile`` (gunicorn's path) seeks it to where sending stopped,
+    even after an error, and gunicorn 27 then rewinds the descriptor with
+    ``os.lseek``: so the furthest position seen counts, not the last one."""
 
     tally: Tally
+    _reached = 0
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        at = super().seek(pos, whence)
+        self._reached = max(self._reached, at)
+        return at
 
     def close(self) -> None:
         if not self.closed:
             try:
-                self.tally.finish(self.tell())
+                self.tally.finish(max(self.tell(), self._reached))
             finally:
                 super().close()
 
