@@ -68,6 +68,7 @@ def create_app(
     from .web import auth
     from .web import dashboard
     from .web import download
+    from .web import folders
     from .web import groups
     from .web import handlers
     from .web import health
@@ -135,6 +136,7 @@ def create_app(
     auth.throttle_logins(app)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(download.bp)
+    app.register_blueprint(folders.bp)
     app.register_blueprint(unlock.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(admin.bp)

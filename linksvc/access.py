@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .core.errors import LinksvcError
 from .core.errors import NotGranted
 from .core.files import covers
 from .core.files import Entry
@@ -33,6 +34,28 @@ def granted_file(
     if not covers(grants, target):
         raise NotGranted(f"You have no access to {clean!r}.")
     return target, real, st
+
+
+def granted_folder(svc: Services, user: User, path: str) -> tuple[str, Path]:
+    """The folder at ``path`` (named by its real path under the tree) if
+    ``user``'s grants cover the path and where it leads; NotGranted else."""
+    clean = svc.tree.clean(path)
+    grants = user.effective_grants
+    if not covers(grants, clean):
+        raise NotGranted(f"You have no access to {clean!r}.")
+    _, real = svc.tree.folder(clean)
+    target = svc.tree.relative(real)
+    if not covers(grants, target):
+        raise NotGranted(f"You have no access to {clean!r}.")
+    return target, real
+
+
+def is_folder(svc: Services, path: str) -> bool:
+    """Whether ``path`` names a folder of the tree (after symlinks)."""
+    try:
+        return svc.tree.resolve(path)[1].is_dir()
+    except LinksvcError:
+        return False
 
 
 def browse(svc: Services, user: User, folder: str) -> tuple[str, list[Entry]]:

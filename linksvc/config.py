@@ -64,6 +64,36 @@ PIN_VERSIONS = False
 LINK_PASSWORD_LIMIT = "5 per minute; 30 per hour"
 #: How long a right password unlocks a link in that browser.
 UNLOCK_LIFETIME = "1h"
+#: New links tell their owner (by email, when the owner has an address) of
+#: their first download; a choice per link.
+NOTIFY_FIRST_DOWNLOAD = False
+#: The SMTP server for notices; empty: no email is sent (messages wait in
+#: the outbox). The password comes from LINKSVC_SMTP_PASSWORD or the file
+#: ``smtp_password_file`` names, never from this file.
+SMTP_HOST = ""
+SMTP_PORT = 587
+#: "starttls" (port 587), "tls" (implicit TLS, port 465) or "none" (a relay
+#: on this machine only).
+SMTP_SECURITY = "starttls"
+SMTP_USER = ""
+SMTP_PASSWORD_FILE = ""
+MAIL_FROM = "linksvc@localhost"
+#: Remind the owner (and anyone the link was sent to) this long before a
+#: link that was not downloaded expires; "0s": no reminders.
+REMINDER_BEFORE = "1d"
+#: A webhook for every user's link events (each user may add their own);
+#: its key comes from LINKSVC_WEBHOOK_SECRET or ``webhook_secret_file``.
+WEBHOOK_URL = ""
+WEBHOOK_SECRET_FILE = ""
+#: Webhook URLs that resolve to loopback, private or link-local addresses
+#: are refused (no requests into this machine's own services) unless this.
+WEBHOOK_ALLOW_PRIVATE = False
+#: A CA bundle to verify webhook receivers with; empty: the system's.
+WEBHOOK_CA_FILE = ""
+#: Links a user may send by email through linksvc.
+SEND_LIMIT = "20 per hour"
+#: How often each server looks for due messages and reminders.
+OUTBOX_INTERVAL = "30s"
 #: Log every request (gunicorn's access log) to standard output.
 ACCESS_LOG = True
 #: Failed logins allowed per user name from one client address
@@ -116,6 +146,12 @@ def _duration(value: Any) -> int:
         return parse_duration(value)
     except BadDuration as exc:
         raise TypeError(str(exc)) from None
+
+
+def _duration_or_zero(value: Any) -> int:
+    if value in ("0", "0s", 0, ""):
+        return 0
+    return _duration(value)
 
 
 def _limit(value: Any) -> str:
@@ -235,6 +271,20 @@ SCHEMA: dict[str, tuple[Any, Callable[[Any], Any]]] = {
     "pin_versions": (PIN_VERSIONS, _bool),
     "link_password_limit": (LINK_PASSWORD_LIMIT, _limit),
     "unlock_lifetime": (UNLOCK_LIFETIME, _duration),
+    "notify_first_download": (NOTIFY_FIRST_DOWNLOAD, _bool),
+    "smtp_host": (SMTP_HOST, _str),
+    "smtp_port": (SMTP_PORT, _positive(65535)),
+    "smtp_security": (SMTP_SECURITY, _choice("starttls", "tls", "none")),
+    "smtp_user": (SMTP_USER, _str),
+    "smtp_password_file": (SMTP_PASSWORD_FILE, _str),
+    "mail_from": (MAIL_FROM, _str),
+    "reminder_before": (REMINDER_BEFORE, _duration_or_zero),
+    "webhook_url": (WEBHOOK_URL, _str),
+    "webhook_secret_file": (WEBHOOK_SECRET_FILE, _str),
+    "webhook_allow_private": (WEBHOOK_ALLOW_PRIVATE, _bool),
+    "webhook_ca_file": (WEBHOOK_CA_FILE, _str),
+    "send_limit": (SEND_LIMIT, _limit),
+    "outbox_interval": (OUTBOX_INTERVAL, _duration),
     "offload": (OFFLOAD, _choice("none", "nginx", "sendfile")),
     "offload_prefix": (OFFLOAD_PREFIX, _location),
 }
@@ -256,6 +306,12 @@ def read_file(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ConfigError(
             f"The settings file {os.fspath(path)!r} is not TOML: {exc}."
         ) from None
+    for secret in ("smtp_password", "webhook_secret"):
+        if secret in data:
+            raise ConfigError(
+                f"The setting {secret}: secrets do not belong in the settings "
+                f"file; set LINKSVC_{secret.upper()} or {secret}_file"
+            )
     if "secret_keys" in data:
         raise ConfigError(
             "The setting secret_keys: secrets do not belong in the settings file; run "

@@ -34,7 +34,7 @@ def guard_for(
     svc: Services,
     environ: dict[str, Any],
     claims: Claims,
-    st: os.stat_result,
+    st: os.stat_result | None,
     password: bool = True,
 ) -> Guard:
     """The checks of a link's options, in the order a recipient can act on:
@@ -48,7 +48,7 @@ def guard_for(
                 f"This link can only be used from certain networks; your "
                 f"address {addr[:64]} is not in them."
             )
-        if state.version is not None and state.version != version(st):
+        if state.version is not None and (st is None or state.version != version(st)):
             raise FileChanged("The file has changed since this link was made.")
         if (
             password

@@ -9,6 +9,8 @@ from __future__ import annotations
 from werkzeug.security import generate_password_hash
 
 from .access import granted_file
+from .access import granted_folder
+from .access import is_folder
 from .core import addresses
 from .core.clock import now as clock_now
 from .core.durations import format_duration
@@ -67,6 +69,7 @@ def create_link(
     password: str | None = None,
     ranges: str | list[str] | None = None,
     pin: bool | None = None,
+    notify: bool | None = None,
     actor: str = "",
     remote_addr: str = "",
     user_agent: str = "",
@@ -78,14 +81,23 @@ def create_link(
     ``recipient_page`` (default: the setting) makes the link show the
     recipient a page before the download; ``password`` asks the recipient
     for it; ``ranges`` limits it to address ranges; ``pin`` (default: the
-    setting) ties it to the file as it is now. The user's group policy
-    applies to all of it.
+    setting) ties it to the file as it is now; ``notify`` (default: the
+    setting) tells the owner of the first download. A folder gives a folder
+    link. The user's group policy applies to all of it.
     """
     if recipient_page is None:
         recipient_page = svc.settings["recipient_page"]
     if pin is None:
         pin = svc.settings["pin_versions"]
-    clean, _, st = granted_file(svc, user, path)
+    folder = is_folder(svc, path)
+    if folder:
+        # A folder link shares what the folder holds when it is opened.
+        clean, _ = granted_folder(svc, user, path)
+        st, pin = None, False
+    else:
+        clean, _, st = granted_file(svc, user, path)
+    if notify is None:
+        notify = svc.settings["notify_first_download"]
     now = clock_now()
     policy = policy_for(svc, user)
     seconds = expiry_seconds(svc, expires, policy)
@@ -115,8 +127,10 @@ def create_link(
         landing=bool(recipient_page),
         password_hash=hashed(password),
         ranges=ranges,
-        version=version(st) if pin else None,
+        version=version(st) if pin and st is not None else None,
         opaque=svc.settings["opaque_links"],
+        folder=folder,
+        notify=bool(notify),
     )
     token = link_token(svc, link)
     svc.audit.record(
@@ -202,6 +216,7 @@ def link_token(svc: Services, link: Link) -> str:
         limited=limited,
         at=link.created_at,
         page=link.landing,
+        folder=link.folder,
     )
 
 

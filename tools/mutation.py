@@ -26,6 +26,7 @@ TARGET = 0.90
 REPORTS = ROOT / "mutation-report"
 #: core module -> its own tests.
 MODULES = {
+    "addresses": ["tests/test_addresses.py"],
     "clock": ["tests/test_clock.py"],
     "conditional": ["tests/test_conditional.py"],
     "durations": ["tests/test_durations.py"],
@@ -38,6 +39,7 @@ MODULES = {
     "signing": ["tests/test_signing.py"],
     "text": ["tests/test_text.py"],
     "throttle": ["tests/test_throttle.py"],
+    "unlock": ["tests/test_unlock.py"],
 }
 #: Mutants judged equivalent (no behaviour can tell them apart), by name.
 EQUIVALENT: set[str] = set(

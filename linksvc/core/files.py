@@ -143,6 +143,49 @@ class ProtectedTree:
             )
         return clean, path, st
 
+    def files_under(
+        self, relpath: str, grants: list[str], limit: int = 100_000
+    ) -> list[tuple[str, Path, os.stat_result]]:
+        """Every file a folder link shares: (path under the folder, real path,
+        stat), sorted, nested folders included. The rules of :meth:`file`
+        hold for each: hidden and refused names are left out, symlinks only
+        count when their target stays in the tree and ``grants`` cover it,
+        files with other hard links are left out. PathRefused past ``limit``."""
+        clean, folder = self.folder(relpath)
+        found: list[tuple[str, Path, os.stat_result]] = []
+        pending = [("", folder)]
+        while pending:
+            prefix, here = pending.pop()
+            try:
+                entries = list(os.scandir(here))
+            except OSError:
+                continue
+            for entry in entries:
+                name = f"{prefix}{entry.name}"
+                try:
+                    self.clean(f"{clean}/{name}" if clean else name)
+                    if entry.is_symlink():
+                        real = Path(os.path.realpath(entry.path))
+                        if self.root not in real.parents:
+                            continue
+                        if not covers(grants, self.relative(real)):
+                            continue
+                        st = real.stat()
+                    else:
+                        real, st = Path(entry.path), entry.stat(follow_symlinks=False)
+                except (PathRefused, OSError):
+                    continue
+                if stat.S_ISDIR(st.st_mode):
+                    if not entry.is_symlink():  # no loops through linked folders
+                        pending.append((name + "/", real))
+                elif stat.S_ISREG(st.st_mode) and st.st_nlink == 1:
+                    found.append((name, real, st))
+                    if len(found) > limit:
+                        raise PathRefused(
+                            f"The folder {clean!r} holds more than {limit} files."
+                        )
+        return sorted(found, key=lambda item: item[0])
+
     def relative(self, real: Path) -> str:
         """The path under root of a resolved ``real`` path: what a symlink
         really leads to, which is what grants are checked against."""

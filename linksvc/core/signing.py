@@ -73,6 +73,8 @@ class Claims:
     page: bool = False
     #: The token named only the link: the rest comes from its row.
     opaque: bool = False
+    #: The path is a folder: a listing, its files, a streamed zip.
+    folder: bool = False
 
 
 class LinkSigner:
@@ -106,6 +108,7 @@ class LinkSigner:
         limited: bool = True,
         at: int | None = None,
         page: bool = False,
+        folder: bool = False,
     ) -> str:
         """A token for a link; ``limited`` says it has a download limit, so a
         download must count it atomically before sending.
@@ -124,6 +127,8 @@ class LinkSigner:
             payload["n"] = int(not_before)
         if page:
             payload["w"] = 1
+        if folder:
+            payload["f"] = 1
         kid = self.signing_key_id
         serializer = self._serializers[kid]
         if at is None:
@@ -204,7 +209,7 @@ def _claims(payload: object, kid: str) -> Claims:
         raise LinkInvalid(INVALID_LINK)
     link_id, path, expires = payload.get("i"), payload.get("p"), payload.get("e")
     not_before, limited = payload.get("n"), payload.get("m", 1)
-    page = payload.get("w", 0)
+    page, folder = payload.get("w", 0), payload.get("f", 0)
     if (
         not isinstance(link_id, str)
         or not isinstance(path, str)
@@ -212,6 +217,16 @@ def _claims(payload: object, kid: str) -> Claims:
         or (not_before is not None and type(not_before) is not int)
         or limited not in (0, 1)
         or page not in (0, 1)
+        or folder not in (0, 1)
     ):
         raise LinkInvalid(INVALID_LINK)
-    return Claims(link_id, path, expires, not_before, kid, bool(limited), bool(page))
+    return Claims(
+        link_id,
+        path,
+        expires,
+        not_before,
+        kid,
+        bool(limited),
+        bool(page),
+        folder=bool(folder),
+    )

@@ -50,6 +50,7 @@ class LinkState(NamedTuple):
     password_hash: str | None
     ranges: str
     version: str | None
+    folder: bool
 
     @property
     def guarded(self) -> bool:
@@ -101,6 +102,7 @@ class DownloadClaims(HotStatements):
                 limited=state.max_downloads is not None,
                 page=bool(state.landing),
                 opaque=True,
+                folder=bool(state.folder),
             ),
             state,
         )
@@ -241,6 +243,7 @@ _STATE = select(
     links.c.password_hash,
     links.c.ranges,
     links.c.version,
+    links.c.folder,
 ).where(links.c.id == bindparam("p_id"))
 _BUMP = (
     update(links)

@@ -47,6 +47,9 @@ class Link:
     opaque: bool = False
     token_expires_at: int | None = None
     token_limited: bool | None = None
+    folder: bool = False
+    notify: bool = False
+    sent_to: str = ""
 
     @property
     def has_password(self) -> bool:
@@ -84,6 +87,8 @@ class Links:
         ranges: str = "",
         version: str | None = None,
         opaque: bool = False,
+        folder: bool = False,
+        notify: bool = False,
     ) -> Link:
         link_id = secrets.token_urlsafe(LINK_ID_BYTES)
         with self.engine.begin() as conn:
@@ -103,6 +108,8 @@ class Links:
                     ranges=ranges,
                     version=version,
                     opaque=opaque,
+                    folder=folder,
+                    notify=notify,
                 )
             )
         return self.get(link_id)

@@ -33,6 +33,9 @@ users = Table(
     Column("created_at", BigInteger, nullable=False),
     # For notices (issue 15); empty when not given.
     Column("email", String(254), nullable=False, default=""),
+    # Where this user's link events are POSTed, and the HMAC key ("" none).
+    Column("webhook_url", String(2048), nullable=False, default=""),
+    Column("webhook_secret", String(64), nullable=False, default=""),
 )
 
 grants = Table(
@@ -74,6 +77,16 @@ links = Table(
     # the URL stays the same text (None: the row's own values).
     Column("token_expires_at", BigInteger),
     Column("token_limited", Boolean),
+    # Issue 15: the path is a folder (a listing, members, a streamed zip).
+    Column("folder", Boolean, nullable=False, default=False),
+    # Tell the owner on the first download; when each notice was queued.
+    Column("notify", Boolean, nullable=False, default=False),
+    Column("first_noticed_at", BigInteger),
+    Column("used_up_noticed_at", BigInteger),
+    Column("reminded_at", BigInteger),
+    Column("expiry_noticed_at", BigInteger),
+    # Addresses the link was sent to through linksvc (space separated).
+    Column("sent_to", Text, nullable=False, default=""),
     Index("ix_links_created_by", "created_by"),
     Index("ix_links_path", "path"),
 )
@@ -104,6 +117,39 @@ audit = Table(
     Column("detail", Text),
     Index("ix_audit_at", "at"),
     Index("ix_audit_link_id", "link_id"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    # "email" or "webhook"; a message is sent at most once per key.
+    Column("kind", String(16), nullable=False),
+    Column("key", String(200), nullable=False, unique=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE")),
+    Column("link_id", String(32)),
+    Column("event", String(32), nullable=False),
+    Column("recipient", String(2048), nullable=False),
+    Column("subject", String(512), nullable=False, default=""),
+    Column("body", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("due_at", BigInteger, nullable=False),
+    # A sender holds a message until then, so two never send it at once.
+    Column("locked_until", BigInteger),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("sent_at", BigInteger),
+    Column("failed_at", BigInteger),
+    Column("last_error", Text, nullable=False, default=""),
+    Index("ix_outbox_due", "sent_at", "failed_at", "due_at"),
+    Index("ix_outbox_user", "user_id"),
+)
+
+crcs = Table(
+    "crcs",
+    metadata,
+    # A file version (path:size-mtime_ns-inode) and its CRC-32, for zips.
+    Column("key", String(1200), primary_key=True),
+    Column("crc", BigInteger, nullable=False),
 )
 
 groups = Table(

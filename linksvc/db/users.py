@@ -36,6 +36,8 @@ class User:
     session_token: str
     grants: tuple[str, ...]
     email: str = ""
+    webhook_url: str = ""
+    webhook_secret: str = ""
 
     @property
     def effective_grants(self) -> list[str]:
@@ -98,6 +100,8 @@ class Users:
                 row.session_token,
                 tuple(prefixes),
                 row.email,
+                row.webhook_url,
+                row.webhook_secret,
             )
 
     def get(self, user_id: int) -> User | None:

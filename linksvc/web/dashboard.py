@@ -85,6 +85,7 @@ class ShareForm(FlaskForm):
         validators=[Optional(), Length(max=2000)],
     )
     pin = BooleanField("Stop working if the file is replaced or changed")
+    notify = BooleanField("Email me when it is first downloaded")
 
 
 class EditForm(FlaskForm):
@@ -137,11 +138,15 @@ def browse(folder: str = "") -> str:
 def share(filename: str):
     user = current()
     svc = services()
-    clean, _, _ = access.granted_file(svc, user, filename)
+    if access.is_folder(svc, filename):
+        clean, _ = access.granted_folder(svc, user, filename)
+    else:
+        clean, _, _ = access.granted_file(svc, user, filename)
     form = ShareForm()
     if not form.is_submitted():
         form.recipient_page.data = svc.settings["recipient_page"]
         form.pin.data = svc.settings["pin_versions"]
+        form.notify.data = svc.settings["notify_first_download"]
         form.expires.data = _default_choice(svc.settings["default_expiry"])
         if form.expires.data == "custom":
             form.custom.data = format_duration(svc.settings["default_expiry"])
@@ -164,6 +169,7 @@ def share(filename: str):
                 password=form.password.data or None,
                 ranges=form.ranges.data,
                 pin=form.pin.data,
+                notify=form.notify.data,
                 **client(request.environ),
             )
         except LinksvcError as exc:
@@ -180,6 +186,7 @@ def share(filename: str):
             path=clean,
             max_expiry=format_duration(svc.settings["max_expiry"]),
             policy=policy_for(svc, user).describe(),
+            is_folder=access.is_folder(svc, clean),
         ),
         status,
     )

@@ -10,7 +10,6 @@ Flask view only renders it (or a chat-app preview). Nothing is tried twice.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -26,43 +25,32 @@ from werkzeug.exceptions import InternalServerError
 from .. import access
 from ..core import sending
 from ..core.clock import now
-from ..core.conditional import decide
-from ..core.conditional import Decision
-from ..core.conditional import make_etag
 from ..core.errors import LinksvcError
 from ..core.errors import PasswordRequired
-from ..core.errors import TooManyRequests
 from ..core.previews import is_preview_bot
 from ..core.sending import FileResponse
 from ..core.signing import Claims
-from ..db.claims import COUNT
-from ..db.claims import COUNTED
-from ..db.claims import DEFERRED
 from ..db.claims import LinkState
 from ..db.claims import PEEK
-from ..db.claims import RESUME
 from ..gates import genuine
 from ..gates import guard_for
 from ..services import Services
+from . import folders
 from .auth import current
 from .clients import client
 from .ext import services
+from .folders import FolderLink
 from .locked import locked_page
+from .recording import claim_mode
+from .recording import decision_for
+from .recording import record_download
+from .recording import Refusal
+from .recording import refuse
 
 bp = Blueprint("download", __name__)
 #: Where FastLinks leaves its Refusal for the Flask view to render.
 REFUSAL = "linksvc.refusal"
 log = logging.getLogger("linksvc.download")
-
-#: The request headers RFC 9110 preconditions and ranges read, by WSGI name.
-_CONDITIONAL = {
-    "If-Match": "HTTP_IF_MATCH",
-    "If-None-Match": "HTTP_IF_NONE_MATCH",
-    "If-Modified-Since": "HTTP_IF_MODIFIED_SINCE",
-    "If-Unmodified-Since": "HTTP_IF_UNMODIFIED_SINCE",
-    "If-Range": "HTTP_IF_RANGE",
-    "Range": "HTTP_RANGE",
-}
 
 
 @dataclass(frozen=True)
@@ -78,35 +66,6 @@ def wants_file(environ: dict[str, Any]) -> bool:
     return "download=1" in environ.get("QUERY_STRING", "").split("&")
 
 
-@dataclass(frozen=True)
-class Refusal:
-    """Why a request for a link gets no file, and what the token said if it
-    was genuine. ``error`` None is an unexpected failure (a 500 page)."""
-
-    error: LinksvcError | None
-    claims: Claims | None = None
-
-
-def decision_for(environ: dict[str, Any], st: os.stat_result) -> Decision:
-    headers = {
-        name: environ[key] for name, key in _CONDITIONAL.items() if key in environ
-    }
-    return decide(
-        environ["REQUEST_METHOD"],
-        headers,
-        st.st_size,
-        int(st.st_mtime),
-        make_etag(st.st_size, st.st_mtime_ns),
-    )
-
-
-def claim_mode(method: str, decision: Decision) -> str:
-    """COUNT a GET that starts the file; a later range RESUMEs; the rest PEEK."""
-    if method != "GET" or decision.status not in (200, 206):
-        return PEEK
-    return COUNT if decision.starts_at_zero else RESUME
-
-
 def serve_link(svc: Services, environ: dict[str, Any], token: str) -> Any:
     """Verify, check, count, send and record one request for a link.
 
@@ -119,6 +78,8 @@ def serve_link(svc: Services, environ: dict[str, Any], token: str) -> Any:
     claims = None
     try:
         claims, state = genuine(svc, token)
+        if claims.folder:
+            return FolderLink(claims, state)
         if (
             claims.page
             and environ["REQUEST_METHOD"] == "GET"
@@ -145,75 +106,9 @@ def serve_link(svc: Services, environ: dict[str, Any], token: str) -> Any:
     except LinksvcError as exc:
         return refuse(svc, environ, exc, claims)
     response.tally.callback = partial(
-        _record_download, svc, claims, mode, claimed, decision.status, who
+        record_download, svc, claims, mode, claimed, decision.status, who
     )
     return response
-
-
-def _record_download(
-    svc: Services,
-    claims: Claims,
-    mode: str,
-    claimed: str,
-    status: int,
-    who: dict[str, str],
-    sent: int,
-    complete: bool,
-) -> None:
-    counted = claimed in (COUNTED, DEFERRED)
-    # A counted GET is a download; a free range a resume; HEAD/304/412/416 a check.
-    event = "download" if counted else "check" if mode == PEEK else "resume"
-    svc.audit.record(
-        event,
-        "ok" if status in (200, 206) else str(status),
-        count=claimed == DEFERRED,
-        fold=not counted,
-        link_id=claims.link_id,
-        path=claims.path,
-        status=status,
-        bytes=sent,
-        complete=None if mode == PEEK else complete,
-        **who,
-    )
-
-
-def refuse(
-    svc: Services,
-    environ: dict[str, Any],
-    exc: LinksvcError,
-    claims: Claims | None = None,
-) -> Refusal:
-    """Record a refusal (folded with identical ones) and return it; a client
-    over ``refusal_limit`` gets 429 instead, so refusals cost us little.
-    Being asked for a link's password is a page, not a refusal: it is
-    recorded as one (event "page") and not held against the client."""
-    who = client(environ)
-    if type(exc) is PasswordRequired:
-        svc.audit.record(
-            "page",
-            exc.code,
-            fold=True,
-            link_id=claims.link_id if claims else None,
-            path=claims.path if claims else None,
-            status=exc.status,
-            **who,
-        )
-        return Refusal(exc, claims)
-    wait = svc.refusals.hit(who["remote_addr"])
-    if wait is not None:
-        exc = TooManyRequests(
-            "Too many refused requests from your address; try again later.", wait
-        )
-    svc.audit.record(
-        "refused",
-        exc.code,
-        fold=True,
-        link_id=claims.link_id if claims else None,
-        path=claims.path if claims else None,
-        status=exc.status,
-        **who,
-    )
-    return Refusal(exc, claims)
 
 
 def preview(svc: Services, environ: dict[str, Any], token: str) -> Any:
@@ -241,7 +136,11 @@ def _look(
     chat-app preview, the recipient page): the link must work now; it is
     recorded (folded) and counts nothing. The file's stat, or a Refusal."""
     try:
-        _, _, st = svc.tree.file(claims.path)
+        if claims.folder:
+            svc.tree.folder(claims.path)
+            st = None
+        else:
+            _, _, st = svc.tree.file(claims.path)
         guard = guard_for(svc, environ, claims, st)
         svc.store.claims.claim(claims, now(), PEEK, state=state, guard=guard)
     except LinksvcError as exc:
@@ -280,7 +179,7 @@ class FastLinks:
                 result = Refusal(None)
             if isinstance(result, FileResponse):
                 return result(environ, start_response)
-            environ[REFUSAL] = result  # a Refusal or a Landing, to render
+            environ[REFUSAL] = result  # a Refusal, Landing or FolderLink
         return self.app(environ, start_response)
 
 
@@ -294,6 +193,8 @@ def link(token: str) -> Any:
             result = preview(svc, request.environ, token)
         else:  # a path FastLinks did not take (an app mounted without it)
             result = serve_link(svc, request.environ, token)
+    if isinstance(result, FolderLink):
+        result = folders.folder(svc, request.environ, token, result)
     if isinstance(result, Landing):
         result = landing(svc, request.environ, result.claims, result.state)
     if isinstance(result, Refusal):

@@ -24,10 +24,10 @@ from ..db.claims import PEEK
 from ..gates import genuine
 from ..gates import guard_for
 from .clients import client
-from .download import refuse
 from .ext import services
 from .locked import locked_page
 from .locked import UnlockForm
+from .recording import refuse
 
 bp = Blueprint("unlock", __name__)
 

@@ -1,0 +1,54 @@
+"""CRC-32s of file versions, kept for zips of folder links; no Flask.
+
+A zip's local headers need each member's CRC before its bytes, so a file is
+read once to compute it; storing it per version (path, size, time, inode)
+lets a resumed or repeated "Download all" on any worker skip that read.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+from sqlalchemy import insert
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from ..core.offload import offload
+from .schema import crcs
+
+#: Keys asked for in one statement.
+BATCH = 500
+
+
+def load(engine: Engine, keys: list[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for i in range(0, len(keys), BATCH):
+        part = [k for k in keys[i : i + BATCH] if len(k) <= 1200]
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(crcs.c.key, crcs.c.crc).where(crcs.c.key.in_(part))
+            )
+            found.update({key: crc for key, crc in rows})
+    return found
+
+
+def save(engine: Engine, found: dict[str, int]) -> None:
+    """Store new CRCs; one already stored (another worker) is left as it is."""
+    rows = [{"key": k, "crc": v} for k, v in found.items() if len(k) <= 1200]
+    if not rows:
+        return
+    known = set(load(engine, [r["key"] for r in rows]))
+    rows = [r for r in rows if r["key"] not in known]
+    try:
+        with engine.begin() as conn:
+            if rows:
+                conn.execute(insert(crcs), rows)
+    except IntegrityError:
+        pass  # stored meanwhile by another worker: the same values
+
+
+def loader(engine: Engine):
+    return lambda keys: offload(load, engine, keys)
+
+
+def saver(engine: Engine):
+    return lambda found: offload(save, engine, found)

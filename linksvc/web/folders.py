@@ -1,0 +1,233 @@
+"""Blueprint: folder links. ``/d/<token>`` lists the folder (nested folders
+too), ``/d/<token>/<file>`` downloads one file of it with Range, and
+``/d/<token>?zip=1`` streams all of it as a zip made on the fly.
+
+The folder is read when the link is opened, not when it was made: files
+added later are shared too, files removed are gone (README). Every member
+follows the tree's rules (no escapes, no hard links, hidden names left out)
+and the owner's grants, judged by where a symlink leads. On a limited link
+each "Download all" and each file download counts one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint
+from flask import render_template
+from flask import request
+from werkzeug.exceptions import InternalServerError
+
+from ..core import sending
+from ..core.clock import now
+from ..core.conditional import decide
+from ..core.conditional import Decision
+from ..core.errors import LinkInvalid
+from ..core.errors import LinksvcError
+from ..core.errors import PasswordRequired
+from ..core.files import covers
+from ..core.previews import is_preview_bot
+from ..core.signing import Claims
+from ..core.signing import INVALID_LINK
+from ..core.zipstream import CrcCache
+from ..core.zipstream import Member
+from ..core.zipstream import version_key
+from ..core.zipstream import zip_response
+from ..core.zipstream import ZipPlan
+from ..db import crcs
+from ..db.claims import LinkState
+from ..db.claims import PEEK
+from ..gates import genuine
+from ..gates import guard_for
+from ..services import Services
+from .clients import client
+from .ext import services
+from .locked import HEADERS
+from .locked import locked_page
+from .recording import claim_mode
+from .recording import conditional_headers
+from .recording import decision_for
+from .recording import record_download
+from .recording import Refusal
+from .recording import refuse
+
+bp = Blueprint("folders", __name__)
+#: Files listed on a folder link's page (the zip holds them all).
+MAX_LISTED = 5000
+#: Files one folder link may share at most.
+MAX_MEMBERS = 200_000
+
+
+@dataclasses.dataclass(frozen=True)
+class FolderLink:
+    """The token is a folder link's (FastLinks hands it to Flask)."""
+
+    claims: Claims
+    state: LinkState | None = None
+
+
+def owner_grants(svc: Services, claims: Claims) -> list[str]:
+    link = svc.store.links.get(claims.link_id)
+    owner = svc.store.users.get(link.created_by)
+    return owner.effective_grants if owner and not owner.disabled else []
+
+
+def files(svc: Services, claims: Claims) -> list[tuple[str, Path, os.stat_result]]:
+    return svc.tree.files_under(claims.path, owner_grants(svc, claims), MAX_MEMBERS)
+
+
+def folder(
+    svc: Services, environ: dict[str, Any], token: str, found: FolderLink
+) -> Any:
+    """The listing page, or with ``?zip=1`` the whole folder as a zip."""
+    claims, state = found.claims, found.state
+    if "zip=1" in environ.get("QUERY_STRING", "").split("&"):
+        return _zip(svc, environ, claims, state)
+    try:
+        guard = guard_for(svc, environ, claims, None)
+        svc.store.claims.claim(claims, now(), PEEK, state=state, guard=guard)
+        listed = files(svc, claims)
+    except LinksvcError as exc:
+        return refuse(svc, environ, exc, claims)
+    svc.audit.record(
+        "page",
+        "ok",
+        fold=True,
+        link_id=claims.link_id,
+        path=claims.path,
+        status=200,
+        **client(environ),
+    )
+    link = svc.store.links.get(claims.link_id)
+    left = None
+    if link.max_downloads is not None:
+        left = max(0, link.max_downloads - link.download_count)
+    page = render_template(
+        "folder.html",
+        name=claims.path.rsplit("/", 1)[-1] or "protected",
+        files=listed[:MAX_LISTED],
+        count=len(listed),
+        total=sum(st.st_size for _, _, st in listed),
+        token=token,
+        link=link,
+        left=left,
+    )
+    return page, 200, HEADERS
+
+
+def _zip(
+    svc: Services, environ: dict[str, Any], claims: Claims, state: LinkState | None
+) -> Any:
+    who = client(environ)
+    base = claims.path.rsplit("/", 1)[-1] or "protected"
+    try:
+        members = [
+            Member(
+                f"{base}/{name}",
+                str(real),
+                st.st_size,
+                st.st_mtime,
+                version_key(str(real), st),
+            )
+            for name, real, st in files(svc, claims)
+        ]
+        engine = svc.store.engine
+        cache = CrcCache(crcs.loader(engine), crcs.saver(engine))
+        plan = ZipPlan(members, cache.crc)
+        digest = hashlib.sha256(
+            "\n".join(m.name + "\0" + m.version for m in members).encode()
+        )
+        etag = f'"z-{digest.hexdigest()[:32]}"'
+        mtime = int(max((m.mtime for m in members), default=0))
+        decision = decide(
+            environ["REQUEST_METHOD"],
+            conditional_headers(environ),
+            plan.size,
+            mtime,
+            etag,
+        )
+        if decision.status == 206 and len(decision.ranges) > 1:
+            decision = Decision(200)  # one range at most: the whole archive
+        mode = claim_mode(environ["REQUEST_METHOD"], decision)
+        claimed = svc.store.claims.claim(
+            claims,
+            now(),
+            mode,
+            svc.settings["resume_window"],
+            who["remote_addr"],
+            state,
+            guard_for(svc, environ, claims, None),
+        )
+        if decision.status in (200, 206):
+            cache.prefetch(members)
+    except LinksvcError as exc:
+        return refuse(svc, environ, exc, claims)
+    response = zip_response(
+        environ, plan, f"{base}.zip", decision, etag, mtime, cache.flush
+    )
+    response.tally.callback = partial(
+        record_download, svc, claims, mode, claimed, decision.status, who
+    )
+    return response
+
+
+@bp.route("/d/<token>/<path:member>", methods=["GET", "HEAD"])
+def member(token: str, member: str) -> Any:
+    """One file of a folder link, with Range and conditional requests."""
+    svc = services()
+    environ = request.environ
+    who = client(environ)
+    claims = None
+    try:
+        claims, state = genuine(svc, token)
+        if not claims.folder:
+            raise LinkInvalid(INVALID_LINK)
+        rel = svc.tree.clean(member)
+        if not rel:
+            raise LinkInvalid(INVALID_LINK)
+        _, real, st = svc.tree.file(f"{claims.path}/{rel}" if claims.path else rel)
+        if not covers(owner_grants(svc, claims), svc.tree.relative(real)):
+            raise LinkInvalid(INVALID_LINK)
+        decision = decision_for(environ, st)
+        response = sending.send(environ, real, st, decision, svc.offload)
+        mode = claim_mode(environ["REQUEST_METHOD"], decision)
+        try:
+            claimed = svc.store.claims.claim(
+                claims,
+                now(),
+                mode,
+                svc.settings["resume_window"],
+                who["remote_addr"],
+                state,
+                guard_for(svc, environ, claims, st),
+            )
+        except BaseException:
+            response.close()
+            raise
+    except LinksvcError as exc:
+        return render(refuse(svc, environ, exc, claims))
+    recorded = dataclasses.replace(claims, path=svc.tree.relative(real))
+    response.tally.callback = partial(
+        record_download, svc, recorded, mode, claimed, decision.status, who
+    )
+    return response
+
+
+def render(result: Any) -> Any:
+    """A Refusal as its page (the password form for a browser), else as is."""
+    if not isinstance(result, Refusal):
+        return result
+    if result.error is None:
+        raise InternalServerError()
+    if (
+        type(result.error) is PasswordRequired
+        and request.method == "GET"
+        and not is_preview_bot(request.user_agent.string)
+    ):
+        return locked_page()
+    raise result.error
