@@ -22,6 +22,7 @@ from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config
+from . import notices
 from . import services as services_module
 from .core.keys import ENV_KEYS
 from .core.keys import KeyRing
@@ -74,6 +75,7 @@ def create_app(
     from .web import health
     from .web import people
     from .web import unlock
+    from .web import webhooks
     from .web.ext import csrf
 
     app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
@@ -117,6 +119,7 @@ def create_app(
             "built from the request's Host header, which a client can spoof"
         )
     svc = services_module.build(conf, keyring)
+    svc.audit.after_write = notices.after_write(svc)
     app.extensions[services_module.EXTENSION] = svc
     for problem in private_instance_problems(conf["instance_dir"]):
         app.logger.warning("%s: chmod it so only its owner can read it", problem)
@@ -139,6 +142,7 @@ def create_app(
     app.register_blueprint(folders.bp)
     app.register_blueprint(unlock.bp)
     app.register_blueprint(account.bp)
+    app.register_blueprint(webhooks.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(people.bp)
     app.register_blueprint(groups.bp)

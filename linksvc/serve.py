@@ -76,6 +76,11 @@ def connections_per_worker(open_files: int, wanted: int = 0) -> int:
 
 def _worker_started(worker) -> None:
     offload.enable(worker.cfg.settings["threads"].value)
+    app = getattr(worker, "wsgi", None)
+    if app is not None and services_module.EXTENSION in getattr(app, "extensions", {}):
+        from . import delivery
+
+        delivery.start(services_module.of(app))  # the outbox sender
 
 
 def _worker_exit(worker) -> None:

@@ -42,6 +42,8 @@ class Services:
     passwords: Throttle
     #: Cookies that say a browser gave a link's password.
     unlocks: Unlocks
+    #: Links sent by email, per user (settings "send_limit").
+    sends: Throttle
     #: Who sends file bytes when not linksvc (settings "offload").
     offload: Offload | None = None
 
@@ -72,6 +74,7 @@ def build(settings: dict[str, Any], keyring: KeyRing) -> Services:
         Throttle(limits, settings["api_auth_limit"], "api-auth"),
         Throttle(limits, settings["link_password_limit"], "link-password"),
         Unlocks(keyring.keys, settings["unlock_lifetime"]),
+        Throttle(limits, settings["send_limit"], "send"),
         _offload(settings),
     )
 

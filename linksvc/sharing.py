@@ -93,6 +93,8 @@ def create_link(
     if folder:
         # A folder link shares what the folder holds when it is opened.
         clean, _ = granted_folder(svc, user, path)
+        if not clean:
+            raise InvalidInput("Name a folder to share, not the whole protected tree.")
         st, pin = None, False
     else:
         clean, _, st = granted_file(svc, user, path)

@@ -69,6 +69,20 @@ def test_environment_overrides_every_key(tmp_path):
         "LINKSVC_PIN_VERSIONS": "1",
         "LINKSVC_LINK_PASSWORD_LIMIT": "3 per minute",
         "LINKSVC_UNLOCK_LIFETIME": "30m",
+        "LINKSVC_NOTIFY_FIRST_DOWNLOAD": "true",
+        "LINKSVC_SMTP_HOST": "mail.example.org",
+        "LINKSVC_SMTP_PORT": "465",
+        "LINKSVC_SMTP_SECURITY": "tls",
+        "LINKSVC_SMTP_USER": "linksvc",
+        "LINKSVC_SMTP_PASSWORD_FILE": "/run/secrets/smtp",
+        "LINKSVC_MAIL_FROM": "files@example.org",
+        "LINKSVC_REMINDER_BEFORE": "0s",
+        "LINKSVC_WEBHOOK_URL": "https://hooks.example.org/x",
+        "LINKSVC_WEBHOOK_SECRET_FILE": "/run/secrets/webhook",
+        "LINKSVC_WEBHOOK_ALLOW_PRIVATE": "no",
+        "LINKSVC_WEBHOOK_CA_FILE": "/etc/ssl/ca.pem",
+        "LINKSVC_SEND_LIMIT": "3 per hour",
+        "LINKSVC_OUTBOX_INTERVAL": "10s",
     }
     settings = config.load(path, environ=environ)
     assert settings["protected_dir"] == "/srv/files"
@@ -96,6 +110,18 @@ def test_environment_overrides_every_key(tmp_path):
     assert settings["opaque_links"] is True and settings["pin_versions"] is True
     assert settings["link_password_limit"] == "3 per minute"
     assert settings["unlock_lifetime"] == 1800
+    assert settings["notify_first_download"] is True
+    assert (settings["smtp_host"], settings["smtp_port"]) == ("mail.example.org", 465)
+    assert (settings["smtp_security"], settings["smtp_user"]) == ("tls", "linksvc")
+    assert settings["smtp_password_file"] == "/run/secrets/smtp"
+    assert settings["mail_from"] == "files@example.org"
+    assert settings["reminder_before"] == 0
+    assert settings["webhook_url"] == "https://hooks.example.org/x"
+    assert settings["webhook_secret_file"] == "/run/secrets/webhook"
+    assert settings["webhook_allow_private"] is False
+    assert settings["webhook_ca_file"] == "/etc/ssl/ca.pem"
+    assert settings["send_limit"] == "3 per hour"
+    assert settings["outbox_interval"] == 10
     assert set(config.SCHEMA) == {
         key.removeprefix("LINKSVC_").lower() for key in environ
     } | {"instance_dir", "default_expiry"}

@@ -14,8 +14,10 @@ LAYERS = ["cli", "web", "rules", "db", "core"]
 RULES = {
     "access",
     "accounts",
+    "delivery",
     "editing",
     "gates",
+    "notices",
     "policy",
     "sharing",
     "services",

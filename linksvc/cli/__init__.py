@@ -8,6 +8,7 @@ from __future__ import annotations
 from . import groups
 from . import instance
 from . import links
+from . import notices
 from . import people
 from .base import Group
 from .base import make_app
@@ -24,7 +25,13 @@ cli = Group(
 # FlaskGroup's --app, --env-file and --debug would only confuse here: the
 # app is always linksvc's, configured by --settings.
 cli.params = [p for p in cli.params if p.name not in ("app", "env_file", "debug")]
-for command in [*instance.COMMANDS, *people.GROUPS, *groups.GROUPS, *links.GROUPS]:
+for command in [
+    *instance.COMMANDS,
+    *people.GROUPS,
+    *groups.GROUPS,
+    *links.GROUPS,
+    *notices.COMMANDS,
+]:
     cli.add_command(command)
 
 

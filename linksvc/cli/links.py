@@ -46,6 +46,11 @@ def link_group() -> None:
 )
 @click.option("--ranges", default=None, help="Only from these CIDR ranges.")
 @click.option(
+    "--notify/--no-notify",
+    default=None,
+    help="Email the owner on the first download (default: setting).",
+)
+@click.option(
     "--pin/--no-pin",
     default=None,
     help="410 once the file changes (default: the pin_versions setting).",
@@ -61,9 +66,10 @@ def link_create(
     recipient_page: bool | None,
     password_stdin: bool,
     ranges: str | None,
+    notify: bool | None,
     pin: bool | None,
 ) -> None:
-    """Create a link to PATH; the URL is the last line printed."""
+    """Create a link to PATH (a file or a folder); the URL is the last line."""
     services = svc()
     user = services.store.users.by_name(username)
     link, token = sharing.create_link(
@@ -78,6 +84,7 @@ def link_create(
         password=_stdin_password() if password_stdin else None,
         ranges=ranges,
         pin=pin,
+        notify=notify,
         actor=f"cli:{username}",
     )
     try:

@@ -79,6 +79,16 @@ def user_password(name: str, password_stdin: bool) -> None:
     click.echo(f"new password for {name}; their sessions have ended")
 
 
+@user_group.command("email")
+@click.argument("name")
+@click.argument("address")
+@with_appcontext
+def user_email(name: str, address: str) -> None:
+    """Set NAME's email address, for notices ('' removes it)."""
+    user = accounts.set_email(svc(), name, address, "cli")
+    click.echo(printable(f"{user.username}: {user.email or 'no email address'}"))
+
+
 @user_group.command("list")
 @with_appcontext
 def user_list() -> None:

@@ -15,15 +15,13 @@ pruned by the writer thread and by ``linksvc audit prune``.
 from __future__ import annotations
 
 import atexit
-import csv
-import io
-import json
 import logging
 import os
 import queue
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -35,10 +33,11 @@ from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
 
-from ..core.clock import iso
 from ..core.offload import offload
-from ..core.text import printable
 from .claims import add_downloads
+from .export import EXPORT_FIELDS  # noqa: F401  (re-exported: audit.to_csv …)
+from .export import to_csv  # noqa: F401
+from .export import to_jsonl  # noqa: F401
 from .paths import under
 from .schema import audit
 from .schema import links
@@ -87,6 +86,8 @@ class AuditLog:
         self._lock = threading.Lock()
         self._folds: dict[tuple, dict[str, Any]] = {}
         self._pruned_at: float | None = None
+        #: Called with each batch of rows once written (notices.py).
+        self.after_write: Callable[[list[dict[str, Any]]], None] | None = None
         _LOGS.add(self)
 
     def record(
@@ -228,12 +229,16 @@ class AuditLog:
                 with self.engine.begin() as conn:
                     conn.execute(insert(audit), rows)
                     add_downloads(conn, counts)
-                return
+                break
             except Exception:
                 if attempt == 2:
-                    log.exception("lost %d audit records: %r", len(rows), rows)
-                else:
-                    time.sleep(0.1 * (attempt + 1))
+                    return log.exception("lost %d audit records: %r", len(rows), rows)
+                time.sleep(0.1 * (attempt + 1))
+        if self.after_write is not None:  # notices: never at the records' cost
+            try:
+                self.after_write(rows)
+            except Exception:
+                log.exception("could not queue the notices of %d records", len(rows))
 
 
 #: Rows one prune transaction deletes: short transactions never hold the
@@ -264,24 +269,6 @@ def prune(engine: Engine, before: int) -> int:
     return deleted
 
 
-#: Columns of an exported audit record, in order.
-EXPORT_FIELDS = (
-    "at",
-    "event",
-    "outcome",
-    "link_id",
-    "path",
-    "owner",
-    "actor",
-    "remote_addr",
-    "user_agent",
-    "status",
-    "bytes",
-    "complete",
-    "count",
-    "subject",
-    "detail",
-)
 #: Events that are not noise (listed apart on the history page, so no flood
 #: of uncounted requests can push them off it).
 KEY_EVENTS = ("created", "edited", "revoked", "download")
@@ -358,43 +345,3 @@ def stream(engine: Engine, **filters: Any) -> Iterator[dict[str, Any]]:
         )
         for row in result:
             yield dict(row._mapping)
-
-
-def to_csv(records) -> Iterator[str]:
-    """CSV lines with a header; times as ISO 8601 UTC; cells a spreadsheet
-    would run as a formula are neutralised (OWASP CSV injection)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(EXPORT_FIELDS)
-    for record in records:
-        writer.writerow(
-            [_csv_cell(_export_value(record, name)) for name in EXPORT_FIELDS]
-        )
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-    yield buffer.getvalue()
-
-
-def to_jsonl(records) -> Iterator[str]:
-    for record in records:
-        yield json.dumps({n: _export_value(record, n) for n in EXPORT_FIELDS}) + "\n"
-
-
-#: A cell starting with one of these is a formula to a spreadsheet.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _csv_cell(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
-def _export_value(record: dict[str, Any], name: str) -> Any:
-    value = record.get(name)
-    if name == "at":
-        return iso(value)
-    if isinstance(value, str):
-        return printable(value)
-    return "" if value is None else value

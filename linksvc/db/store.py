@@ -20,6 +20,7 @@ from .claims import DownloadClaims
 from .groups import Groups
 from .links import Link
 from .links import Links
+from .outbox import Outbox
 from .tokens import Tokens
 from .users import User
 from .users import Users
@@ -90,6 +91,7 @@ class Store:
         self.tokens = Tokens(self.engine, self.users)
         self.links = Links(self.engine)
         self.groups = Groups(self.engine)
+        self.outbox = Outbox(self.engine)
         self.claims = DownloadClaims(self.engine)
 
     def migrate(self) -> None:

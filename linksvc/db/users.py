@@ -179,6 +179,16 @@ class Users:
             conn.execute(update(users).where(users.c.id == user.id).values(email=email))
         return self.by_name(username)
 
+    def set_webhook(self, username: str, url: str, secret: str) -> User:
+        user = self.by_name(username)
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(users)
+                .where(users.c.id == user.id)
+                .values(webhook_url=url, webhook_secret=secret)
+            )
+        return self.by_name(username)
+
     def end_all_sessions(self) -> int:
         """Every user's sessions end (a signing key was retired); returns how
         many users there were."""

@@ -79,3 +79,11 @@ def audit_csv() -> Response:
             "Cache-Control": "private, no-store",
         },
     )
+
+
+@bp.route("/outbox")
+@admin_required
+def outbox() -> str:
+    """Messages not sent yet: waiting for a retry, or given up (with why)."""
+    messages = services().store.outbox.list(unsent=True, limit=500)
+    return render_template("outbox.html", messages=messages)

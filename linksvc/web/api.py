@@ -20,6 +20,7 @@ from werkzeug.wrappers import Response
 
 from .. import access
 from .. import editing
+from .. import notices
 from .. import policy
 from .. import sharing
 from ..core.clock import iso
@@ -62,6 +63,8 @@ def link_json(link: Link) -> dict[str, Any]:
         "ranges": link.ranges.split(),
         "pinned": link.version is not None,
         "opaque": link.opaque,
+        "folder": link.folder,
+        "notify": link.notify,
     }
 
 
@@ -173,6 +176,7 @@ def create_link() -> tuple[Response, int, dict[str, str]]:
         password=_optional(data, "password", (str,)),
         ranges=_optional(data, "ranges", (list, str)),
         pin=_optional(data, "pinned", (bool,)),
+        notify=_optional(data, "notify", (bool,)),
         actor=f"api:{_user().username}",
         **client(request.environ),
     )
@@ -242,6 +246,24 @@ def edit_link(link_id: str) -> Response:
     return jsonify(
         {**link_json(link), "url": sharing.shareable_url(svc, link, request.host_url)}
     )
+
+
+@bp.post("/links/<link_id>/send")
+def send_link(link_id: str) -> tuple[Response, int]:
+    """Email the link's URL to someone (limited per user per hour)."""
+    data = _body()
+    user = _user()
+    to = _optional(data, "to", (str,)) or ""
+    notices.send_link(
+        services(),
+        user,
+        link_id,
+        to,
+        _optional(data, "message", (str,)) or "",
+        request.host_url,
+        **client(request.environ),
+    )
+    return jsonify({"queued": True, "to": to.strip()}), 202
 
 
 @bp.delete("/links/<link_id>")

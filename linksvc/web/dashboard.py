@@ -27,6 +27,7 @@ from wtforms.validators import Optional
 
 from .. import access
 from .. import editing
+from .. import notices
 from .. import sharing
 from ..core.clock import iso
 from ..core.clock import minutes
@@ -109,6 +110,11 @@ class EditForm(FlaskForm):
         "Only from these networks (empty: from anywhere)",
         validators=[Optional(), Length(max=2000)],
     )
+
+
+class SendForm(FlaskForm):
+    to = StringField("Send to (email address)", validators=[Length(max=254)])
+    message = StringField("Message (optional)", validators=[Length(max=1000)])
 
 
 class RevokeForm(FlaskForm):
@@ -267,7 +273,28 @@ def link_detail(link_id: str):
         now=time.time(),
         revoke_form=RevokeForm(),
         form=form,
+        send_form=SendForm(prefix="send"),
+        email=bool(svc.settings["smtp_host"]),
     ), status
+
+
+@bp.route("/links/<link_id>/send", methods=["POST"])
+@login_required
+def send(link_id: str) -> Response:
+    """Email the link's URL to someone; limited per user per hour."""
+    form = SendForm(prefix="send")
+    if form.validate_on_submit():
+        notices.send_link(
+            services(),
+            current(),
+            link_id,
+            form.to.data or "",
+            form.message.data or "",
+            request.host_url,
+            **client(request.environ),
+        )
+        flash(f"Sent the link to {form.to.data.strip()}.", "info")
+    return redirect(url_for("dashboard.link_detail", link_id=link_id))
 
 
 def _edit(svc, link, form: EditForm):

@@ -158,6 +158,22 @@ PATHS: dict[str, Any] = {
             },
         },
     },
+    "/links/{link_id}/send": {
+        "parameters": [_LINK_ID],
+        "post": {
+            "operationId": "sendLink",
+            "summary": "Email the link's URL (limited per user per hour)",
+            "requestBody": _body("SendLink"),
+            "responses": {
+                "202": _ok("Queued in the outbox", "Queued"),
+                "400": _error("The body is not a JSON object"),
+                "401": _error("No or bad token"),
+                "404": _error("No such link of yours"),
+                "422": _error("Not an address, or a link that no longer works"),
+                "429": _error("Too many links sent by email this hour"),
+            },
+        },
+    },
     "/groups": {
         "get": _admin_op("listGroups", "Groups and their link policy", "GroupList"),
         "post": _admin_op(

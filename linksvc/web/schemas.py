@@ -67,6 +67,8 @@ SCHEMAS: dict[str, Any] = {
             "ranges",
             "pinned",
             "opaque",
+            "folder",
+            "notify",
         ],
         "properties": {
             "id": {"type": "string", "minLength": 16},
@@ -88,6 +90,8 @@ SCHEMAS: dict[str, Any] = {
             "ranges": _RANGES,
             "pinned": {"type": "boolean", "description": "pinned to a version"},
             "opaque": {"type": "boolean", "description": "the URL names no path"},
+            "folder": {"type": "boolean", "description": "a folder link"},
+            "notify": {"type": "boolean", "description": "owner told of 1st download"},
             "url": {
                 "type": ["string", "null"],
                 "format": "uri",
@@ -135,11 +139,31 @@ SCHEMAS: dict[str, Any] = {
             },
             "password": _PASSWORD,
             "ranges": _RANGES_IN,
+            "notify": {
+                "type": ["boolean", "null"],
+                "description": "email me on the first download "
+                "(default: notify_first_download)",
+            },
             "pinned": {
                 "type": ["boolean", "null"],
                 "description": "410 once the file changes (default: pin_versions)",
             },
         },
+    },
+    "SendLink": {
+        "type": "object",
+        "required": ["to"],
+        "properties": {
+            "to": {"type": "string", "format": "email"},
+            "message": {"type": "string", "maxLength": 1000},
+        },
+        "additionalProperties": False,
+    },
+    "Queued": {
+        "type": "object",
+        "required": ["queued", "to"],
+        "properties": {"queued": {"const": True}, "to": {"type": "string"}},
+        "additionalProperties": False,
     },
     "LinkChanges": {
         "type": "object",

@@ -99,7 +99,10 @@ def test_cli(runner, svc, tree):
     # The admin may share what is inside the tree, and only that.
     for link in svc.store.links.list():
         assert link.owner == "admin"
-        _, path, _ = svc.tree.file(link.path)
+        if link.folder:
+            _, path = svc.tree.folder(link.path)
+        else:
+            _, path, _ = svc.tree.file(link.path)
         assert tree in path.parents
 
 

@@ -1,0 +1,148 @@
+"""The outbox: email and webhook messages waiting to go out; no Flask.
+
+A download never sends anything itself: notices are rows here, queued by the
+audit writer or a periodic task and sent by a background sender in each
+server and by ``linksvc notify``. Each message has a unique ``key`` (a notice
+is queued once however many try), a sender *holds* a message before sending
+it (so two never send the same one), and a failure is retried with back-off
+until it is given up and shown to administrators.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy import Engine
+from sqlalchemy import or_
+from sqlalchemy import select
+from sqlalchemy import update
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import sqlite
+
+from .schema import outbox
+
+#: Sends tried before a message is given up.
+MAX_ATTEMPTS = 8
+#: A held message is free again after this (its sender died).
+HOLD = 300
+#: Longest wait between two tries.
+MAX_BACKOFF = 6 * 3600
+
+
+@dataclass(frozen=True)
+class Message:
+    id: int
+    kind: str
+    key: str
+    user_id: int | None
+    link_id: str | None
+    event: str
+    recipient: str
+    subject: str
+    body: str
+    created_at: int
+    due_at: int
+    attempts: int
+    sent_at: int | None
+    failed_at: int | None
+    last_error: str
+
+
+def backoff(attempts: int) -> int:
+    """Seconds before the next try after ``attempts`` failed ones."""
+    return min(60 * 2 ** max(attempts - 1, 0), MAX_BACKOFF)
+
+
+def queue(conn: Connection, messages: list[dict[str, Any]], now: int) -> None:
+    """Add messages; one whose key is queued already is left out."""
+    if not messages:
+        return
+    rows = [
+        {"created_at": now, "due_at": now, "attempts": 0, "last_error": "", **m}
+        for m in messages
+    ]
+    dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
+    conn.execute(dialect.insert(outbox).on_conflict_do_nothing(), rows)
+
+
+class Outbox:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def add(self, messages: list[dict[str, Any]], now: int) -> None:
+        with self.engine.begin() as conn:
+            queue(conn, messages, now)
+
+    def hold_due(
+        self, now: int, kinds: tuple[str, ...] = ("email", "webhook"), limit: int = 50
+    ) -> list[Message]:
+        """Due messages of ``kinds``, each held for this sender (no other
+        takes it meanwhile)."""
+        ready = (
+            outbox.c.kind.in_(kinds),
+            outbox.c.sent_at.is_(None),
+            outbox.c.failed_at.is_(None),
+            outbox.c.due_at <= now,
+            or_(outbox.c.locked_until.is_(None), outbox.c.locked_until < now),
+        )
+        with self.engine.connect() as conn:
+            ids = list(
+                conn.execute(
+                    select(outbox.c.id).where(*ready).order_by(outbox.c.id).limit(limit)
+                ).scalars()
+            )
+        held = []
+        for message_id in ids:
+            with self.engine.begin() as conn:
+                got = conn.execute(
+                    update(outbox)
+                    .where(outbox.c.id == message_id, *ready)
+                    .values(locked_until=now + HOLD, attempts=outbox.c.attempts + 1)
+                ).rowcount
+            if got:
+                held.append(message_id)
+        return self._messages(outbox.c.id.in_(held)) if held else []
+
+    def sent(self, message_id: int, now: int) -> None:
+        self._set(message_id, sent_at=now, locked_until=None, last_error="")
+
+    def failed(self, message: Message, now: int, error: str) -> None:
+        """Try again later, or give up after MAX_ATTEMPTS."""
+        values: dict[str, Any] = {"locked_until": None, "last_error": error[:1000]}
+        if message.attempts >= MAX_ATTEMPTS:
+            values["failed_at"] = now
+        else:
+            values["due_at"] = now + backoff(message.attempts)
+        self._set(message.id, **values)
+
+    def list(
+        self,
+        *,
+        user_id: int | None = None,
+        kind: str | None = None,
+        unsent: bool = False,
+        limit: int = 200,
+    ) -> list[Message]:
+        where = []
+        if user_id is not None:
+            where.append(outbox.c.user_id == user_id)
+        if kind is not None:
+            where.append(outbox.c.kind == kind)
+        if unsent:
+            where.append(outbox.c.sent_at.is_(None))
+        return self._messages(*where, limit=limit)
+
+    def _set(self, message_id: int, **values: Any) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(outbox).where(outbox.c.id == message_id).values(**values)
+            )
+
+    def _messages(self, *where, limit: int = 200) -> list[Message]:
+        query = select(outbox).where(*where).order_by(outbox.c.id.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        names = Message.__dataclass_fields__
+        return [Message(**{n: row._mapping[n] for n in names}) for row in rows]

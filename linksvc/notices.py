@@ -1,0 +1,381 @@
+"""What to tell whom, queued in the outbox; no Flask.
+
+* the owner, by email, of a link's first download (a choice per link) and of
+  a limited link used up;
+* the owner, and whoever the link was sent to through linksvc, a while before
+  a link nobody downloaded expires (:func:`remind`);
+* webhooks (the owner's, and the global one) of downloads, refusals and
+  expiries.
+
+Download and refusal notices are queued by the audit writer after it wrote
+the records (:func:`after_write`), so a download never waits for them.
+Messages to the owner name the file and link, never the token: the owner's
+dashboard has the URL. delivery.py sends what is queued.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any
+
+from sqlalchemy import and_
+from sqlalchemy import select
+from sqlalchemy import update
+
+from . import sharing
+from .accounts import EMAIL
+from .core.clock import iso
+from .core.clock import minutes
+from .core.clock import now as clock_now
+from .core.errors import InvalidInput
+from .core.errors import TooManyRequests
+from .db.outbox import queue
+from .db.schema import links
+from .db.schema import users
+from .services import Services
+
+#: Expired links whose expiry is still worth a webhook (older ones are only
+#: marked, so the first run after an upgrade does not flood receivers).
+EXPIRY_NEWS = 86400
+
+
+def _owners(conn, link_ids) -> dict[str, Any]:
+    rows = conn.execute(
+        select(
+            links.c.id,
+            links.c.path,
+            links.c.note,
+            links.c.expires_at,
+            links.c.max_downloads,
+            links.c.download_count,
+            links.c.sent_to,
+            links.c.folder,
+            users.c.id.label("user_id"),
+            users.c.username,
+            users.c.email,
+            users.c.webhook_url,
+        )
+        .join(users, users.c.id == links.c.created_by)
+        .where(links.c.id.in_(list(link_ids)))
+    ).all()
+    return {row.id: row for row in rows}
+
+
+def _marked(conn, column, link_ids, at: int, *where) -> list[str]:
+    """Set ``column`` (a "noticed at" time) on the links not marked yet, and
+    return them: of two runs at once, only one gets each link."""
+    if not link_ids:
+        return []
+    return list(
+        conn.execute(
+            update(links)
+            .where(links.c.id.in_(list(link_ids)), column.is_(None), *where)
+            .values({column: at})
+            .returning(links.c.id)
+        ).scalars()
+    )
+
+
+def _link_page(svc: Services, link_id: str) -> str:
+    base = svc.settings["public_base_url"]
+    return f"{base}/links/{link_id}" if base else f"/links/{link_id}"
+
+
+def _email(key: str, link: Any, event: str, to: str, subject: str, body: str) -> dict:
+    return {
+        "kind": "email",
+        "key": key,
+        "user_id": link.user_id,
+        "link_id": link.id,
+        "event": event,
+        "recipient": to,
+        "subject": subject,
+        "body": body,
+    }
+
+
+def _name(link: Any) -> str:
+    return link.path.rsplit("/", 1)[-1] + ("/" if link.folder else "")
+
+
+def _note(link: Any) -> str:
+    return f"Note: {link.note}\n" if link.note else ""
+
+
+def webhook_payload(event: str, link: Any, at: int, **extra: Any) -> str:
+    body = {
+        "event": event,
+        "at": iso(at),
+        "link": {"id": link.id, "path": link.path, "note": link.note},
+        **extra,
+    }
+    return json.dumps(body, ensure_ascii=False, sort_keys=True)
+
+
+def _webhooks(svc: Services, link: Any, event: str, body: str) -> list[dict]:
+    """One message per receiver: the owner's webhook and the global one."""
+    found = []
+    for user_id, url in (
+        (link.user_id, link.webhook_url),
+        (None, svc.settings["webhook_url"]),
+    ):
+        if url:
+            found.append(
+                {
+                    "kind": "webhook",
+                    "key": f"webhook:{secrets.token_hex(12)}",
+                    "user_id": user_id,
+                    "link_id": link.id,
+                    "event": event,
+                    "recipient": url,
+                    "body": body,
+                }
+            )
+    return found
+
+
+def after_write(svc: Services):
+    """The audit writer's hook: notices of the downloads and refusals it wrote."""
+
+    def hook(rows: list[dict[str, Any]]) -> None:
+        counted = [r for r in rows if r["event"] == "download" and r["link_id"]]
+        refused = [r for r in rows if r["event"] == "refused" and r["link_id"]]
+        if not counted and not refused:
+            return
+        now = clock_now()
+        ids = {r["link_id"] for r in counted}
+        with svc.store.engine.begin() as conn:
+            owners = _owners(conn, ids | {r["link_id"] for r in refused})
+            messages = []
+            for link_id in _marked(
+                conn, links.c.first_noticed_at, ids, now, links.c.notify
+            ):
+                link = owners[link_id]
+                if link.email:
+                    first = next(r for r in counted if r["link_id"] == link_id)
+                    messages.append(_first_download(svc, link, first))
+            used_up = and_(
+                links.c.max_downloads.is_not(None),
+                links.c.download_count >= links.c.max_downloads,
+            )
+            for link_id in _marked(conn, links.c.used_up_noticed_at, ids, now, used_up):
+                link = owners[link_id]
+                if link.email:
+                    messages.append(_used_up(svc, link))
+            for row in counted + refused:
+                link = owners.get(row["link_id"])
+                if link is None:
+                    continue
+                extra = {
+                    "status": row["status"],
+                    "outcome": row["outcome"],
+                    "bytes": row["bytes"],
+                    "client": row["remote_addr"],
+                }
+                if row["event"] == "refused":
+                    extra["count"] = row["count"]
+                body = webhook_payload(row["event"], link, row["at"], **extra)
+                messages += _webhooks(svc, link, row["event"], body)
+            queue(conn, messages, now)
+
+    return hook
+
+
+def _first_download(svc: Services, link: Any, row: dict[str, Any]) -> dict:
+    limit = f" of {link.max_downloads}" if link.max_downloads else ""
+    body = (
+        f"Your link to {link.path} was downloaded for the first time, at "
+        f"{minutes(row['at'])} UTC from {row['remote_addr'] or 'an unknown address'}.\n"
+        f"{_note(link)}Downloads so far: {link.download_count}{limit}.\n"
+        f"It expires at {minutes(link.expires_at)} UTC.\n\n"
+        f"The link and its history: {_link_page(svc, link.id)}\n"
+    )
+    subject = f"Downloaded: {_name(link)}"
+    return _email(f"first:{link.id}", link, "first_download", link.email, subject, body)
+
+
+def _used_up(svc: Services, link: Any) -> dict:
+    body = (
+        f"Your link to {link.path} has been downloaded {link.download_count} "
+        f"time{'s' if link.download_count != 1 else ''}, its limit, and no longer "
+        f"works.\n{_note(link)}\nThe link and its history: {_link_page(svc, link.id)}\n"
+    )
+    subject = f"Used up: {_name(link)}"
+    return _email(f"used_up:{link.id}", link, "used_up", link.email, subject, body)
+
+
+def remind(svc: Services, now: int) -> int:
+    """Queue reminders of links not downloaded that expire within
+    ``reminder_before``; each link once, whoever else runs at the same time.
+    Returns how many links were reminded of."""
+    before = svc.settings["reminder_before"]
+    if not before:
+        return 0
+    due = and_(
+        links.c.revoked_at.is_(None),
+        links.c.download_count == 0,
+        links.c.expires_at > now,
+        links.c.expires_at <= now + before,
+    )
+    with svc.store.engine.begin() as conn:
+        candidates = list(
+            conn.execute(
+                select(links.c.id).where(due, links.c.reminded_at.is_(None))
+            ).scalars()
+        )
+        reminded = _marked(conn, links.c.reminded_at, candidates, now, due)
+        owners = _owners(conn, reminded)
+        messages = []
+        for link_id in reminded:
+            link = owners[link_id]
+            when = minutes(link.expires_at)
+            if link.email:
+                body = (
+                    f"Your link to {link.path} has not been downloaded yet and "
+                    f"expires at {when} UTC.\n{_note(link)}\nExtend it or share it "
+                    f"again from its page: {_link_page(svc, link.id)}\n"
+                )
+                messages.append(
+                    _email(
+                        f"remind:{link.id}",
+                        link,
+                        "reminder",
+                        link.email,
+                        f"Not downloaded yet: {_name(link)}",
+                        body,
+                    )
+                )
+            for address in link.sent_to.split():
+                reminder = _recipient_reminder(svc, link, address, when)
+                if reminder is not None:
+                    messages.append(reminder)
+        queue(conn, messages, now)
+    return len(reminded)
+
+
+def _recipient_reminder(
+    svc: Services, link: Any, address: str, when: str
+) -> dict | None:
+    try:
+        url = sharing.shareable_url(svc, svc.store.links.get(link.id))
+    except ValueError:  # no public_base_url: no URL to remind them of
+        return None
+    if url is None:
+        return None
+    body = (
+        f"{link.username} shared {_name(link)} with you through linksvc. It has "
+        f"not been downloaded yet and the link expires at {when} UTC:\n\n{url}\n"
+    )
+    subject = f"Reminder: {_name(link)} expires soon"
+    return _email(
+        f"remind:{link.id}:{address}", link, "reminder", address, subject, body
+    )
+
+
+def expiries(svc: Services, now: int) -> int:
+    """Mark links that expired; queue webhooks of the recent ones."""
+    expired = and_(links.c.expires_at < now, links.c.revoked_at.is_(None))
+    with svc.store.engine.begin() as conn:
+        ids = list(
+            conn.execute(
+                select(links.c.id).where(expired, links.c.expiry_noticed_at.is_(None))
+            ).scalars()
+        )
+        marked = _marked(conn, links.c.expiry_noticed_at, ids, now, expired)
+        owners = _owners(conn, marked)
+        messages = []
+        for link_id in marked:
+            link = owners[link_id]
+            if now - link.expires_at <= EXPIRY_NEWS:
+                body = webhook_payload(
+                    "expired", link, link.expires_at, downloads=link.download_count
+                )
+                messages += _webhooks(svc, link, "expired", body)
+        queue(conn, messages, now)
+    return len(marked)
+
+
+#: Addresses remembered per link for reminders (the latest ones).
+MAX_SENT_TO = 20
+
+
+def send_link(
+    svc: Services,
+    by: Any,
+    link_id: str,
+    to: str,
+    message: str = "",
+    base_url: str | None = None,
+    **client: str,
+) -> None:
+    """Email a link's URL to ``to`` (at most ``send_limit`` per user): the
+    message names the file, its size and expiry; the address is kept with
+    the link (reminders) and in the audit."""
+    to = (to or "").strip()
+    if len(to) > 254 or not EMAIL.fullmatch(to):
+        raise InvalidInput(f"{to[:80]!r} is not an email address.")
+    if len(message or "") > 1000:
+        raise InvalidInput("The message may have at most 1000 characters.")
+    link = sharing.visible_link(svc, by, link_id)
+    url = sharing.shareable_url(svc, link, base_url)
+    if url is None:
+        raise InvalidInput("Only a link that still works can be sent.")
+    if not svc.settings["smtp_host"]:
+        raise InvalidInput("This server sends no email (smtp_host is not set).")
+    wait = svc.sends.hit(str(by.id))
+    if wait is not None:
+        raise TooManyRequests(
+            "You have sent many links by email; try again later.", wait
+        )
+    if link.folder:
+        size = "a folder"
+    else:
+        size = _size(svc.tree.file(link.path)[2].st_size)
+    name = link.path.rsplit("/", 1)[-1] + ("/" if link.folder else "")
+    note = f"\n{by.username} wrote:\n{message.strip()}\n" if message.strip() else ""
+    body = (
+        f"{by.username} shared {name} ({size}) with you through linksvc.\n{note}\n"
+        f"Download it before {minutes(link.expires_at)} UTC:\n\n{url}\n"
+    )
+    now = clock_now()
+    addresses = [a for a in link.sent_to.split() if a != to][-(MAX_SENT_TO - 1) :]
+    with svc.store.engine.begin() as conn:
+        conn.execute(
+            update(links)
+            .where(links.c.id == link.id)
+            .values(sent_to=" ".join([*addresses, to]))
+        )
+        queue(
+            conn,
+            [
+                {
+                    "kind": "email",
+                    "key": f"send:{link.id}:{secrets.token_hex(8)}",
+                    "user_id": by.id,
+                    "link_id": link.id,
+                    "event": "sent",
+                    "recipient": to,
+                    "subject": f"{by.username} shared {name} with you",
+                    "body": body,
+                }
+            ],
+            now,
+        )
+    svc.audit.record(
+        "sent",
+        "ok",
+        link_id=link.id,
+        path=link.path,
+        actor=by.username,
+        subject=to[:64],
+        **client,
+    )
+
+
+def _size(size: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size} bytes"

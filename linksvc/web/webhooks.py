@@ -1,0 +1,70 @@
+"""Blueprint: a user's own webhook (where their link events are POSTed, the
+key that signs them) and its delivery history."""
+
+from __future__ import annotations
+
+import secrets
+
+from flask import Blueprint
+from flask import flash
+from flask import redirect
+from flask import render_template
+from flask import url_for
+from flask_login import login_required
+from flask_wtf import FlaskForm
+from wtforms import BooleanField
+from wtforms import StringField
+from wtforms.validators import Length
+
+from .. import delivery
+from ..core.errors import LinksvcError
+from .auth import current
+from .ext import services
+
+bp = Blueprint("webhooks", __name__, url_prefix="/account/webhook")
+#: Deliveries shown on the page, newest first.
+HISTORY = 100
+
+
+class WebhookForm(FlaskForm):
+    url = StringField("Webhook URL (https; empty: none)", validators=[Length(max=2048)])
+    new_secret = BooleanField("Make a new signing key")
+
+
+@bp.route("/", methods=["GET", "POST"])
+@login_required
+def webhook():
+    svc = services()
+    user = current()
+    form = WebhookForm(url=user.webhook_url)
+    status = 200
+    if form.validate_on_submit():
+        try:
+            url = delivery.check_webhook_url(svc, form.url.data or "")
+        except LinksvcError as exc:
+            form.url.errors = [str(exc)]
+            status = 400
+        else:
+            secret = user.webhook_secret
+            if url and (not secret or form.new_secret.data or url != user.webhook_url):
+                secret = secrets.token_hex(32)
+            svc.store.users.set_webhook(user.username, url, secret if url else "")
+            svc.audit.record(
+                "user",
+                "webhook",
+                subject=user.username,
+                actor=user.username,
+                detail=f"webhook: {url or 'none'}",
+            )
+            flash("Saved your webhook." if url else "Removed your webhook.", "info")
+            return redirect(url_for("webhooks.webhook"))
+    elif form.is_submitted():
+        status = 400
+    history = svc.store.outbox.list(user_id=user.id, kind="webhook", limit=HISTORY)
+    page = render_template(
+        "webhook.html",
+        form=form,
+        secret=svc.store.users.by_name(user.username).webhook_secret,
+        history=history,
+    )
+    return page, status
