@@ -158,3 +158,15 @@ def test_sharing_a_folder_from_the_dashboard_and_the_cli(client, auth, folder, r
     result = runner.invoke(cli, ["link", "create", "reports/q3", "--user", "alice"])
     assert result.exit_code == 0, result.output
     assert "link" in result.output
+
+
+def test_the_api_shares_folders(client, runner, folder):
+    from .test_api import check
+
+    out = runner.invoke(cli, ["token", "create", "t", "--user", "alice"]).output
+    headers = {"Authorization": f"Bearer {out.splitlines()[-1]}"}
+    made = client.post("/api/v1/links", json={"path": "reports/q3"}, headers=headers)
+    link = check(made, "/links", "post")
+    assert link["folder"] is True and link["path"] == "reports/q3"
+    token = link["url"].rsplit("/d/", 1)[1]
+    assert client.get(f"/d/{token}/summary.csv").data == b"quarter,revenue\nQ3,1\n"
