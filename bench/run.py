@@ -457,6 +457,49 @@ def memory(b: Bench, seconds: float = 8) -> None:
     )
 
 
+def zip_memory(b: Bench) -> None:
+    """Issue 15: "Download all" of a folder holding a 5 GiB sparse file and
+    200 small ones, read whole by one client: worker RSS during it."""
+    folder = b.protected / "zipped"
+    folder.mkdir(exist_ok=True)
+    with open(folder / "disk.img", "wb") as fh:
+        fh.truncate(5 * 1024**3)
+    for i in range(200):
+        (folder / f"note-{i:03}.txt").write_bytes(os.urandom(4096))
+    path = b.link("zipped") + "?zip=1"
+    before = peak = worker_rss(b.direct_pid)
+    got = 0
+    done = threading.Event()
+
+    def watch() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, worker_rss(b.direct_pid))
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    import http.client
+
+    started = time.monotonic()
+    conn = http.client.HTTPConnection("127.0.0.1", b.ports["direct"], timeout=120)
+    conn.request("GET", path)
+    response = conn.getresponse()
+    length = int(response.headers["Content-Length"])
+    while chunk := response.read(1 << 20):
+        got += len(chunk)
+    conn.close()
+    done.set()
+    watcher.join()
+    took = time.monotonic() - started
+    print(
+        f"\nzip: Download all of a folder (a 5 GiB sparse file + 200 small ones), "
+        f"{got >> 20} MiB of {length >> 20} MiB in {took:.1f} s "
+        f"({got / took / 1e6:.0f} MB/s): worker RSS {before // 1024} MiB before, "
+        f"{peak // 1024} MiB peak (+{(peak - before) / 1024:.1f} MiB; target < 20)"
+    )
+
+
 def slow(b: Bench, direct: int, proxied: int) -> None:
     print()
     small = b.link(SIZES["1 KiB"][0])
@@ -485,7 +528,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--sections",
-        default="throughput,postgres,memory,slow",
+        default="throughput,postgres,memory,zip,slow",
         help="comma-separated",
     )
     args = parser.parse_args()
@@ -504,6 +547,8 @@ def main() -> None:
             throughput(b, 1 if args.quick else args.rounds, args.seconds)
         if "postgres" in sections:
             postgres(b, 1 if args.quick else args.rounds, args.seconds)
+        if "zip" in sections:
+            zip_memory(b)
         if "memory" in sections:
             memory(b)
         if "slow" in sections:
