@@ -146,8 +146,10 @@ def test_a_file_token_is_not_a_folder_and_a_folder_needs_a_grant(
 
 def test_sharing_a_folder_from_the_dashboard_and_the_cli(client, auth, folder, runner):
     auth.login("alice")
+    assert 'href="/share/reports"' not in client.get("/").text  # on the way only
     listing = client.get("/browse/reports").text
-    assert 'aria-label="Share q3/"' in listing
+    assert 'href="/share/reports/q3"' in listing
+    assert 'href="/share/reports/q3-old"' not in listing
     form = client.get("/share/reports/q3").text
     assert "every file in this folder" in form and "replaced or changed" not in form
     made = client.post(

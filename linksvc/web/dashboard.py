@@ -34,6 +34,7 @@ from ..core.clock import minutes
 from ..core.durations import format_duration
 from ..core.errors import InvalidInput
 from ..core.errors import LinksvcError
+from ..core.files import covers
 from ..core.text import printable
 from ..db import audit
 from ..policy import MAX_DOWNLOADS
@@ -133,9 +134,17 @@ def _crumbs(path: str) -> list[tuple[str, str]]:
 @bp.route("/browse/<path:folder>")
 @login_required
 def browse(folder: str = "") -> str:
-    clean, entries = access.browse(services(), current(), folder)
+    user = current()
+    clean, entries = access.browse(services(), user, folder)
+    # Folders on the way to a grant are browsed, not shared.
+    grants = user.effective_grants
+    shareable = {e.path for e in entries if e.is_dir and covers(grants, e.path)}
     return render_template(
-        "browse.html", folder=clean, crumbs=_crumbs(clean), entries=entries
+        "browse.html",
+        folder=clean,
+        crumbs=_crumbs(clean),
+        entries=entries,
+        shareable=shareable,
     )
 
 

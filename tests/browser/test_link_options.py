@@ -80,3 +80,38 @@ def test_an_admin_sets_a_group_policy_its_members_see(chromium, browser_page, si
     assert page.get_by_text(
         "Group 'contractors' allows links of at most 2d"
     ).is_visible()
+
+
+def test_a_shared_folder_lists_its_files_and_downloads_all(
+    chromium, browser_page, site, tree, tmp_path
+):
+    import io
+    import zipfile
+
+    page = browser_page
+    log_in(page, "alice", "alice-password-1")
+    page.get_by_role("link", name="reports/").click()
+    row = page.get_by_role("row").filter(has_text="q3/")
+    row.get_by_role("link", name="Share").click()
+    assert page.get_by_text("every file in this folder").is_visible()
+    page.get_by_role("button", name="Create link").click()
+    url = page.get_by_label("Share link").input_value()
+
+    recipient = chromium.new_context(accept_downloads=True)
+    other = recipient.new_page()
+    other.goto(url)
+    assert other.get_by_role("heading", name="q3/").is_visible()
+    accessible(other)
+    shoot(other, "folder")
+    with other.expect_download() as info:
+        other.get_by_role("link", name="summary.csv").click()
+    info.value.save_as(tmp_path / "one")
+    expected = (tree / "reports" / "q3" / "summary.csv").read_bytes()
+    assert (tmp_path / "one").read_bytes() == expected
+    with other.expect_download() as info:
+        other.get_by_role("link", name="Download all (.zip)").click()
+    assert info.value.suggested_filename == "q3.zip"
+    info.value.save_as(tmp_path / "all.zip")
+    with zipfile.ZipFile(io.BytesIO((tmp_path / "all.zip").read_bytes())) as archive:
+        assert archive.read("q3/summary.csv") == expected
+    recipient.close()
