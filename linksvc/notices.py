@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from typing import Any
 
 from sqlalchemy import and_
@@ -51,6 +52,9 @@ def _owners(conn, link_ids) -> dict[str, Any]:
             links.c.download_count,
             links.c.sent_to,
             links.c.folder,
+            links.c.notify,
+            links.c.first_noticed_at,
+            links.c.used_up_noticed_at,
             users.c.id.label("user_id"),
             users.c.username,
             users.c.email,
@@ -135,51 +139,99 @@ def _webhooks(svc: Services, link: Any, event: str, body: str) -> list[dict]:
     return found
 
 
+#: Seconds a link with nothing to tell is not looked up again.
+QUIET = 30
+
+
+def _has_news(svc: Services, link: Any) -> bool:
+    """Whether a download or refusal of ``link`` may have something to tell:
+    a first-download notice still owed, a limit not yet reported used up, or
+    a webhook to call."""
+    return bool(
+        (link.notify and link.first_noticed_at is None)
+        or (link.max_downloads is not None and link.used_up_noticed_at is None)
+        or link.webhook_url
+        or svc.settings["webhook_url"]
+    )
+
+
 def after_write(svc: Services):
-    """The audit writer's hook: notices of the downloads and refusals it wrote."""
+    """The audit writer's hook: notices of the downloads and refusals it wrote.
+
+    It reads first and writes only when there is news, so busy links with
+    nothing to tell cost one indexed read per batch (none for QUIET seconds
+    once known), and never the database's write lock.
+    """
+    quiet: dict[str, float] = {}
 
     def hook(rows: list[dict[str, Any]]) -> None:
-        counted = [r for r in rows if r["event"] == "download" and r["link_id"]]
-        refused = [r for r in rows if r["event"] == "refused" and r["link_id"]]
-        if not counted and not refused:
+        moment = time.monotonic()
+        rows = [
+            r
+            for r in rows
+            if r["event"] in ("download", "refused")
+            and r["link_id"]
+            and quiet.get(r["link_id"], 0) < moment
+        ]
+        if not rows:
             return
-        now = clock_now()
-        ids = {r["link_id"] for r in counted}
-        with svc.store.engine.begin() as conn:
-            owners = _owners(conn, ids | {r["link_id"] for r in refused})
-            messages = []
-            for link_id in _marked(
-                conn, links.c.first_noticed_at, ids, now, links.c.notify
-            ):
-                link = owners[link_id]
-                if link.email:
-                    first = next(r for r in counted if r["link_id"] == link_id)
-                    messages.append(_first_download(svc, link, first))
-            used_up = and_(
-                links.c.max_downloads.is_not(None),
-                links.c.download_count >= links.c.max_downloads,
-            )
-            for link_id in _marked(conn, links.c.used_up_noticed_at, ids, now, used_up):
-                link = owners[link_id]
-                if link.email:
-                    messages.append(_used_up(svc, link))
-            for row in counted + refused:
-                link = owners.get(row["link_id"])
-                if link is None:
-                    continue
-                extra = {
-                    "status": row["status"],
-                    "outcome": row["outcome"],
-                    "bytes": row["bytes"],
-                    "client": row["remote_addr"],
-                }
-                if row["event"] == "refused":
-                    extra["count"] = row["count"]
-                body = webhook_payload(row["event"], link, row["at"], **extra)
-                messages += _webhooks(svc, link, row["event"], body)
-            queue(conn, messages, now)
+        with svc.store.engine.connect() as conn:
+            owners = _owners(conn, {r["link_id"] for r in rows})
+        if len(quiet) > 100_000:
+            quiet.clear()
+        for link_id, link in owners.items():
+            if not _has_news(svc, link):
+                quiet[link_id] = moment + QUIET
+        rows = [r for r in rows if r["link_id"] in owners and r["link_id"] not in quiet]
+        if rows:
+            _queue_news(svc, rows, owners)
 
     return hook
+
+
+def _queue_news(svc: Services, rows: list[dict[str, Any]], owners: dict) -> None:
+    now = clock_now()
+    ids = {r["link_id"] for r in rows if r["event"] == "download"}
+    owed = {i for i in ids if owners[i].notify and owners[i].first_noticed_at is None}
+    full = {
+        i
+        for i in ids
+        if owners[i].max_downloads is not None
+        and owners[i].used_up_noticed_at is None
+        and owners[i].download_count >= owners[i].max_downloads
+    }
+    hooks = svc.settings["webhook_url"] or any(owners[i].webhook_url for i in owners)
+    if not (owed or full or hooks):
+        return  # nothing to write: the write lock stays free for downloads
+    with svc.store.engine.begin() as conn:
+        messages = []
+        firsts = _marked(conn, links.c.first_noticed_at, owed, now, links.c.notify)
+        for link_id in firsts:
+            link = owners[link_id]
+            if link.email:
+                first = next(r for r in rows if r["link_id"] == link_id)
+                messages.append(_first_download(svc, link, first))
+        used_up = and_(
+            links.c.max_downloads.is_not(None),
+            links.c.download_count >= links.c.max_downloads,
+        )
+        for link_id in _marked(conn, links.c.used_up_noticed_at, full, now, used_up):
+            link = owners[link_id]
+            if link.email:
+                messages.append(_used_up(svc, link))
+        for row in rows:
+            link = owners[row["link_id"]]
+            extra = {
+                "status": row["status"],
+                "outcome": row["outcome"],
+                "bytes": row["bytes"],
+                "client": row["remote_addr"],
+            }
+            if row["event"] == "refused":
+                extra["count"] = row["count"]
+            body = webhook_payload(row["event"], link, row["at"], **extra)
+            messages += _webhooks(svc, link, row["event"], body)
+        queue(conn, messages, now)
 
 
 def _first_download(svc: Services, link: Any, row: dict[str, Any]) -> dict:

@@ -56,3 +56,29 @@ def test_within_names_the_ranges_outside_the_allowed_ones():
     assert addresses.within(inside, allowed) == []
     wider = addresses.parse_ranges("10.0.0.0/7 2001:db8:1::/48 192.0.2.0/24")
     assert addresses.within(wider, allowed) == ["10.0.0.0/7", "192.0.2.0/24"]
+
+
+def test_a_zone_index_is_not_part_of_the_address():
+    ranges = addresses.parse_ranges("fe80::/10")
+    assert addresses.allows(ranges, "fe80::1%eth0")
+    assert addresses.allows(ranges, "fe80::1%eth0%1")
+
+
+def test_lists_may_hold_commas_and_exactly_the_maximum():
+    assert addresses.parse_ranges(["10.0.0.0/8,192.0.2.0/24", "2001:db8::/32"]) == (
+        "10.0.0.0/8 192.0.2.0/24 2001:db8::/32"
+    )
+    most = [f"10.0.{i}.0/24" for i in range(addresses.MAX_RANGES)]
+    assert len(addresses.parse_ranges(most).split()) == addresses.MAX_RANGES
+
+
+def test_refusals_say_what_to_write():
+    with pytest.raises(InvalidInput) as info:
+        addresses.parse_ranges([None])
+    assert str(info.value) == "Address ranges must be text such as 10.0.0.0/8."
+    with pytest.raises(InvalidInput) as info:
+        addresses.parse_ranges("y" * 70)
+    assert str(info.value) == (
+        f"{'y' * 60!r} is not an address range; write 10.0.0.0/8, "
+        "192.0.2.7 or 2001:db8::/32."
+    )

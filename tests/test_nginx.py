@@ -105,3 +105,20 @@ def test_nginx_holds_200_slow_readers_while_the_dashboard_answers(offloaded):
     print(held.summary())
     assert held.readers_open == 200 and held.readers_failed == 0
     assert all(t is not None and t < 1 for t in held.probe_times), held.probes
+
+
+def test_folder_links_through_nginx_hand_files_over_and_stream_zips(offloaded, tree):
+    import zipfile
+
+    live, nginx = offloaded
+    (tree / "reports" / "q3" / "more.txt").write_text("more\n")
+    path = link(live, nginx, "reports/q3")
+    status, headers, body = get(nginx, f"{path}/summary.csv")
+    assert (status, body) == (200, b"quarter,revenue\nQ3,1\n")
+    status, headers, body = get(nginx, path + "?zip=1")
+    assert status == 200 and headers["Content-Length"] == str(len(body))
+    assert "X-Accel-Buffering" not in headers  # nginx obeyed it and dropped it
+    with zipfile.ZipFile(io.BytesIO(body)) as archive:
+        assert archive.read("q3/more.txt") == b"more\n"
+    status, headers, part = get(nginx, path + "?zip=1", headers={"Range": "bytes=5-"})
+    assert status == 206 and part == body[5:]

@@ -218,3 +218,57 @@ def test_an_opaque_token_cannot_be_altered_or_moved():
             signer.verify(token)
     older = LinkSigner(KEYS[1:]).issue_opaque(link_id)
     assert signer.verify(older).link_id == link_id
+
+
+def test_page_and_folder_flags_round_trip_and_default_off():
+    signer = LinkSigner(KEYS)
+    plain = signer.verify(signer.issue("a", "x.txt", 10))
+    assert (plain.page, plain.folder, plain.limited, plain.opaque) == (
+        False,
+        False,
+        True,
+        False,
+    )
+    flagged = signer.verify(signer.issue("a", "x", 10, page=True, folder=True))
+    assert (flagged.page, flagged.folder) == (True, True)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"i": "a", "p": "x", "e": 10, "w": 2},
+        {"i": "a", "p": "x", "e": 10, "f": 2},
+        {"i": "a", "p": "x", "e": 10, "m": 1, "w": "1"},
+        {"i": "a", "p": "x", "e": 10, "m": 2},
+    ],
+)
+def test_flags_other_than_0_or_1_are_not_ours(payload):
+    serializer = URLSafeTimedSerializer(KEYS[0], salt=DOWNLOAD_SALT)
+    token = f"{key_id(KEYS[0])}.{serializer.dumps(payload)}"
+    with pytest.raises(LinkInvalid):
+        LinkSigner(KEYS).verify(token)
+    fine = {**payload, "w": 1, "f": 1, "m": 1}
+    good = f"{key_id(KEYS[0])}.{serializer.dumps(fine)}"
+    assert LinkSigner(KEYS).verify(good).page
+
+
+def test_opaque_claims_say_nothing_until_the_row_does_and_use_their_own_salt():
+    from itsdangerous import Signer
+
+    from linksvc.core.signing import OPAQUE_SALT
+
+    signer = LinkSigner(KEYS)
+    claims = signer.verify(signer.issue_opaque("AbCdEfGhIjKlMnOp"))
+    assert (claims.path, claims.expires_at, claims.limited, claims.page) == (
+        "",
+        0,
+        False,
+        False,
+    )
+    kid = key_id(KEYS[0])
+    ours = Signer(KEYS[0], salt=OPAQUE_SALT).sign("AbCdEfGhIjKlMnOp").decode()
+    assert signer.verify(f"{kid}.{ours}").link_id == "AbCdEfGhIjKlMnOp"
+    for salt in (DOWNLOAD_SALT, "itsdangerous.Signer"):
+        other = Signer(KEYS[0], salt=salt).sign("AbCdEfGhIjKlMnOq").decode()
+        with pytest.raises(LinkInvalid):
+            signer.verify(f"{kid}.{other}")

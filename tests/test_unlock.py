@@ -46,3 +46,30 @@ def test_several_cookies_of_that_name_are_each_tried(frozen):
     mine = unlocks.value("link1", "hash-a")
     header = f"{COOKIE}={other}; {COOKIE}={mine}"
     assert unlocks.unlocked(header, "link1", "hash-a")
+
+
+def test_the_cookie_is_signed_for_unlocks_only(frozen):
+    from itsdangerous import TimestampSigner
+
+    from linksvc.core.unlock import UNLOCK_SALT
+
+    unlocks = Unlocks(KEYS, 3600)
+    value = unlocks.value("link1", "hash-a")
+    link_id, tag = value.split(".")[:2]
+    assert link_id == "link1" and len(tag) == 16
+    ours = TimestampSigner(list(reversed(KEYS)), salt=UNLOCK_SALT)
+    other = TimestampSigner(list(reversed(KEYS)))  # itsdangerous' default salt
+    assert unlocks.unlocked(
+        cookie(ours.sign(f"link1.{tag}").decode()), "link1", "hash-a"
+    )
+    assert not unlocks.unlocked(
+        cookie(other.sign(f"link1.{tag}").decode()), "link1", "hash-a"
+    )
+
+
+def test_a_bad_cookie_before_a_good_one_does_not_hide_it(frozen):
+    unlocks = Unlocks(KEYS, 3600)
+    good = unlocks.value("link1", "hash-a")
+    assert unlocks.unlocked(
+        f"{COOKIE}=forged.value.x; {COOKIE}={good}", "link1", "hash-a"
+    )

@@ -40,6 +40,7 @@ MODULES = {
     "text": ["tests/test_text.py"],
     "throttle": ["tests/test_throttle.py"],
     "unlock": ["tests/test_unlock.py"],
+    "zipstream": ["tests/test_zipstream.py"],
 }
 #: Mutants judged equivalent (no behaviour can tell them apart), by name.
 EQUIVALENT: set[str] = set(
