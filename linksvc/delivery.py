@@ -190,6 +190,8 @@ def run_once(svc: Services) -> tuple[int, int]:
     now = clock_now()
     notices.remind(svc, now)
     notices.expiries(svc, now)
+    # Sent and given-up messages are kept as long as the audit log.
+    svc.store.outbox.prune(now - svc.settings["audit_retention"])
     kinds = ("email", "webhook") if svc.settings["smtp_host"] else ("webhook",)
     sent = failed = 0
     for message in svc.store.outbox.hold_due(now, kinds):

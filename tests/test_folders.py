@@ -172,3 +172,32 @@ def test_the_api_shares_folders(client, runner, folder):
     assert link["folder"] is True and link["path"] == "reports/q3"
     token = link["url"].rsplit("/d/", 1)[1]
     assert client.get(f"/d/{token}/summary.csv").data == b"quarter,revenue\nQ3,1\n"
+
+
+def test_a_worker_streams_a_bounded_number_of_zips_at_once(
+    client, make_link, folder, monkeypatch
+):
+    import threading
+
+    from linksvc.web import folders
+
+    monkeypatch.setattr(folders, "_zips", threading.BoundedSemaphore(1))
+    token = make_link("reports/q3", user="alice")
+    first = client.get(f"/d/{token}?zip=1", buffered=False)
+    assert first.status_code == 200
+    busy = client.get(f"/d/{token}?zip=1")
+    assert busy.status_code == 429 and busy.headers["Retry-After"] == "5"
+    assert client.head(f"/d/{token}?zip=1").status_code == 200  # HEAD sends nothing
+    first.close()
+    assert client.get(f"/d/{token}?zip=1").status_code == 200
+
+
+def test_the_page_reuses_a_listing_briefly_but_a_zip_walks_afresh(
+    client, make_link, folder
+):
+    token = make_link("reports/q3", user="alice")
+    assert "late.txt" not in client.get(f"/d/{token}").text
+    (folder / "late.txt").write_text("late\n")
+    assert "late.txt" not in client.get(f"/d/{token}").text  # within 5 s
+    with zipfile.ZipFile(io.BytesIO(client.get(f"/d/{token}?zip=1").data)) as archive:
+        assert archive.read("q3/late.txt") == b"late\n"

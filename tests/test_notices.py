@@ -236,3 +236,15 @@ def test_a_download_does_not_wait_for_a_dead_mail_server(make_app):
     assert time.monotonic() - started < 1
     svc.audit.flush()
     assert [m.event for m in svc.store.outbox.list()] == ["first_download"]
+
+
+def test_old_messages_are_forgotten_with_the_audit_retention(mail_app, frozen):
+    app, svc, inbox = mail_app
+    link, token = share(app, svc, notify=True)
+    app.test_client().get(f"/d/{token}")
+    svc.audit.flush()
+    assert delivery.run_once(svc) == (1, 0)
+    assert len(svc.store.outbox.list()) == 1
+    frozen.tick(timedelta(days=91))
+    delivery.run_once(svc)
+    assert svc.store.outbox.list() == []

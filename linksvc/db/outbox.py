@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy import delete
 from sqlalchemy import Engine
 from sqlalchemy import or_
 from sqlalchemy import select
@@ -133,6 +134,12 @@ class Outbox:
         if unsent:
             where.append(outbox.c.sent_at.is_(None))
         return self._messages(*where, limit=limit)
+
+    def prune(self, before: int) -> int:
+        """Forget messages sent or given up before ``before``."""
+        done = or_(outbox.c.sent_at < before, outbox.c.failed_at < before)
+        with self.engine.begin() as conn:
+            return conn.execute(delete(outbox).where(done)).rowcount
 
     def _set(self, message_id: int, **values: Any) -> None:
         with self.engine.begin() as conn:

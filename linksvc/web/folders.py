@@ -14,6 +14,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import threading
+import time
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -30,7 +32,9 @@ from ..core.conditional import Decision
 from ..core.errors import LinkInvalid
 from ..core.errors import LinksvcError
 from ..core.errors import PasswordRequired
+from ..core.errors import TooManyRequests
 from ..core.files import covers
+from ..core.offload import offload
 from ..core.previews import is_preview_bot
 from ..core.signing import Claims
 from ..core.signing import INVALID_LINK
@@ -59,8 +63,16 @@ from .recording import refuse
 bp = Blueprint("folders", __name__)
 #: Files listed on a folder link's page (the zip holds them all).
 MAX_LISTED = 5000
-#: Files one folder link may share at most.
-MAX_MEMBERS = 200_000
+#: Files one folder link may share at most (a zip's plan holds about 1 KB
+#: per file while it is sent).
+MAX_MEMBERS = 100_000
+#: Seconds a folder's listing is reused (an anonymous page view must not
+#: walk a big folder each time), and how many listings are kept.
+LISTING_TTL, LISTINGS = 5, 64
+#: Zips one worker streams at once; more wait (429, Retry-After).
+MAX_ZIPS = 8
+_listings: dict[tuple, tuple[float, list]] = {}
+_zips = threading.BoundedSemaphore(MAX_ZIPS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,8 +89,22 @@ def owner_grants(svc: Services, claims: Claims) -> list[str]:
     return owner.effective_grants if owner and not owner.disabled else []
 
 
-def files(svc: Services, claims: Claims) -> list[tuple[str, Path, os.stat_result]]:
-    return svc.tree.files_under(claims.path, owner_grants(svc, claims), MAX_MEMBERS)
+def files(
+    svc: Services, claims: Claims, fresh: bool = False
+) -> list[tuple[str, Path, os.stat_result]]:
+    """The folder's files, walked on a real thread (a big folder must not
+    stall the event loop); the page reuses a listing for LISTING_TTL
+    seconds, a zip walks afresh (its sizes and versions must be current)."""
+    grants = owner_grants(svc, claims)
+    key = (str(svc.tree.root), claims.path, tuple(grants))
+    found = _listings.get(key)
+    if not fresh and found is not None and found[0] > time.monotonic():
+        return found[1]
+    listed = offload(svc.tree.files_under, claims.path, grants, MAX_MEMBERS)
+    if len(_listings) >= LISTINGS:
+        _listings.clear()
+    _listings[key] = (time.monotonic() + LISTING_TTL, listed)
+    return listed
 
 
 def folder(
@@ -125,6 +151,11 @@ def _zip(
 ) -> Any:
     who = client(environ)
     base = claims.path.rsplit("/", 1)[-1] or "protected"
+    sends = environ["REQUEST_METHOD"] == "GET"
+    if sends and not _zips.acquire(blocking=False):
+        error = TooManyRequests("Too many archives are being sent; try again soon.", 5)
+        return refuse(svc, environ, error, claims)
+    release = _zips.release if sends else (lambda: None)
     try:
         members = [
             Member(
@@ -134,7 +165,7 @@ def _zip(
                 st.st_mtime,
                 version_key(str(real), st),
             )
-            for name, real, st in files(svc, claims)
+            for name, real, st in files(svc, claims, fresh=True)
         ]
         engine = svc.store.engine
         cache = CrcCache(crcs.loader(engine), crcs.saver(engine))
@@ -166,10 +197,17 @@ def _zip(
         if decision.status in (200, 206):
             cache.prefetch(members)
     except LinksvcError as exc:
+        release()
         return refuse(svc, environ, exc, claims)
-    response = zip_response(
-        environ, plan, f"{base}.zip", decision, etag, mtime, cache.flush
-    )
+    except BaseException:
+        release()
+        raise
+
+    def done() -> None:
+        release()
+        cache.flush()
+
+    response = zip_response(environ, plan, f"{base}.zip", decision, etag, mtime, done)
     response.tally.callback = partial(
         record_download, svc, claims, mode, claimed, decision.status, who
     )
