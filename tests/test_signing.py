@@ -272,3 +272,21 @@ def test_opaque_claims_say_nothing_until_the_row_does_and_use_their_own_salt():
         other = Signer(KEYS[0], salt=salt).sign("AbCdEfGhIjKlMnOq").decode()
         with pytest.raises(LinkInvalid):
             signer.verify(f"{kid}.{other}")
+
+
+def test_a_token_issued_at_a_given_time_is_the_same_text_each_time():
+    from itsdangerous.encoding import base64_decode
+    from itsdangerous.encoding import bytes_to_int
+
+    signer = LinkSigner(KEYS)
+    first = signer.issue("a", "x.txt", 5000, at=1000, page=True)
+    assert first == signer.issue("a", "x.txt", 5000, at=1000, page=True)
+    assert first != signer.issue("a", "x.txt", 5000, at=1001, page=True)
+    assert bytes_to_int(base64_decode(first.split(".")[2])) == 1000
+    claims = signer.verify(first)
+    assert (claims.link_id, claims.path, claims.expires_at, claims.page) == (
+        "a",
+        "x.txt",
+        5000,
+        True,
+    )
