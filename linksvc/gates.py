@@ -11,6 +11,7 @@ import os
 from typing import Any
 
 from .core import addresses
+from .core.clock import now as clock_now
 from .core.errors import AddressRefused
 from .core.errors import FileChanged
 from .core.errors import PasswordRequired
@@ -60,3 +61,24 @@ def guard_for(
             raise PasswordRequired("This link is protected by a password.")
 
     return guard
+
+
+def claim_request(
+    svc: Services,
+    environ: dict[str, Any],
+    claims: Claims,
+    state: LinkState | None,
+    mode: str,
+    st: os.stat_result | None,
+) -> str:
+    """Claim the link for this request (db/claims.py), with its options
+    checked by :func:`guard_for`; COUNTED, DEFERRED or FREE, or why not."""
+    return svc.store.claims.claim(
+        claims,
+        clock_now(),
+        mode,
+        svc.settings["resume_window"],
+        environ.get("REMOTE_ADDR") or "",
+        state,
+        guard_for(svc, environ, claims, st),
+    )

@@ -25,12 +25,9 @@ from sqlalchemy import select
 from sqlalchemy import update
 
 from . import sharing
-from .accounts import EMAIL
 from .core.clock import iso
 from .core.clock import minutes
 from .core.clock import now as clock_now
-from .core.errors import InvalidInput
-from .core.errors import TooManyRequests
 from .db.outbox import queue
 from .db.schema import links
 from .db.schema import users
@@ -79,6 +76,13 @@ def _marked(conn, column, link_ids, at: int, *where) -> list[str]:
             .returning(links.c.id)
         ).scalars()
     )
+
+
+def _mark_due(conn, column, at: int, where) -> list[str]:
+    """Mark (``column`` = ``at``) the links ``where`` holds that are not
+    marked yet, and return them."""
+    ids = conn.execute(select(links.c.id).where(where, column.is_(None))).scalars()
+    return _marked(conn, column, list(ids), at, where)
 
 
 def _link_page(svc: Services, link_id: str) -> str:
@@ -271,12 +275,7 @@ def remind(svc: Services, now: int) -> int:
         links.c.expires_at <= now + before,
     )
     with svc.store.engine.begin() as conn:
-        candidates = list(
-            conn.execute(
-                select(links.c.id).where(due, links.c.reminded_at.is_(None))
-            ).scalars()
-        )
-        reminded = _marked(conn, links.c.reminded_at, candidates, now, due)
+        reminded = _mark_due(conn, links.c.reminded_at, now, due)
         owners = _owners(conn, reminded)
         messages = []
         for link_id in reminded:
@@ -329,12 +328,7 @@ def expiries(svc: Services, now: int) -> int:
     """Mark links that expired; queue webhooks of the recent ones."""
     expired = and_(links.c.expires_at < now, links.c.revoked_at.is_(None))
     with svc.store.engine.begin() as conn:
-        ids = list(
-            conn.execute(
-                select(links.c.id).where(expired, links.c.expiry_noticed_at.is_(None))
-            ).scalars()
-        )
-        marked = _marked(conn, links.c.expiry_noticed_at, ids, now, expired)
+        marked = _mark_due(conn, links.c.expiry_noticed_at, now, expired)
         owners = _owners(conn, marked)
         messages = []
         for link_id in marked:
@@ -346,88 +340,3 @@ def expiries(svc: Services, now: int) -> int:
                 messages += _webhooks(svc, link, "expired", body)
         queue(conn, messages, now)
     return len(marked)
-
-
-#: Addresses remembered per link for reminders (the latest ones).
-MAX_SENT_TO = 20
-
-
-def send_link(
-    svc: Services,
-    by: Any,
-    link_id: str,
-    to: str,
-    message: str = "",
-    base_url: str | None = None,
-    **client: str,
-) -> None:
-    """Email a link's URL to ``to`` (at most ``send_limit`` per user): the
-    message names the file, its size and expiry; the address is kept with
-    the link (reminders) and in the audit."""
-    to = (to or "").strip()
-    if len(to) > 254 or not EMAIL.fullmatch(to):
-        raise InvalidInput(f"{to[:80]!r} is not an email address.")
-    if len(message or "") > 1000:
-        raise InvalidInput("The message may have at most 1000 characters.")
-    link = sharing.visible_link(svc, by, link_id)
-    url = sharing.shareable_url(svc, link, base_url)
-    if url is None:
-        raise InvalidInput("Only a link that still works can be sent.")
-    if not svc.settings["smtp_host"]:
-        raise InvalidInput("This server sends no email (smtp_host is not set).")
-    wait = svc.sends.hit(str(by.id))
-    if wait is not None:
-        raise TooManyRequests(
-            "You have sent many links by email; try again later.", wait
-        )
-    if link.folder:
-        size = "a folder"
-    else:
-        size = _size(svc.tree.file(link.path)[2].st_size)
-    name = link.path.rsplit("/", 1)[-1] + ("/" if link.folder else "")
-    note = f"\n{by.username} wrote:\n{message.strip()}\n" if message.strip() else ""
-    body = (
-        f"{by.username} shared {name} ({size}) with you through linksvc.\n{note}\n"
-        f"Download it before {minutes(link.expires_at)} UTC:\n\n{url}\n"
-    )
-    now = clock_now()
-    addresses = [a for a in link.sent_to.split() if a != to][-(MAX_SENT_TO - 1) :]
-    with svc.store.engine.begin() as conn:
-        conn.execute(
-            update(links)
-            .where(links.c.id == link.id)
-            .values(sent_to=" ".join([*addresses, to]))
-        )
-        queue(
-            conn,
-            [
-                {
-                    "kind": "email",
-                    "key": f"send:{link.id}:{secrets.token_hex(8)}",
-                    "user_id": by.id,
-                    "link_id": link.id,
-                    "event": "sent",
-                    "recipient": to,
-                    "subject": f"{by.username} shared {name} with you",
-                    "body": body,
-                }
-            ],
-            now,
-        )
-    svc.audit.record(
-        "sent",
-        "ok",
-        link_id=link.id,
-        path=link.path,
-        actor=by.username,
-        subject=to[:64],
-        **client,
-    )
-
-
-def _size(size: float) -> str:
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size} bytes"

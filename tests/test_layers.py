@@ -17,6 +17,7 @@ RULES = {
     "delivery",
     "editing",
     "gates",
+    "mailing",
     "notices",
     "policy",
     "sharing",

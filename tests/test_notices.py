@@ -10,7 +10,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from linksvc import delivery
-from linksvc import notices
+from linksvc import mailing
 from linksvc.cli import cli
 from linksvc.core.errors import InvalidInput
 from linksvc.core.errors import TooManyRequests
@@ -107,7 +107,7 @@ def test_reminders_go_once_to_the_owner_and_the_recipients(mail_app, frozen):
     link, token = share(app, svc, expires="3d")
     with app.test_request_context():
         alice = svc.store.users.by_name("alice")
-        notices.send_link(svc, alice, link.id, "bob@example.net", "Here it is")
+        mailing.send_link(svc, alice, link.id, "bob@example.net", "Here it is")
     downloaded, dtoken = share(app, svc, expires="3d")
     app.test_client().get(f"/d/{dtoken}")
     svc.audit.flush()
@@ -142,18 +142,18 @@ def test_sending_a_link_by_email_is_checked_limited_and_recorded(mail_app, make_
         alice = svc.store.users.by_name("alice")
         bob = svc.store.users.by_name("bob")
         with pytest.raises(InvalidInput):
-            notices.send_link(svc, alice, link.id, "not an address\r\nBcc: x@y.z")
+            mailing.send_link(svc, alice, link.id, "not an address\r\nBcc: x@y.z")
         from linksvc.core.errors import UnknownLink
 
         with pytest.raises(UnknownLink):
-            notices.send_link(svc, bob, link.id, "bob@example.net")
+            mailing.send_link(svc, bob, link.id, "bob@example.net")
         for i in range(20):
-            notices.send_link(svc, alice, link.id, f"r{i}@example.net")
+            mailing.send_link(svc, alice, link.id, f"r{i}@example.net")
         with pytest.raises(TooManyRequests):
-            notices.send_link(svc, alice, link.id, "late@example.net")
+            mailing.send_link(svc, alice, link.id, "late@example.net")
     delivery.run_once(svc)
     got = inbox.to("r3@example.net")[0]
-    assert "summary.csv (21 bytes)" in body(got) and f"/d/{token}" in body(got)
+    assert "summary.csv (21 B)" in body(got) and f"/d/{token}" in body(got)
     assert "UTC" in body(got)
     svc.audit.flush()
     sent = [r for r in audit_rows(svc) if r.event == "sent"]

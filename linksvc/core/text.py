@@ -28,3 +28,12 @@ def _escape(match: re.Match[str]) -> str:
 def printable(text: str) -> str:
     """``text`` with control and bidi characters written as ``\\xNN``/``\\uNNNN``."""
     return _UNSAFE.sub(_escape, text)
+
+
+def filesize(size: float) -> str:
+    """A size as people read it: 21 B, 4.0 KiB, 1.5 GiB."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.0f} B"

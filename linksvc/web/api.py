@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response
 
 from .. import access
 from .. import editing
-from .. import notices
+from .. import mailing
 from .. import policy
 from .. import sharing
 from ..core.clock import iso
@@ -254,7 +254,7 @@ def send_link(link_id: str) -> tuple[Response, int]:
     data = _body()
     user = _user()
     to = _optional(data, "to", (str,)) or ""
-    notices.send_link(
+    mailing.send_link(
         services(),
         user,
         link_id,

@@ -27,7 +27,7 @@ from wtforms.validators import Optional
 
 from .. import access
 from .. import editing
-from .. import notices
+from .. import mailing
 from .. import sharing
 from ..core.clock import iso
 from ..core.clock import minutes
@@ -35,6 +35,7 @@ from ..core.durations import format_duration
 from ..core.errors import InvalidInput
 from ..core.errors import LinksvcError
 from ..core.files import covers
+from ..core.text import filesize
 from ..core.text import printable
 from ..db import audit
 from ..policy import MAX_DOWNLOADS
@@ -293,7 +294,7 @@ def send(link_id: str) -> Response:
     """Email the link's URL to someone; limited per user per hour."""
     form = SendForm(prefix="send")
     if form.validate_on_submit():
-        notices.send_link(
+        mailing.send_link(
             services(),
             current(),
             link_id,
@@ -357,10 +358,4 @@ def qr_svg(url: str) -> Markup:
     return Markup(svg)
 
 
-@bp.app_template_filter("filesize")
-def _filesize(size: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size} B"
+bp.app_template_filter("filesize")(filesize)

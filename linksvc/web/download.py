@@ -20,18 +20,17 @@ from flask import Blueprint
 from flask import render_template
 from flask import request
 from flask_login import login_required
-from werkzeug.exceptions import InternalServerError
 
 from .. import access
 from ..core import sending
 from ..core.clock import now
 from ..core.errors import LinksvcError
-from ..core.errors import PasswordRequired
 from ..core.previews import is_preview_bot
 from ..core.sending import FileResponse
 from ..core.signing import Claims
 from ..db.claims import LinkState
 from ..db.claims import PEEK
+from ..gates import claim_request
 from ..gates import genuine
 from ..gates import guard_for
 from ..services import Services
@@ -40,12 +39,12 @@ from .auth import current
 from .clients import client
 from .ext import services
 from .folders import FolderLink
-from .locked import locked_page
 from .recording import claim_mode
 from .recording import decision_for
 from .recording import record_download
 from .recording import Refusal
 from .recording import refuse
+from .recording import rendered
 
 bp = Blueprint("download", __name__)
 #: Where FastLinks leaves its Refusal for the Flask view to render.
@@ -91,15 +90,7 @@ def serve_link(svc: Services, environ: dict[str, Any], token: str) -> Any:
         response = sending.send(environ, path, st, decision, svc.offload)
         mode = claim_mode(environ["REQUEST_METHOD"], decision)
         try:
-            claimed = svc.store.claims.claim(
-                claims,
-                now(),
-                mode,
-                svc.settings["resume_window"],
-                who["remote_addr"],
-                state,
-                guard_for(svc, environ, claims, st),
-            )
+            claimed = claim_request(svc, environ, claims, state, mode, st)
         except BaseException:
             response.close()
             raise
@@ -197,17 +188,7 @@ def link(token: str) -> Any:
         result = folders.folder(svc, request.environ, token, result)
     if isinstance(result, Landing):
         result = landing(svc, request.environ, result.claims, result.state)
-    if isinstance(result, Refusal):
-        if result.error is None:
-            raise InternalServerError()
-        if (
-            type(result.error) is PasswordRequired
-            and request.method == "GET"
-            and not is_preview_bot(request.user_agent.string)
-        ):
-            return locked_page()
-        raise result.error
-    return result
+    return rendered(result)
 
 
 def landing(

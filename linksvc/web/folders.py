@@ -23,7 +23,6 @@ from typing import Any
 from flask import Blueprint
 from flask import render_template
 from flask import request
-from werkzeug.exceptions import InternalServerError
 
 from ..core import sending
 from ..core.clock import now
@@ -31,11 +30,9 @@ from ..core.conditional import decide
 from ..core.conditional import Decision
 from ..core.errors import LinkInvalid
 from ..core.errors import LinksvcError
-from ..core.errors import PasswordRequired
 from ..core.errors import TooManyRequests
 from ..core.files import covers
 from ..core.offload import offload
-from ..core.previews import is_preview_bot
 from ..core.signing import Claims
 from ..core.signing import INVALID_LINK
 from ..core.zipstream import CrcCache
@@ -46,19 +43,19 @@ from ..core.zipstream import ZipPlan
 from ..db import crcs
 from ..db.claims import LinkState
 from ..db.claims import PEEK
+from ..gates import claim_request
 from ..gates import genuine
 from ..gates import guard_for
 from ..services import Services
 from .clients import client
 from .ext import services
 from .locked import HEADERS
-from .locked import locked_page
 from .recording import claim_mode
 from .recording import conditional_headers
 from .recording import decision_for
 from .recording import record_download
-from .recording import Refusal
 from .recording import refuse
+from .recording import rendered
 
 bp = Blueprint("folders", __name__)
 #: Files listed on a folder link's page (the zip holds them all).
@@ -185,15 +182,7 @@ def _zip(
         if decision.status == 206 and len(decision.ranges) > 1:
             decision = Decision(200)  # one range at most: the whole archive
         mode = claim_mode(environ["REQUEST_METHOD"], decision)
-        claimed = svc.store.claims.claim(
-            claims,
-            now(),
-            mode,
-            svc.settings["resume_window"],
-            who["remote_addr"],
-            state,
-            guard_for(svc, environ, claims, None),
-        )
+        claimed = claim_request(svc, environ, claims, state, mode, None)
         if decision.status in (200, 206):
             cache.prefetch(members)
     except LinksvcError as exc:
@@ -235,37 +224,14 @@ def member(token: str, member: str) -> Any:
         response = sending.send(environ, real, st, decision, svc.offload)
         mode = claim_mode(environ["REQUEST_METHOD"], decision)
         try:
-            claimed = svc.store.claims.claim(
-                claims,
-                now(),
-                mode,
-                svc.settings["resume_window"],
-                who["remote_addr"],
-                state,
-                guard_for(svc, environ, claims, st),
-            )
+            claimed = claim_request(svc, environ, claims, state, mode, st)
         except BaseException:
             response.close()
             raise
     except LinksvcError as exc:
-        return render(refuse(svc, environ, exc, claims))
+        return rendered(refuse(svc, environ, exc, claims))
     recorded = dataclasses.replace(claims, path=svc.tree.relative(real))
     response.tally.callback = partial(
         record_download, svc, recorded, mode, claimed, decision.status, who
     )
     return response
-
-
-def render(result: Any) -> Any:
-    """A Refusal as its page (the password form for a browser), else as is."""
-    if not isinstance(result, Refusal):
-        return result
-    if result.error is None:
-        raise InternalServerError()
-    if (
-        type(result.error) is PasswordRequired
-        and request.method == "GET"
-        and not is_preview_bot(request.user_agent.string)
-    ):
-        return locked_page()
-    raise result.error

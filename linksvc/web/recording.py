@@ -11,12 +11,16 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from flask import request
+from werkzeug.exceptions import InternalServerError
+
 from ..core.conditional import decide
 from ..core.conditional import Decision
 from ..core.conditional import make_etag
 from ..core.errors import LinksvcError
 from ..core.errors import PasswordRequired
 from ..core.errors import TooManyRequests
+from ..core.previews import is_preview_bot
 from ..core.signing import Claims
 from ..db.claims import COUNT
 from ..db.claims import COUNTED
@@ -25,6 +29,7 @@ from ..db.claims import PEEK
 from ..db.claims import RESUME
 from ..services import Services
 from .clients import client
+from .locked import locked_page
 
 #: The request headers RFC 9110 preconditions and ranges read, by WSGI name.
 _CONDITIONAL = {
@@ -106,24 +111,16 @@ def refuse(
     Being asked for a link's password is a page, not a refusal: it is
     recorded as one (event "page") and not held against the client."""
     who = client(environ)
-    if type(exc) is PasswordRequired:
-        svc.audit.record(
-            "page",
-            exc.code,
-            fold=True,
-            link_id=claims.link_id if claims else None,
-            path=claims.path if claims else None,
-            status=exc.status,
-            **who,
-        )
-        return Refusal(exc, claims)
-    wait = svc.refusals.hit(who["remote_addr"])
-    if wait is not None:
-        exc = TooManyRequests(
-            "Too many refused requests from your address; try again later.", wait
-        )
+    event = "page"
+    if type(exc) is not PasswordRequired:
+        event = "refused"
+        wait = svc.refusals.hit(who["remote_addr"])
+        if wait is not None:
+            exc = TooManyRequests(
+                "Too many refused requests from your address; try again later.", wait
+            )
     svc.audit.record(
-        "refused",
+        event,
         exc.code,
         fold=True,
         link_id=claims.link_id if claims else None,
@@ -132,3 +129,19 @@ def refuse(
         **who,
     )
     return Refusal(exc, claims)
+
+
+def rendered(result: Any) -> Any:
+    """What a view answers for a result: a Refusal becomes its error page (a
+    browser asked for a password gets the form), anything else is as is."""
+    if not isinstance(result, Refusal):
+        return result
+    if result.error is None:
+        raise InternalServerError()
+    if (
+        type(result.error) is PasswordRequired
+        and request.method == "GET"
+        and not is_preview_bot(request.user_agent.string)
+    ):
+        return locked_page()
+    raise result.error

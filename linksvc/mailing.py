@@ -1,0 +1,98 @@
+"""Sending a link's URL to someone by email, from the dashboard or the API;
+no Flask. The message is queued in the outbox (delivery.py sends it); the
+address is kept with the link, for reminders (notices.py) and the audit.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from sqlalchemy import update
+
+from . import sharing
+from .accounts import EMAIL
+from .core.clock import minutes
+from .core.clock import now as clock_now
+from .core.errors import InvalidInput
+from .core.errors import TooManyRequests
+from .core.text import filesize
+from .db.outbox import queue
+from .db.schema import links
+from .services import Services
+
+#: Addresses remembered per link for reminders (the latest ones).
+MAX_SENT_TO = 20
+
+
+def send_link(
+    svc: Services,
+    by: Any,
+    link_id: str,
+    to: str,
+    message: str = "",
+    base_url: str | None = None,
+    **client: str,
+) -> None:
+    """Email a link's URL to ``to`` (at most ``send_limit`` per user): the
+    message names the file, its size and expiry; the address is kept with
+    the link (reminders) and in the audit."""
+    to = (to or "").strip()
+    if len(to) > 254 or not EMAIL.fullmatch(to):
+        raise InvalidInput(f"{to[:80]!r} is not an email address.")
+    if len(message or "") > 1000:
+        raise InvalidInput("The message may have at most 1000 characters.")
+    link = sharing.visible_link(svc, by, link_id)
+    url = sharing.shareable_url(svc, link, base_url)
+    if url is None:
+        raise InvalidInput("Only a link that still works can be sent.")
+    if not svc.settings["smtp_host"]:
+        raise InvalidInput("This server sends no email (smtp_host is not set).")
+    wait = svc.sends.hit(str(by.id))
+    if wait is not None:
+        raise TooManyRequests(
+            "You have sent many links by email; try again later.", wait
+        )
+    if link.folder:
+        size = "a folder"
+    else:
+        size = filesize(svc.tree.file(link.path)[2].st_size)
+    name = link.path.rsplit("/", 1)[-1] + ("/" if link.folder else "")
+    note = f"\n{by.username} wrote:\n{message.strip()}\n" if message.strip() else ""
+    body = (
+        f"{by.username} shared {name} ({size}) with you through linksvc.\n{note}\n"
+        f"Download it before {minutes(link.expires_at)} UTC:\n\n{url}\n"
+    )
+    now = clock_now()
+    addresses = [a for a in link.sent_to.split() if a != to][-(MAX_SENT_TO - 1) :]
+    with svc.store.engine.begin() as conn:
+        conn.execute(
+            update(links)
+            .where(links.c.id == link.id)
+            .values(sent_to=" ".join([*addresses, to]))
+        )
+        queue(
+            conn,
+            [
+                {
+                    "kind": "email",
+                    "key": f"send:{link.id}:{secrets.token_hex(8)}",
+                    "user_id": by.id,
+                    "link_id": link.id,
+                    "event": "sent",
+                    "recipient": to,
+                    "subject": f"{by.username} shared {name} with you",
+                    "body": body,
+                }
+            ],
+            now,
+        )
+    svc.audit.record(
+        "sent",
+        "ok",
+        link_id=link.id,
+        path=link.path,
+        actor=by.username,
+        subject=to[:64],
+        **client,
+    )
