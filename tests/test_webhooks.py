@@ -19,6 +19,7 @@ from linksvc.services import of
 
 from .conftest import Auth
 from .conftest import csrf_token
+from .services import require_binary
 
 
 class Receiver(http.server.BaseHTTPRequestHandler):
@@ -38,6 +39,7 @@ class Receiver(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def receiver(tmp_path):
+    require_binary("openssl", "Debian package openssl")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
         [
