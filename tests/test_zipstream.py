@@ -363,3 +363,88 @@ def test_zip_responses_for_every_decision(tmp_path):
         )
     )
     assert data == b"PK\x05\x06" + bytes(18) and headers["Content-Length"] == "22"
+
+
+def test_exactly_4_gib_minus_one_already_needs_zip64():
+    """0xFFFFFFFF is ZIP64's marker, so a size or offset of exactly that
+    must go in the ZIP64 extra too (APPNOTE 4.4.8)."""
+    exact = plan_of(fake("x", FOUR_GIB))
+    local = struct.unpack("<IHHHHHIIIHH", head(exact, 0, 30))
+    assert local[1] == 45 and local[7] == FOUR_GIB and local[10] == 20
+    lead = fake("a", FOUR_GIB - 31)  # the next header starts at 0xFFFFFFFF
+    plan = plan_of(lead, fake("b", 1))
+    assert head(plan, FOUR_GIB, 4) == b"PK\x03\x04"
+    tail = head(plan, plan.cd_offset, plan.size - plan.cd_offset)
+    first = struct.unpack("<IHHHHHHIIIHHHHHII", tail[:46])
+    assert first[2] == 20 and first[11] == 0  # below the marker: plain
+    second = struct.unpack("<IHHHHHHIIIHHHHHII", tail[47:93])
+    assert second[2] == 45 and second[11] == 12 and second[-1] == FOUR_GIB
+    only = plan_of(lead)  # the directory starts at exactly 0xFFFFFFFF
+    assert only.cd_offset == FOUR_GIB
+    assert head(only, only.size - 98, 4) == b"PK\x06\x06"
+    assert struct.unpack("<I", head(only, only.size - 6, 4))[0] == FOUR_GIB
+
+
+def test_dos_times_are_utc_whatever_the_local_zone(monkeypatch):
+    import time
+
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        raw = head(plan_of(fake("x", 0)), 0, 30)
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+    assert struct.unpack("<HH", raw[10:14]) == (DOS_TIME, DOS_DATE)
+
+
+def test_a_range_may_start_on_the_last_byte_of_a_part(tmp_path):
+    plan = ZipPlan(members(tmp_path, FILES), CrcCache().crc)
+    whole = b"".join(plan.stream())
+    first_header = 30 + len("share/a.txt")
+    for start in (first_header - 1, first_header + 5, plan.cd_offset - 1):
+        assert b"".join(plan.stream(start, start + 2)) == whole[start : start + 3]
+
+
+def test_bodiless_answers_and_early_leavers_are_tallied_and_closed(tmp_path):
+    plan = ZipPlan(members(tmp_path, FILES), CrcCache().crc)
+    closed, got = [], []
+    response = zip_response(
+        {"REQUEST_METHOD": "HEAD"},
+        plan,
+        "a.zip",
+        Decision(200),
+        '"z"',
+        0,
+        lambda: closed.append("head"),
+    )
+    response.tally.callback = lambda sent, complete: got.append((sent, complete))
+    run(response, "HEAD")
+    assert closed == ["head"] and got == [(0, True)]
+    response = zip_response(
+        {"REQUEST_METHOD": "GET"},
+        plan,
+        "a.zip",
+        Decision(304),
+        '"z"',
+        0,
+        lambda: closed.append("304"),
+    )
+    run(response)
+    assert closed == ["head", "304"]
+    response = zip_response(
+        {"REQUEST_METHOD": "GET"},
+        plan,
+        "a.zip",
+        Decision(200),
+        '"z"',
+        0,
+        lambda: closed.append("left"),
+    )
+    response.tally.callback = lambda sent, complete: got.append((sent, complete))
+    body = response({"REQUEST_METHOD": "GET"}, lambda *a: None)
+    chunks = iter(body)
+    first = next(chunks)
+    next(chunks)
+    body.close()
+    assert closed[-1] == "left" and got[-1] == (len(first), False)

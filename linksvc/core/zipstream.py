@@ -80,7 +80,7 @@ def file_crc(path: str, size: int) -> int:
     return crc
 
 
-def _local_header(m: Member, crc: int, offset: int) -> bytes:
+def _local_header(m: Member, crc: int) -> bytes:
     name = m.name.encode()
     zip64 = m.size >= _MAX32
     extra = struct.pack("<HHQQ", 1, 16, m.size, m.size) if zip64 else b""
@@ -191,7 +191,7 @@ class ZipPlan:
         offset = 0
         for m in self.members:
             self._offsets.append(offset)
-            offset += self._header_size(m, offset) + m.size
+            offset += self._header_size(m) + m.size
         self.cd_offset = offset
         self.cd_size = sum(
             len(_central_entry(m, 0, o))
@@ -204,17 +204,15 @@ class ZipPlan:
         )
 
     @staticmethod
-    def _header_size(m: Member, offset: int) -> int:
+    def _header_size(m: Member) -> int:
         return 30 + len(m.name.encode()) + (20 if m.size >= _MAX32 else 0)
 
     def segments(self) -> Iterator[tuple[int, int, Producer]]:
         """(start, length, produce(skip, count)) for each part of the archive,
         in order: headers and data of each member, then the directory."""
         for m, offset in zip(self.members, self._offsets, strict=True):
-            header_len = self._header_size(m, offset)
-            header = self._bytes(
-                lambda m=m, o=offset: _local_header(m, self.crc_of(m), o)
-            )
+            header_len = self._header_size(m)
+            header = self._bytes(lambda m=m: _local_header(m, self.crc_of(m)))
             yield offset, header_len, header
             yield offset + header_len, m.size, self._file(m)
         yield self.cd_offset, self.size - self.cd_offset, self._bytes(self._directory)
