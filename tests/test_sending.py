@@ -339,3 +339,22 @@ def test_bytes_sent_by_sendfile_count_even_after_the_server_rewinds(file, share)
     body.close()
     assert len(received) == count
     assert got == [(count, share == 1)]
+
+
+def test_the_tallied_file_seeks_like_any_file(file, tmp_path):
+    class Wrapper:
+        def __init__(self, filelike, blksize=8192):
+            self.filelike = filelike
+
+        def close(self):
+            self.filelike.close()
+
+    path, st = file
+    env = {**environ(), "wsgi.file_wrapper": Wrapper}
+    response = send(env, path, st, Decision(200))
+    got = reports(response)
+    body = response(env, lambda *a: None)
+    assert body.filelike.seek(0, os.SEEK_END) == len(DATA)
+    assert body.filelike.seek(-6, os.SEEK_CUR) == len(DATA) - 6
+    body.close()
+    assert got == [(len(DATA), True)]  # the furthest position counts

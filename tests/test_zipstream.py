@@ -371,6 +371,9 @@ def test_exactly_4_gib_minus_one_already_needs_zip64():
     exact = plan_of(fake("x", FOUR_GIB))
     local = struct.unpack("<IHHHHHIIIHH", head(exact, 0, 30))
     assert local[1] == 45 and local[7] == FOUR_GIB and local[10] == 20
+    assert exact.cd_offset == 30 + 1 + 20 + FOUR_GIB
+    entry = head(exact, exact.cd_offset, 46 + 1 + 20)
+    assert struct.unpack("<HHQQ", entry[47:]) == (1, 16, FOUR_GIB, FOUR_GIB)
     lead = fake("a", FOUR_GIB - 31)  # the next header starts at 0xFFFFFFFF
     plan = plan_of(lead, fake("b", 1))
     assert head(plan, FOUR_GIB, 4) == b"PK\x03\x04"
