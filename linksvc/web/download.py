@@ -30,7 +30,6 @@ from ..core.sending import FileResponse
 from ..core.signing import Claims
 from ..db.claims import LinkState
 from ..db.claims import PEEK
-from ..gates import claim_request
 from ..gates import genuine
 from ..gates import guard_for
 from ..services import Services
@@ -39,12 +38,12 @@ from .auth import current
 from .clients import client
 from .ext import services
 from .folders import FolderLink
-from .recording import claim_mode
 from .recording import decision_for
 from .recording import record_download
 from .recording import Refusal
 from .recording import refuse
 from .recording import rendered
+from .recording import send_claimed
 
 bp = Blueprint("download", __name__)
 #: Where FastLinks leaves its Refusal for the Flask view to render.
@@ -86,18 +85,13 @@ def serve_link(svc: Services, environ: dict[str, Any], token: str) -> Any:
         ):
             return Landing(claims, state)
         _, path, st = svc.tree.file(claims.path)
-        decision = decision_for(environ, st)
-        response = sending.send(environ, path, st, decision, svc.offload)
-        mode = claim_mode(environ["REQUEST_METHOD"], decision)
-        try:
-            claimed = claim_request(svc, environ, claims, state, mode, st)
-        except BaseException:
-            response.close()
-            raise
+        response, mode, claimed, status = send_claimed(
+            svc, environ, claims, state, path, st
+        )
     except LinksvcError as exc:
         return refuse(svc, environ, exc, claims)
     response.tally.callback = partial(
-        record_download, svc, claims, mode, claimed, decision.status, who
+        record_download, svc, claims, mode, claimed, status, who
     )
     return response
 

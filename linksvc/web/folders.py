@@ -24,7 +24,6 @@ from flask import Blueprint
 from flask import render_template
 from flask import request
 
-from ..core import sending
 from ..core.clock import now
 from ..core.conditional import decide
 from ..core.conditional import Decision
@@ -52,10 +51,10 @@ from .ext import services
 from .locked import HEADERS
 from .recording import claim_mode
 from .recording import conditional_headers
-from .recording import decision_for
 from .recording import record_download
 from .recording import refuse
 from .recording import rendered
+from .recording import send_claimed
 
 bp = Blueprint("folders", __name__)
 #: Files listed on a folder link's page (the zip holds them all).
@@ -220,18 +219,13 @@ def member(token: str, member: str) -> Any:
         _, real, st = svc.tree.file(f"{claims.path}/{rel}" if claims.path else rel)
         if not covers(owner_grants(svc, claims), svc.tree.relative(real)):
             raise LinkInvalid(INVALID_LINK)
-        decision = decision_for(environ, st)
-        response = sending.send(environ, real, st, decision, svc.offload)
-        mode = claim_mode(environ["REQUEST_METHOD"], decision)
-        try:
-            claimed = claim_request(svc, environ, claims, state, mode, st)
-        except BaseException:
-            response.close()
-            raise
+        response, mode, claimed, status = send_claimed(
+            svc, environ, claims, state, real, st
+        )
     except LinksvcError as exc:
         return rendered(refuse(svc, environ, exc, claims))
     recorded = dataclasses.replace(claims, path=svc.tree.relative(real))
     response.tally.callback = partial(
-        record_download, svc, recorded, mode, claimed, decision.status, who
+        record_download, svc, recorded, mode, claimed, status, who
     )
     return response

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from flask import request
 from werkzeug.exceptions import InternalServerError
 
+from ..core import sending
 from ..core.conditional import decide
 from ..core.conditional import Decision
 from ..core.conditional import make_etag
@@ -21,12 +23,15 @@ from ..core.errors import LinksvcError
 from ..core.errors import PasswordRequired
 from ..core.errors import TooManyRequests
 from ..core.previews import is_preview_bot
+from ..core.sending import FileResponse
 from ..core.signing import Claims
 from ..db.claims import COUNT
 from ..db.claims import COUNTED
 from ..db.claims import DEFERRED
+from ..db.claims import LinkState
 from ..db.claims import PEEK
 from ..db.claims import RESUME
+from ..gates import claim_request
 from ..services import Services
 from .clients import client
 from .locked import locked_page
@@ -71,6 +76,29 @@ def claim_mode(method: str, decision: Decision) -> str:
     if method != "GET" or decision.status not in (200, 206):
         return PEEK
     return COUNT if decision.starts_at_zero else RESUME
+
+
+def send_claimed(
+    svc: Services,
+    environ: dict[str, Any],
+    claims: Claims,
+    state: LinkState | None,
+    path: Path,
+    st: os.stat_result,
+) -> tuple[FileResponse, str, str, int]:
+    """The response for one file of a link, and the claim that allows it:
+    (response, claim mode, what the claim did, status). The file is opened
+    before the claim, so nothing is counted for a response that cannot be
+    sent; a refused claim closes it unsent."""
+    decision = decision_for(environ, st)
+    response = sending.send(environ, path, st, decision, svc.offload)
+    mode = claim_mode(environ["REQUEST_METHOD"], decision)
+    try:
+        claimed = claim_request(svc, environ, claims, state, mode, st)
+    except BaseException:
+        response.close()
+        raise
+    return response, mode, claimed, decision.status
 
 
 def record_download(
