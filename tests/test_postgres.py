@@ -62,3 +62,54 @@ def test_api_on_postgres(pg_app):
     assert created.status_code == 201
     listed = client.get("/api/v1/links", headers=headers).get_json()
     assert listed["total"] == 1
+
+
+def test_link_options_folders_and_notices_on_postgres(pg_app, frozen, tree):
+    """This round's writes on PostgreSQL: edits, groups, the outbox (queue
+    once, hold, reminders marked once), CRCs kept for zips."""
+    import io
+    import zipfile
+
+    from linksvc import delivery
+    from linksvc import editing
+    from linksvc import notices
+    from linksvc import policy
+
+    svc = services_of(pg_app)
+    client = pg_app.test_client()
+    svc.store.users.set_email("admin", "admin@example.org")
+    with pg_app.app_context():
+        admin = svc.store.users.by_name("admin")
+        link, token = sharing.create_link(
+            svc, admin, "reports/q3", "1d", notify=True, max_downloads=3
+        )
+    policy.add_group(svc, "ops", max_expiry="2d")
+    policy.join_group(svc, "ops", "admin")
+    edited = editing.edit_link(svc, admin, link.id, expires="2d", password="six six")
+    assert edited.has_password and edited.expires_at > link.expires_at
+    editing.edit_link(svc, admin, link.id, password=None)
+    first = client.get(f"/d/{token}?zip=1")
+    assert first.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(first.data)) as archive:
+        assert archive.testzip() is None
+    again = client.get(f"/d/{token}?zip=1", headers={"Range": "bytes=10-"})
+    assert again.status_code == 206 and again.data == first.data[10:]
+    from sqlalchemy import func
+    from sqlalchemy import select
+
+    from linksvc.db.schema import crcs
+
+    with svc.store.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(crcs)).scalar() >= 1
+    svc.audit.flush()
+    with pg_app.app_context():
+        _, quiet = sharing.create_link(svc, admin, "readme.txt", "1d")
+    frozen.tick(timedelta(hours=1))
+    assert notices.remind(svc, int(frozen().timestamp())) == 1  # the unused one
+    assert notices.remind(svc, int(frozen().timestamp())) == 0
+    events = sorted(m.event for m in svc.store.outbox.list())
+    assert events == ["first_download", "reminder"]
+    held = svc.store.outbox.hold_due(int(frozen().timestamp()), ("email",))
+    assert len(held) == 2
+    assert svc.store.outbox.hold_due(int(frozen().timestamp()), ("email",)) == []
+    assert delivery.run_once(svc) == (0, 0)  # no smtp_host: email waits
