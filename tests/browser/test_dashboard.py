@@ -170,9 +170,13 @@ def test_times_are_local_with_utc_in_the_tooltip(chromium, site):
     page = context.new_page()
     log_in(page, "admin", "admin-password-1")
     page.get_by_role("link", name="All links").click()
+    from playwright.sync_api import expect
+
     first = page.locator("time[datetime]").first
     utc = first.get_attribute("title")
     assert utc.endswith(" UTC")
+    # app.js rewrites the time once the page has loaded: wait for it.
+    expect(first).not_to_contain_text("UTC")
     shown = first.inner_text()
     assert shown != utc and "UTC" not in shown  # local (UTC+9) without the label
     context.close()
