@@ -2,6 +2,7 @@
 who types it, editing a live link, and the admin's groups page."""
 
 import pytest
+from playwright.sync_api import expect
 
 from .conftest import accessible
 from .conftest import log_in
@@ -26,13 +27,13 @@ def test_share_with_a_password_and_the_recipient_unlocks_it(
     other = recipient.new_page()
     response = other.goto(url)
     assert response.status == 403
-    assert other.get_by_role("heading", name="Password required").is_visible()
+    expect(other.get_by_role("heading", name="Password required")).to_be_visible()
     assert "summary.csv" not in other.content()
     accessible(other)
     shoot(other, "password")
     other.get_by_label("Password").fill("not the one")
     other.get_by_role("button", name="Unlock").click()
-    assert other.get_by_text("That is not the link's password.").is_visible()
+    expect(other.get_by_text("That is not the link's password.")).to_be_visible()
     other.get_by_label("Password").fill("read it out")
     with other.expect_download() as info:
         other.get_by_role("button", name="Unlock").click()
@@ -50,9 +51,9 @@ def test_share_with_a_password_and_the_recipient_unlocks_it(
     page.get_by_label("Download limit").fill("5")
     page.get_by_label("Remove the password").check()
     page.get_by_role("button", name="Save changes").click()
-    assert page.get_by_text("the link's URL is unchanged").is_visible()
-    assert page.get_by_text("max_downloads: no limit → 5").is_visible()
-    assert page.get_by_text("password removed").is_visible()
+    expect(page.get_by_text("the link's URL is unchanged")).to_be_visible()
+    expect(page.get_by_text("max_downloads: no limit → 5")).to_be_visible()
+    expect(page.get_by_text("password removed")).to_be_visible()
     shoot(page, "link-edited")
     assert page.get_by_label("Link to reports/q3/summary.csv").input_value() == url
 
@@ -68,13 +69,13 @@ def test_an_admin_sets_a_group_policy_its_members_see(chromium, browser_page, si
     page.get_by_role("button", name="Add group").click()
     page.get_by_label("User name").fill("alice")
     page.get_by_role("button", name="Add member").click()
-    assert page.get_by_text("alice is now in contractors.").is_visible()
+    expect(page.get_by_text("alice is now in contractors.")).to_be_visible()
     accessible(page)
     shoot(page, "group")
     page.get_by_role("button", name="Log out").click()
     log_in(page, "alice", "alice-password-1")
     page.goto("/share/reports/q3/summary.csv")
-    assert page.get_by_text("Your group policy: expiry at most 2d").is_visible()
+    expect(page.get_by_text("Your group policy: expiry at most 2d")).to_be_visible()
     page.get_by_label("Expires after").select_option("7d")
     page.get_by_role("button", name="Create link").click()
     assert page.get_by_text(
@@ -93,14 +94,14 @@ def test_a_shared_folder_lists_its_files_and_downloads_all(
     page.get_by_role("link", name="reports/").click()
     row = page.get_by_role("row").filter(has_text="q3/")
     row.get_by_role("link", name="Share").click()
-    assert page.get_by_text("every file in this folder").is_visible()
+    expect(page.get_by_text("every file in this folder")).to_be_visible()
     page.get_by_role("button", name="Create link").click()
     url = page.get_by_label("Share link").input_value()
 
     recipient = chromium.new_context(accept_downloads=True)
     other = recipient.new_page()
     other.goto(url)
-    assert other.get_by_role("heading", name="q3/").is_visible()
+    expect(other.get_by_role("heading", name="q3/")).to_be_visible()
     accessible(other)
     shoot(other, "folder")
     with other.expect_download() as info:
