@@ -78,9 +78,8 @@ def test_an_admin_sets_a_group_policy_its_members_see(chromium, browser_page, si
     expect(page.get_by_text("Your group policy: expiry at most 2d")).to_be_visible()
     page.get_by_label("Expires after").select_option("7d")
     page.get_by_role("button", name="Create link").click()
-    assert page.get_by_text(
-        "Group 'contractors' allows links of at most 2d"
-    ).is_visible()
+    refusal = page.get_by_text("Group 'contractors' allows links of at most 2d")
+    expect(refusal).to_be_visible()
 
 
 def test_a_shared_folder_lists_its_files_and_downloads_all(
