@@ -13,6 +13,7 @@ import secrets
 
 from .core.errors import InvalidInput
 from .db.users import User
+from .delivery import check_webhook_url
 from .services import Services
 from .sharing import revoke_many
 
@@ -98,6 +99,20 @@ def set_email(svc: Services, username: str, email: str, actor: str) -> User:
     user = svc.store.users.set_email(username, email)
     _record(svc, "email", user.username, actor)
     return user
+
+
+def set_webhook(
+    svc: Services, user: User, url: str, new_secret: bool, actor: str
+) -> User:
+    """Set (or, with ``url`` empty, remove) ``user``'s webhook. A new signing
+    key is made for a new URL, on request, or when there is none yet."""
+    url = check_webhook_url(svc, url)
+    secret = user.webhook_secret
+    if url and (not secret or new_secret or url != user.webhook_url):
+        secret = secrets.token_hex(32)
+    changed = svc.store.users.set_webhook(user.username, url, secret if url else "")
+    _record(svc, "webhook", user.username, actor, detail=f"webhook: {url or 'none'}")
+    return changed
 
 
 def set_admin(svc: Services, username: str, admin: bool, actor: str) -> User:

@@ -3,8 +3,6 @@ key that signs them) and its delivery history."""
 
 from __future__ import annotations
 
-import secrets
-
 from flask import Blueprint
 from flask import flash
 from flask import redirect
@@ -16,7 +14,7 @@ from wtforms import BooleanField
 from wtforms import StringField
 from wtforms.validators import Length
 
-from .. import delivery
+from .. import accounts
 from ..core.errors import LinksvcError
 from .auth import current
 from .ext import services
@@ -40,23 +38,17 @@ def webhook():
     status = 200
     if form.validate_on_submit():
         try:
-            url = delivery.check_webhook_url(svc, form.url.data or "")
+            changed = accounts.set_webhook(
+                svc, user, form.url.data or "", form.new_secret.data, user.username
+            )
         except LinksvcError as exc:
             form.url.errors = [str(exc)]
             status = 400
         else:
-            secret = user.webhook_secret
-            if url and (not secret or form.new_secret.data or url != user.webhook_url):
-                secret = secrets.token_hex(32)
-            svc.store.users.set_webhook(user.username, url, secret if url else "")
-            svc.audit.record(
-                "user",
-                "webhook",
-                subject=user.username,
-                actor=user.username,
-                detail=f"webhook: {url or 'none'}",
-            )
-            flash("Saved your webhook." if url else "Removed your webhook.", "info")
+            if changed.webhook_url:
+                flash("Saved your webhook.", "info")
+            else:
+                flash("Removed your webhook.", "info")
             return redirect(url_for("webhooks.webhook"))
     elif form.is_submitted():
         status = 400
@@ -64,7 +56,7 @@ def webhook():
     page = render_template(
         "webhook.html",
         form=form,
-        secret=svc.store.users.by_name(user.username).webhook_secret,
+        secret=user.webhook_secret,
         history=history,
     )
     return page, status
