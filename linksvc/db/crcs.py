@@ -8,11 +8,10 @@ lets a resumed or repeated "Download all" on any worker skip that read.
 from __future__ import annotations
 
 from sqlalchemy import Engine
-from sqlalchemy import insert
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from ..core.offload import offload
+from .inserts import insert_new
 from .schema import crcs
 
 #: Keys asked for in one statement.
@@ -34,16 +33,9 @@ def load(engine: Engine, keys: list[str]) -> dict[str, int]:
 def save(engine: Engine, found: dict[str, int]) -> None:
     """Store new CRCs; one already stored (another worker) is left as it is."""
     rows = [{"key": k, "crc": v} for k, v in found.items() if len(k) <= 1200]
-    if not rows:
-        return
-    known = set(load(engine, [r["key"] for r in rows]))
-    rows = [r for r in rows if r["key"] not in known]
-    try:
+    if rows:
         with engine.begin() as conn:
-            if rows:
-                conn.execute(insert(crcs), rows)
-    except IntegrityError:
-        pass  # stored meanwhile by another worker: the same values
+            insert_new(conn, crcs, rows)
 
 
 def loader(engine: Engine):

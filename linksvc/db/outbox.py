@@ -19,9 +19,8 @@ from sqlalchemy import Engine
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects import sqlite
 
+from .inserts import insert_new
 from .schema import outbox
 
 #: Sends tried before a message is given up.
@@ -58,14 +57,11 @@ def backoff(attempts: int) -> int:
 
 def queue(conn: Connection, messages: list[dict[str, Any]], now: int) -> None:
     """Add messages; one whose key is queued already is left out."""
-    if not messages:
-        return
     rows = [
         {"created_at": now, "due_at": now, "attempts": 0, "last_error": "", **m}
         for m in messages
     ]
-    dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
-    conn.execute(dialect.insert(outbox).on_conflict_do_nothing(), rows)
+    insert_new(conn, outbox, rows)
 
 
 class Outbox:
@@ -94,16 +90,21 @@ class Outbox:
                     select(outbox.c.id).where(*ready).order_by(outbox.c.id).limit(limit)
                 ).scalars()
             )
-        held = []
-        for message_id in ids:
-            with self.engine.begin() as conn:
-                got = conn.execute(
+        if not ids:
+            return []
+        # One statement holds them all; a message another sender held since
+        # the SELECT no longer matches ``ready`` and is left to it.
+        with self.engine.begin() as conn:
+            held = (
+                conn.execute(
                     update(outbox)
-                    .where(outbox.c.id == message_id, *ready)
+                    .where(outbox.c.id.in_(ids), *ready)
                     .values(locked_until=now + HOLD, attempts=outbox.c.attempts + 1)
-                ).rowcount
-            if got:
-                held.append(message_id)
+                    .returning(outbox.c.id)
+                )
+                .scalars()
+                .all()
+            )
         return self._messages(outbox.c.id.in_(held)) if held else []
 
     def sent(self, message_id: int, now: int) -> None:
