@@ -82,10 +82,6 @@ def edit_link(
             changes["expires_at"] = at
             said.append(f"expires_at: {minutes(link.expires_at)} → {minutes(at)} UTC")
     if max_downloads is not UNCHANGED:
-        if link.max_downloads is None:
-            # Downloads of an unlimited link are counted in batches: add
-            # this process's pending ones before a limit starts to count.
-            svc.audit.flush(timeout=2)
         limit = download_limit(max_downloads)
         if limit is None and policy.max_downloads:
             raise PolicyRefused(
@@ -93,6 +89,10 @@ def edit_link(
                 "on every link."
             )
         policy.downloads(limit)
+        if link.max_downloads is None and limit is not None:
+            # Downloads of an unlimited link are counted in batches: add
+            # this process's pending ones before a limit starts to count.
+            svc.audit.flush(timeout=2)
         if limit != link.max_downloads:
             changes["max_downloads"] = limit
             was = _shown(link.max_downloads)

@@ -297,31 +297,29 @@ def remind(svc: Services, now: int) -> int:
                         body,
                     )
                 )
-            for address in link.sent_to.split():
-                reminder = _recipient_reminder(svc, link, address, when)
-                if reminder is not None:
-                    messages.append(reminder)
+            if link.sent_to:
+                messages += _recipient_reminders(svc, link, when)
         queue(conn, messages, now)
     return len(reminded)
 
 
-def _recipient_reminder(
-    svc: Services, link: Any, address: str, when: str
-) -> dict | None:
+def _recipient_reminders(svc: Services, link: Any, when: str) -> list[dict]:
+    """One reminder for each address the link was sent to, with its URL."""
     try:
         url = sharing.shareable_url(svc, svc.store.links.get(link.id))
     except ValueError:  # no public_base_url: no URL to remind them of
-        return None
+        return []
     if url is None:
-        return None
+        return []
     body = (
         f"{link.username} shared {_name(link)} with you through linksvc. It has "
         f"not been downloaded yet and the link expires at {when} UTC:\n\n{url}\n"
     )
     subject = f"Reminder: {_name(link)} expires soon"
-    return _email(
-        f"remind:{link.id}:{address}", link, "reminder", address, subject, body
-    )
+    return [
+        _email(f"remind:{link.id}:{address}", link, "reminder", address, subject, body)
+        for address in link.sent_to.split()
+    ]
 
 
 def expiries(svc: Services, now: int) -> int:

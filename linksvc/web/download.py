@@ -23,21 +23,21 @@ from flask_login import login_required
 
 from .. import access
 from ..core import sending
-from ..core.clock import now
 from ..core.errors import LinksvcError
 from ..core.previews import is_preview_bot
 from ..core.sending import FileResponse
 from ..core.signing import Claims
 from ..db.claims import LinkState
 from ..db.claims import PEEK
+from ..gates import claim_request
 from ..gates import genuine
-from ..gates import guard_for
 from ..services import Services
 from . import folders
 from .auth import current
 from .clients import client
 from .ext import services
 from .folders import FolderLink
+from .locked import HEADERS as RECIPIENT_HEADERS
 from .recording import decision_for
 from .recording import record_download
 from .recording import Refusal
@@ -107,7 +107,7 @@ def preview(svc: Services, environ: dict[str, Any], token: str) -> Any:
     if isinstance(looked, Refusal):
         return looked
     page = render_template("preview.html", name=claims.path.rsplit("/", 1)[-1])
-    return page, 200, {"Cache-Control": "private, no-store", "X-Robots-Tag": "none"}
+    return page, 200, RECIPIENT_HEADERS
 
 
 def _look(
@@ -126,8 +126,7 @@ def _look(
             st = None
         else:
             _, _, st = svc.tree.file(claims.path)
-        guard = guard_for(svc, environ, claims, st)
-        svc.store.claims.claim(claims, now(), PEEK, state=state, guard=guard)
+        claim_request(svc, environ, claims, state, PEEK, st)
     except LinksvcError as exc:
         return refuse(svc, environ, exc, claims)
     svc.audit.record(
@@ -207,7 +206,7 @@ def landing(
         link=link,
         left=left,
     )
-    return page, 200, {"Cache-Control": "private, no-store", "X-Robots-Tag": "none"}
+    return page, 200, RECIPIENT_HEADERS
 
 
 @bp.route("/protected/<path:filename>", methods=["GET", "HEAD"])

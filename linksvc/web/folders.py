@@ -24,7 +24,6 @@ from flask import Blueprint
 from flask import render_template
 from flask import request
 
-from ..core.clock import now
 from ..core.conditional import decide
 from ..core.conditional import Decision
 from ..core.errors import LinkInvalid
@@ -42,9 +41,9 @@ from ..core.zipstream import ZipPlan
 from ..db import crcs
 from ..db.claims import LinkState
 from ..db.claims import PEEK
+from ..db.links import Link
 from ..gates import claim_request
 from ..gates import genuine
-from ..gates import guard_for
 from ..services import Services
 from .clients import client
 from .ext import services
@@ -79,19 +78,19 @@ class FolderLink:
     state: LinkState | None = None
 
 
-def owner_grants(svc: Services, claims: Claims) -> list[str]:
-    link = svc.store.links.get(claims.link_id)
+def owner_grants(svc: Services, link: Link) -> list[str]:
+    """What the link's owner may share: members are judged by it."""
     owner = svc.store.users.get(link.created_by)
     return owner.effective_grants if owner and not owner.disabled else []
 
 
 def files(
-    svc: Services, claims: Claims, fresh: bool = False
+    svc: Services, claims: Claims, link: Link, fresh: bool = False
 ) -> list[tuple[str, Path, os.stat_result]]:
     """The folder's files, walked on a real thread (a big folder must not
     stall the event loop); the page reuses a listing for LISTING_TTL
     seconds, a zip walks afresh (its sizes and versions must be current)."""
-    grants = owner_grants(svc, claims)
+    grants = owner_grants(svc, link)
     key = (str(svc.tree.root), claims.path, tuple(grants))
     found = _listings.get(key)
     if not fresh and found is not None and found[0] > time.monotonic():
@@ -111,9 +110,9 @@ def folder(
     if "zip=1" in environ.get("QUERY_STRING", "").split("&"):
         return _zip(svc, environ, claims, state)
     try:
-        guard = guard_for(svc, environ, claims, None)
-        svc.store.claims.claim(claims, now(), PEEK, state=state, guard=guard)
-        listed = files(svc, claims)
+        claim_request(svc, environ, claims, state, PEEK, None)
+        link = svc.store.links.get(claims.link_id)
+        listed = files(svc, claims, link)
     except LinksvcError as exc:
         return refuse(svc, environ, exc, claims)
     svc.audit.record(
@@ -125,7 +124,6 @@ def folder(
         status=200,
         **client(environ),
     )
-    link = svc.store.links.get(claims.link_id)
     left = None
     if link.max_downloads is not None:
         left = max(0, link.max_downloads - link.download_count)
@@ -161,7 +159,9 @@ def _zip(
                 st.st_mtime,
                 version_key(str(real), st),
             )
-            for name, real, st in files(svc, claims, fresh=True)
+            for name, real, st in files(
+                svc, claims, svc.store.links.get(claims.link_id), fresh=True
+            )
         ]
         engine = svc.store.engine
         cache = CrcCache(crcs.loader(engine), crcs.saver(engine))
@@ -217,7 +217,8 @@ def member(token: str, member: str) -> Any:
         if not rel:
             raise LinkInvalid(INVALID_LINK)
         _, real, st = svc.tree.file(f"{claims.path}/{rel}" if claims.path else rel)
-        if not covers(owner_grants(svc, claims), svc.tree.relative(real)):
+        link = svc.store.links.get(claims.link_id)
+        if not covers(owner_grants(svc, link), svc.tree.relative(real)):
             raise LinkInvalid(INVALID_LINK)
         response, mode, claimed, status = send_claimed(
             svc, environ, claims, state, real, st

@@ -10,6 +10,7 @@ past the limit. A right password sets a cookie scoped to the link's path.
 from __future__ import annotations
 
 from flask import Blueprint
+from flask import current_app
 from flask import redirect
 from flask import request
 from werkzeug.security import check_password_hash
@@ -72,8 +73,8 @@ def unlock(token: str):
         svc.unlocks.value(link.id, link.password_hash),
         max_age=svc.unlocks.lifetime,
         path=target,
-        secure=request.is_secure
-        or svc.settings["public_base_url"].startswith("https:"),
+        # Secure exactly when the session cookie is (an https public URL).
+        secure=request.is_secure or current_app.config["SESSION_COOKIE_SECURE"],
         httponly=True,
         samesite="Lax",
     )
