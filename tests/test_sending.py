@@ -300,6 +300,17 @@ def test_offloading_a_whole_file_hands_it_over_with_its_type(file, tmp_path):
     assert headers["Content-Type"] == "application/pdf"
 
 
+class KeptFile:
+    """What gunicorn's ``wsgi.file_wrapper`` is: it keeps the file for the
+    server to send with ``socket.sendfile``."""
+
+    def __init__(self, filelike, blksize=8192):
+        self.filelike = filelike
+
+    def close(self):
+        self.filelike.close()
+
+
 @pytest.mark.parametrize("share", [1, 2])
 def test_bytes_sent_by_sendfile_count_even_after_the_server_rewinds(file, share):
     """gunicorn 27 sends with ``socket.sendfile`` and then puts the descriptor
@@ -307,15 +318,8 @@ def test_bytes_sent_by_sendfile_count_even_after_the_server_rewinds(file, share)
     import socket
     import threading
 
-    class Wrapper:  # what gunicorn's wsgi.file_wrapper keeps
-        def __init__(self, filelike, blksize=8192):
-            self.filelike = filelike
-
-        def close(self):
-            self.filelike.close()
-
     path, st = file
-    env = {**environ(), "wsgi.file_wrapper": Wrapper}
+    env = {**environ(), "wsgi.file_wrapper": KeptFile}
     response = send(env, path, st, Decision(200))
     got = reports(response)
     body = response(env, lambda *a: None)
@@ -342,15 +346,8 @@ def test_bytes_sent_by_sendfile_count_even_after_the_server_rewinds(file, share)
 
 
 def test_the_tallied_file_seeks_like_any_file(file, tmp_path):
-    class Wrapper:
-        def __init__(self, filelike, blksize=8192):
-            self.filelike = filelike
-
-        def close(self):
-            self.filelike.close()
-
     path, st = file
-    env = {**environ(), "wsgi.file_wrapper": Wrapper}
+    env = {**environ(), "wsgi.file_wrapper": KeptFile}
     response = send(env, path, st, Decision(200))
     got = reports(response)
     body = response(env, lambda *a: None)
