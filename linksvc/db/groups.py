@@ -64,9 +64,7 @@ class Groups:
 
     def change(self, name: str, **rules: object) -> Group:
         """Set the given rules (a None clears one)."""
-        unknown = set(rules) - set(RULES)
-        if unknown:
-            raise ValueError(f"not a group rule: {sorted(unknown)}")
+        _known(rules)
         group = self.get(name)
         if rules:
             with self.engine.begin() as conn:
@@ -159,10 +157,14 @@ class Groups:
         ]
 
 
-def _defaults(rules: dict[str, object]) -> dict[str, object]:
+def _known(rules: dict[str, object]) -> None:
     unknown = set(rules) - set(RULES)
     if unknown:
         raise ValueError(f"not a group rule: {sorted(unknown)}")
+
+
+def _defaults(rules: dict[str, object]) -> dict[str, object]:
+    _known(rules)
     values = {"password_required": False, "ranges": ""}
     values.update({k: v for k, v in rules.items() if v is not None})
     return values

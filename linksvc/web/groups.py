@@ -28,6 +28,7 @@ from ..policy import MAX_DOWNLOADS
 from .auth import admin_required
 from .auth import current
 from .ext import services
+from .people import ActionForm
 
 bp = Blueprint("groups", __name__, url_prefix="/admin/groups")
 
@@ -53,10 +54,6 @@ class GroupForm(FlaskForm):
 
 class MemberForm(FlaskForm):
     username = StringField("User name", validators=[DataRequired(), Length(max=64)])
-
-
-class ActionForm(FlaskForm):
-    """Only its CSRF token: each action is a POST no other site can forge."""
 
 
 def _rules(form: GroupForm) -> dict:
