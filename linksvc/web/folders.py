@@ -66,7 +66,7 @@ MAX_MEMBERS = 100_000
 LISTING_TTL, LISTINGS = 5, 64
 #: Zips one worker streams at once; more wait (429, Retry-After).
 MAX_ZIPS = 8
-_listings: dict[tuple, tuple[float, list]] = {}
+_listings: dict[tuple, tuple[float, Any]] = {}
 _zips = threading.BoundedSemaphore(MAX_ZIPS)
 
 
@@ -85,21 +85,39 @@ def owner_grants(svc: Services, link: Link) -> list[str]:
 
 
 def files(
-    svc: Services, claims: Claims, link: Link, fresh: bool = False
+    svc: Services, claims: Claims, link: Link
 ) -> list[tuple[str, Path, os.stat_result]]:
-    """The folder's files, walked on a real thread (a big folder must not
-    stall the event loop); the page reuses a listing for LISTING_TTL
-    seconds, a zip walks afresh (its sizes and versions must be current)."""
+    """The folder's files as they are now, walked on a real thread (a big
+    folder must not stall the event loop)."""
     grants = owner_grants(svc, link)
-    key = (str(svc.tree.root), claims.path, tuple(grants))
+    return offload(svc.tree.files_under, claims.path, grants, MAX_MEMBERS)
+
+
+@dataclasses.dataclass(frozen=True)
+class Listing:
+    """What the page shows: the first MAX_LISTED files, and the totals."""
+
+    shown: list[tuple[str, Path, os.stat_result]]
+    count: int
+    total: int
+
+
+def listing(svc: Services, claims: Claims, link: Link) -> Listing:
+    """The page's listing, reused for LISTING_TTL seconds; only what the page
+    shows is kept, so a cached listing stays small however big the folder.
+    (A zip walks afresh: its sizes and versions must be current.)"""
+    key = (str(svc.tree.root), claims.path, tuple(owner_grants(svc, link)))
     found = _listings.get(key)
-    if not fresh and found is not None and found[0] > time.monotonic():
+    if found is not None and found[0] > time.monotonic():
         return found[1]
-    listed = offload(svc.tree.files_under, claims.path, grants, MAX_MEMBERS)
+    listed = files(svc, claims, link)
+    made = Listing(
+        listed[:MAX_LISTED], len(listed), sum(st.st_size for _, _, st in listed)
+    )
     if len(_listings) >= LISTINGS:
         _listings.clear()
-    _listings[key] = (time.monotonic() + LISTING_TTL, listed)
-    return listed
+    _listings[key] = (time.monotonic() + LISTING_TTL, made)
+    return made
 
 
 def folder(
@@ -112,7 +130,7 @@ def folder(
     try:
         claim_request(svc, environ, claims, state, PEEK, None)
         link = svc.store.links.get(claims.link_id)
-        listed = files(svc, claims, link)
+        shown = listing(svc, claims, link)
     except LinksvcError as exc:
         return refuse(svc, environ, exc, claims)
     svc.audit.record(
@@ -130,9 +148,9 @@ def folder(
     page = render_template(
         "folder.html",
         name=claims.path.rsplit("/", 1)[-1] or "protected",
-        files=listed[:MAX_LISTED],
-        count=len(listed),
-        total=sum(st.st_size for _, _, st in listed),
+        files=shown.shown,
+        count=shown.count,
+        total=shown.total,
         token=token,
         link=link,
         left=left,
@@ -160,7 +178,7 @@ def _zip(
                 version_key(str(real), st),
             )
             for name, real, st in files(
-                svc, claims, svc.store.links.get(claims.link_id), fresh=True
+                svc, claims, svc.store.links.get(claims.link_id)
             )
         ]
         engine = svc.store.engine
