@@ -211,3 +211,20 @@ def test_link_create_with_a_recipient_page(runner, client):
     page = client.get(path)
     assert page.mimetype == "text/html" and "readme.txt" in page.get_data(True)
     assert client.get(path + "?download=1").data == b"hello from the protected tree\n"
+
+
+def test_link_ids_never_start_like_an_option(monkeypatch, svc, runner, app):
+    """An id starting with "-" could not be given to `linksvc link edit`."""
+    import secrets
+
+    from linksvc import sharing
+
+    drawn = iter(["-dashFirst123456", "plainAfter123456"])
+    monkeypatch.setattr(secrets, "token_urlsafe", lambda n: next(drawn))
+    with app.app_context():
+        admin = svc.store.users.by_name("admin")
+        link, _ = sharing.create_link(svc, admin, "readme.txt", "1h")
+    assert link.id == "plainAfter123456"
+    monkeypatch.undo()
+    result = runner.invoke(cli, ["link", "edit", link.id, "--note", "ok"])
+    assert result.exit_code == 0, result.output

@@ -26,6 +26,15 @@ from .schema import users
 LINK_ID_BYTES = 12
 
 
+def new_link_id() -> str:
+    """96 random bits, URL-safe, never starting with ``-``: the command line
+    would read such an id as an option (``linksvc link edit -x…``)."""
+    while True:
+        link_id = secrets.token_urlsafe(LINK_ID_BYTES)
+        if not link_id.startswith("-"):
+            return link_id
+
+
 @dataclass(frozen=True)
 class Link:
     id: str
@@ -90,7 +99,7 @@ class Links:
         folder: bool = False,
         notify: bool = False,
     ) -> Link:
-        link_id = secrets.token_urlsafe(LINK_ID_BYTES)
+        link_id = new_link_id()
         with self.engine.begin() as conn:
             conn.execute(
                 insert(links).values(
