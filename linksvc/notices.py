@@ -264,7 +264,8 @@ def _used_up(svc: Services, link: Any) -> dict:
 def remind(svc: Services, now: int) -> int:
     """Queue reminders of links not downloaded that expire within
     ``reminder_before``; each link once, whoever else runs at the same time.
-    Returns how many links were reminded of."""
+    A link that lives no longer than that is not reminded of: the reminder
+    would come as it is made. Returns how many links were reminded of."""
     before = svc.settings["reminder_before"]
     if not before:
         return 0
@@ -273,6 +274,7 @@ def remind(svc: Services, now: int) -> int:
         links.c.download_count == 0,
         links.c.expires_at > now,
         links.c.expires_at <= now + before,
+        links.c.created_at < links.c.expires_at - before,
     )
     with svc.store.engine.begin() as conn:
         reminded = _mark_due(conn, links.c.reminded_at, now, due)

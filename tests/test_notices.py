@@ -11,6 +11,7 @@ from aiosmtpd.controller import Controller
 
 from linksvc import delivery
 from linksvc import mailing
+from linksvc import notices
 from linksvc.cli import cli
 from linksvc.core.errors import InvalidInput
 from linksvc.core.errors import TooManyRequests
@@ -248,3 +249,12 @@ def test_old_messages_are_forgotten_with_the_audit_retention(mail_app, frozen):
     frozen.tick(timedelta(days=91))
     delivery.run_once(svc)
     assert svc.store.outbox.list() == []
+
+
+def test_a_link_shorter_than_the_reminder_time_is_not_reminded_of(mail_app, frozen):
+    app, svc, inbox = mail_app
+    share(app, svc, expires="1d")  # reminder_before is 1d: it would come at once
+    share(app, svc, expires="25h")
+    assert notices.remind(svc, int(frozen().timestamp())) == 0
+    frozen.tick(timedelta(hours=1))
+    assert notices.remind(svc, int(frozen().timestamp())) == 1

@@ -103,7 +103,7 @@ def test_link_options_folders_and_notices_on_postgres(pg_app, frozen, tree):
         assert conn.execute(select(func.count()).select_from(crcs)).scalar() >= 1
     svc.audit.flush()
     with pg_app.app_context():
-        _, quiet = sharing.create_link(svc, admin, "readme.txt", "1d")
+        _, quiet = sharing.create_link(svc, admin, "readme.txt", "25h")
     frozen.tick(timedelta(hours=1))
     assert notices.remind(svc, int(frozen().timestamp())) == 1  # the unused one
     assert notices.remind(svc, int(frozen().timestamp())) == 0
