@@ -69,12 +69,11 @@ def create_app(
     from .web import auth
     from .web import dashboard
     from .web import download
-    from .web import folders
     from .web import groups
     from .web import handlers
     from .web import health
+    from .web import links
     from .web import people
-    from .web import unlock
     from .web import webhooks
     from .web.ext import csrf
 
@@ -123,7 +122,7 @@ def create_app(
     app.extensions[services_module.EXTENSION] = svc
     for problem in private_instance_problems(conf["instance_dir"]):
         app.logger.warning("%s: chmod it so only its owner can read it", problem)
-    wsgi: Callable = download.FastLinks(app.wsgi_app, svc)
+    wsgi: Callable = links.FastLinks(app, app.wsgi_app, svc)
     if conf["trusted_proxies"]:
         # Only as many X-Forwarded-* hops as there are proxies of ours: an
         # outsider's own X-Forwarded-For never names the client.
@@ -139,8 +138,7 @@ def create_app(
     auth.throttle_logins(app)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(download.bp)
-    app.register_blueprint(folders.bp)
-    app.register_blueprint(unlock.bp)
+    app.register_blueprint(links.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(admin.bp)

@@ -14,6 +14,7 @@ from .core.errors import NotGranted
 from .core.files import covers
 from .core.files import Entry
 from .core.files import leads_to_grant
+from .core.files import OpenFile
 from .db.users import User
 from .services import Services
 
@@ -34,6 +35,20 @@ def granted_file(
     if not covers(grants, target):
         raise NotGranted(f"You have no access to {clean!r}.")
     return target, real, st
+
+
+def granted_open(svc: Services, user: User, path: str) -> OpenFile:
+    """The file at ``path``, open, on the terms of :func:`granted_file`: what
+    is sent is the file that was checked (no name opened again)."""
+    clean = svc.tree.clean(path)
+    grants = user.effective_grants
+    if not covers(grants, clean):
+        raise NotGranted(f"You have no access to {clean!r}.")
+    opened = svc.tree.open(clean)
+    if not covers(grants, svc.tree.relative(opened.real)):
+        opened.close()
+        raise NotGranted(f"You have no access to {clean!r}.")
+    return opened
 
 
 def granted_folder(svc: Services, user: User, path: str) -> tuple[str, Path]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from functools import partial
 
 from .core.errors import InvalidInput
 from .db.users import User
@@ -85,9 +86,18 @@ def set_password(
     return user
 
 
+def reauthenticate(svc: Services, user: User, password: str) -> bool:
+    """Whether ``password`` is ``user``'s, asked again before something that
+    outlives the session (a token, a new password): limited per account
+    (``reauth_limit``), so a stolen session cannot guess it; TooManyAttempts
+    past the limit."""
+    verify = partial(svc.passwords.check, "account", user.id)
+    return svc.store.users.authenticate(user.username, password, verify) is not None
+
+
 def change_own_password(svc: Services, user: User, current: str, new: str) -> User:
     """The user's own change: the current password first."""
-    if svc.store.users.authenticate(user.username, current) is None:
+    if not reauthenticate(svc, user, current):
         raise InvalidInput("The current password is not right.")
     return set_password(svc, user.username, new, actor=user.username)
 

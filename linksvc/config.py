@@ -62,6 +62,18 @@ PIN_VERSIONS = False
 #: Wrong (and right) password attempts allowed per link, from anywhere: an
 #: office shares one address, so the limit is the link's, not the client's.
 LINK_PASSWORD_LIMIT = "5 per minute; 30 per hour"
+#: Current-password checks allowed per account (before a token is made or
+#: the password changed): a stolen session cannot guess its own password.
+REAUTH_LIMIT = "5 per minute; 20 per hour"
+#: A "Download all" whose client takes no bytes for this long is dropped,
+#: freeing its slot (a client that never reads cannot hold it).
+SEND_TIMEOUT = "60s"
+#: "Download all" archives one worker makes at once (GET and HEAD: each
+#: walks the folder); one client address may hold a quarter of them.
+ZIP_SLOTS = 8
+#: Cross-Origin-Resource-Policy on files and link pages: "same-origin"
+#: (other sites cannot embed them), "same-site", "cross-origin" or "" (none).
+CROSS_ORIGIN_RESOURCE_POLICY = "same-origin"
 #: How long a right password unlocks a link in that browser.
 UNLOCK_LIFETIME = "1h"
 #: New links tell their owner (by email, when the owner has an address) of
@@ -271,6 +283,13 @@ SCHEMA: dict[str, tuple[Any, Callable[[Any], Any]]] = {
     "pin_versions": (PIN_VERSIONS, _bool),
     "link_password_limit": (LINK_PASSWORD_LIMIT, _limit),
     "unlock_lifetime": (UNLOCK_LIFETIME, _duration),
+    "reauth_limit": (REAUTH_LIMIT, _limit),
+    "send_timeout": (SEND_TIMEOUT, _duration),
+    "zip_slots": (ZIP_SLOTS, _positive(1024)),
+    "cross_origin_resource_policy": (
+        CROSS_ORIGIN_RESOURCE_POLICY,
+        _choice("same-origin", "same-site", "cross-origin", ""),
+    ),
     "notify_first_download": (NOTIFY_FIRST_DOWNLOAD, _bool),
     "smtp_host": (SMTP_HOST, _str),
     "smtp_port": (SMTP_PORT, _positive(65535)),

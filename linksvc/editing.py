@@ -17,6 +17,7 @@ from .core.clock import now as clock_now
 from .core.durations import parse_duration
 from .core.durations import parse_instant
 from .core.errors import AlreadyRevoked
+from .core.errors import EditConflict
 from .core.errors import InvalidInput
 from .core.errors import PolicyRefused
 from .db.links import Link
@@ -49,6 +50,7 @@ def edit_link(
     note: str = UNCHANGED,
     password: str | None = UNCHANGED,
     ranges: str | list[str] | None = UNCHANGED,
+    revision: str | None = None,
     actor: str = "",
     **client: str,
 ) -> Link:
@@ -59,8 +61,15 @@ def edit_link(
     expired link, as the owner could share it again anyway. A revoked link
     stays revoked. The owner's group policy applies as when it was made;
     the audit records what changed (never the password) and who changed it.
+    With ``revision`` (what the form or client last saw), an edit of a link
+    changed since is refused (EditConflict) rather than undoing that change.
     """
     link = sharing.visible_link(svc, by, link_id)
+    if revision is not None and revision != link.revision:
+        raise EditConflict(
+            f"Link {link.id} was changed by someone else since you loaded it; "
+            "its current settings are shown: look at them and save again."
+        )
     if link.revoked_at is not None:
         raise AlreadyRevoked(f"Link {link.id} is revoked; it cannot be changed.")
     owner = svc.store.users.get(link.created_by) or by

@@ -19,6 +19,8 @@ from .core.throttle import Throttle
 from .core.unlock import Unlocks
 from .db.audit import AuditLog
 from .db.store import Store
+from .links.slots import ZipSlots
+from .passwords import PasswordCheck
 
 #: Where the app keeps its Services.
 EXTENSION = "linksvc"
@@ -38,12 +40,15 @@ class Services:
     refusals: Throttle
     #: Failed API-token authentications per client address.
     api_auth: Throttle
-    #: Password attempts per link (settings "link_password_limit").
-    passwords: Throttle
+    #: The one throttled check of passwords (links, accounts, logins).
+    passwords: PasswordCheck
     #: Cookies that say a browser gave a link's password.
     unlocks: Unlocks
     #: Links sent by email, per user (settings "send_limit").
     sends: Throttle
+    #: "Download all" archives this worker makes at once (settings
+    #: "zip_slots").
+    zips: ZipSlots
     #: Who sends file bytes when not linksvc (settings "offload").
     offload: Offload | None = None
 
@@ -72,9 +77,18 @@ def build(settings: dict[str, Any], keyring: KeyRing) -> Services:
         AuditLog(store.engine, settings["audit_retention"]),
         Throttle(limits, settings["refusal_limit"], "refusal"),
         Throttle(limits, settings["api_auth_limit"], "api-auth"),
-        Throttle(limits, settings["link_password_limit"], "link-password"),
+        PasswordCheck(
+            {
+                "link": Throttle(
+                    limits, settings["link_password_limit"], "link-password"
+                ),
+                "account": Throttle(limits, settings["reauth_limit"], "reauth"),
+                "login": None,
+            }
+        ),
         Unlocks(keyring.keys, settings["unlock_lifetime"]),
         Throttle(limits, settings["send_limit"], "send"),
+        ZipSlots(settings["zip_slots"]),
         _offload(settings),
     )
 

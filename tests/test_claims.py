@@ -146,6 +146,6 @@ def test_on_the_event_loop_a_locked_database_is_waited_for_elsewhere(
 
     monkeypatch.setattr(claims_module, "offload", offload)
     assert store.claims.claim(claims, T, COUNT, 0, A) == COUNTED
-    assert handed == ["_claim"]
+    assert handed == ["_count"]
     assert store.links.get(link.id).download_count == 1
     blocker.close()

@@ -83,6 +83,10 @@ def test_environment_overrides_every_key(tmp_path):
         "LINKSVC_WEBHOOK_CA_FILE": "/etc/ssl/ca.pem",
         "LINKSVC_SEND_LIMIT": "3 per hour",
         "LINKSVC_OUTBOX_INTERVAL": "10s",
+        "LINKSVC_REAUTH_LIMIT": "2 per minute",
+        "LINKSVC_SEND_TIMEOUT": "5s",
+        "LINKSVC_ZIP_SLOTS": "3",
+        "LINKSVC_CROSS_ORIGIN_RESOURCE_POLICY": "same-site",
     }
     settings = config.load(path, environ=environ)
     assert settings["protected_dir"] == "/srv/files"
@@ -122,6 +126,9 @@ def test_environment_overrides_every_key(tmp_path):
     assert settings["webhook_ca_file"] == "/etc/ssl/ca.pem"
     assert settings["send_limit"] == "3 per hour"
     assert settings["outbox_interval"] == 10
+    assert settings["reauth_limit"] == "2 per minute"
+    assert (settings["send_timeout"], settings["zip_slots"]) == (5, 3)
+    assert settings["cross_origin_resource_policy"] == "same-site"
     assert set(config.SCHEMA) == {
         key.removeprefix("LINKSVC_").lower() for key in environ
     } | {"instance_dir", "default_expiry"}

@@ -8,6 +8,7 @@ from linksvc.services import of as services_of
 
 from .conftest import audit_rows
 from .conftest import BIG_SIZE
+from .conftest import csrf_token
 from .conftest import link_row
 from .conftest import SECRET
 
@@ -283,20 +284,35 @@ def test_a_recipient_page_shows_the_file_and_counts_nothing(client, make_link, s
     assert page.status_code == 200 and page.mimetype == "text/html"
     text = page.get_data(as_text=True)
     assert "big.bin" in text and "3.0 MiB" in text and "2 downloads left" in text
-    assert 'href="?download=1"' in text and page.headers["Referrer-Policy"] == (
-        "no-referrer"
-    )
+    # A limited link's Download button is a form: no URL a scanner could GET.
+    assert '<form method="post">' in text and "?download=1" not in text
+    assert page.headers["Referrer-Policy"] == "no-referrer"
     assert client.head(f"/d/{token}").status_code == 200
+    # The old ?download=1 shows the page too, and counts nothing.
+    again = client.get(f"/d/{token}?download=1")
+    assert again.status_code == 200 and again.mimetype == "text/html"
     assert link_row(svc).download_count == 0
-    download = client.get(f"/d/{token}?download=1")
+    form = {"csrf_token": csrf_token(client, f"/d/{token}")}
+    download = client.post(f"/d/{token}", data=form)
     assert download.status_code == 200 and len(download.data) == BIG_SIZE
     assert link_row(svc).download_count == 1
     assert "1 download left" in client.get(f"/d/{token}").get_data(as_text=True)
-    client.get(f"/d/{token}?download=1")
+    client.post(f"/d/{token}", data=form)
     used = client.get(f"/d/{token}")
     assert used.status_code == 410 and "Link used up" in used.get_data(as_text=True)
+    assert client.post(f"/d/{token}", data=form).status_code == 410
     events = [r.event for r in audit_rows(svc)]
     assert events.count("download") == 2 and "page" in events
+
+
+def test_an_unlimited_recipient_page_keeps_its_plain_download_link(
+    client, make_link, svc
+):
+    token = make_link("readme.txt", recipient_page=True)
+    page = client.get(f"/d/{token}").get_data(as_text=True)
+    assert 'href="?download=1"' in page
+    got = client.get(f"/d/{token}?download=1")
+    assert got.data == b"hello from the protected tree\n"
 
 
 def test_without_the_choice_a_link_downloads_at_once(client, make_link):

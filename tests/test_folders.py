@@ -174,22 +174,31 @@ def test_the_api_shares_folders(client, runner, folder):
     assert client.get(f"/d/{token}/summary.csv").data == b"quarter,revenue\nQ3,1\n"
 
 
-def test_a_worker_streams_a_bounded_number_of_zips_at_once(
-    client, make_link, folder, monkeypatch
+def test_a_worker_makes_a_bounded_number_of_zips_shared_between_addresses(
+    make_app, folder
 ):
-    import threading
+    from linksvc import sharing
+    from linksvc.services import of
 
-    from linksvc.web import folders
-
-    monkeypatch.setattr(folders, "_zips", threading.BoundedSemaphore(1))
-    token = make_link("reports/q3", user="alice")
-    first = client.get(f"/d/{token}?zip=1", buffered=False)
-    assert first.status_code == 200
-    busy = client.get(f"/d/{token}?zip=1")
+    app = make_app(zip_slots=4)  # a quarter each: one per address
+    svc = of(app)
+    with app.app_context():
+        owner = svc.store.users.by_name("alice")
+        _, token = sharing.create_link(svc, owner, "reports/q3", "1h")
+    one = app.test_client()
+    one.environ_base["REMOTE_ADDR"] = "198.51.100.1"
+    other = app.test_client()
+    other.environ_base["REMOTE_ADDR"] = "198.51.100.2"
+    first = one.get(f"/d/{token}?zip=1", buffered=False)
+    assert first.status_code == 200 and svc.zips.used == 1
+    busy = one.get(f"/d/{token}?zip=1")
     assert busy.status_code == 429 and busy.headers["Retry-After"] == "5"
-    assert client.head(f"/d/{token}?zip=1").status_code == 200  # HEAD sends nothing
+    # HEAD walks the folder too: the same bound holds it.
+    assert one.head(f"/d/{token}?zip=1").status_code == 429
+    assert other.get(f"/d/{token}?zip=1").status_code == 200  # not shut out
     first.close()
-    assert client.get(f"/d/{token}?zip=1").status_code == 200
+    assert svc.zips.used == 0
+    assert one.get(f"/d/{token}?zip=1").status_code == 200
 
 
 def test_the_page_reuses_a_listing_briefly_but_a_zip_walks_afresh(

@@ -1,5 +1,6 @@
 """The folders are layers: core and db never reach for Flask, no module imports
-one above its layer, there is no import cycle, and no module is over 400 lines."""
+one above its layer, and there is no import cycle. (No line count splits a
+module: a module holds one concept.)"""
 
 import ast
 import subprocess
@@ -16,9 +17,10 @@ RULES = {
     "accounts",
     "delivery",
     "editing",
-    "gates",
+    "links",
     "mailing",
     "notices",
+    "passwords",
     "policy",
     "sharing",
     "services",
@@ -120,9 +122,3 @@ def test_there_is_no_import_cycle():
     for module in graph:
         if module not in state:
             visit(module, [])
-
-
-def test_no_module_is_over_400_lines():
-    for module, path in modules().items():
-        lines = len(path.read_text().splitlines())
-        assert lines <= 400, f"{module} has {lines} lines"

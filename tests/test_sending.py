@@ -7,6 +7,7 @@ import pytest
 from linksvc.core.conditional import Decision
 from linksvc.core.conditional import make_etag
 from linksvc.core.errors import FileMissing
+from linksvc.core.files import ProtectedTree
 from linksvc.core.sending import attachment
 from linksvc.core.sending import content_type
 from linksvc.core.sending import Offload
@@ -21,6 +22,11 @@ def file(tmp_path):
     path = tmp_path / "data.bin"
     path.write_bytes(DATA)
     return path, path.stat()
+
+
+def opened(path):
+    """The file as the app opens it (the tree's one way: no symlink)."""
+    return ProtectedTree(path.parent).open(path.name)
 
 
 def environ(method="GET"):
@@ -52,7 +58,7 @@ def reports(response):
 
 def test_a_whole_file_with_every_safety_header(file):
     path, st = file
-    response = send(environ(), path, st, Decision(200))
+    response = send(environ(), opened(path), Decision(200))
     got = reports(response)
     status, headers, data = run(response)
     assert status == "200 OK" and data == DATA
@@ -74,7 +80,7 @@ def test_a_whole_file_with_every_safety_header(file):
 
 def test_one_range(file):
     path, st = file
-    response = send(environ(), path, st, Decision(206, [(10, 70009)]))
+    response = send(environ(), opened(path), Decision(206, [(10, 70009)]))
     got = reports(response)
     status, headers, data = run(response)
     assert status == "206 Partial Content" and data == DATA[10:70010]
@@ -86,7 +92,7 @@ def test_one_range(file):
 def test_several_ranges_are_multipart_with_an_exact_length(file):
     path, st = file
     ranges = [(0, 4), (100, 65636), (len(DATA) - 3, len(DATA) - 1)]
-    response = send(environ(), path, st, Decision(206, ranges))
+    response = send(environ(), opened(path), Decision(206, ranges))
     got = reports(response)
     status, headers, data = run(response)
     ctype, _, boundary = headers["Content-Type"].partition("; boundary=")
@@ -102,16 +108,17 @@ def test_several_ranges_are_multipart_with_an_exact_length(file):
     assert got == [(len(data), True)]
 
 
-def test_head_has_the_headers_and_no_body_and_opens_no_file(file):
+def test_head_has_the_headers_and_no_body_and_closes_the_file_at_once(file):
     path, st = file
-    response = send(environ("HEAD"), path, st, Decision(200))
+    one = opened(path)
+    response = send(environ("HEAD"), one, Decision(200))
+    with pytest.raises(OSError):
+        os.fstat(one.fd)  # closed: nothing is read for a HEAD
     got = reports(response)
     status, headers, data = run(response, environ("HEAD"))
     assert status == "200 OK" and data == b""
     assert headers["Content-Length"] == str(len(DATA))
     assert got == [(0, True)]
-    path.unlink()  # no file needed for a HEAD
-    assert send(environ("HEAD"), path, st, Decision(200)).status == 200
 
 
 @pytest.mark.parametrize(
@@ -129,7 +136,7 @@ def test_head_has_the_headers_and_no_body_and_opens_no_file(file):
 )
 def test_bodiless_answers(file, decision, status, length, content_range):
     path, st = file
-    got_status, headers, data = run(send(environ(), path, st, decision))
+    got_status, headers, data = run(send(environ(), opened(path), decision))
     assert got_status == status and data == b""
     assert headers.get("Content-Length") == length
     assert headers.get("Content-Range") == content_range
@@ -141,12 +148,27 @@ def test_a_missing_file_is_file_missing_before_anything_is_sent(file):
     path, st = file
     path.unlink()
     with pytest.raises(FileMissing, match="data.bin"):
-        send(environ(), path, st, Decision(200))
+        opened(path)
+
+
+def test_the_bytes_sent_are_the_opened_files_whatever_its_name_becomes(file, tmp_path):
+    path, st = file
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(b"SECRET")
+    for ranges in ([], [(0, len(DATA) - 1)]):
+        one = opened(path)
+        path.unlink()
+        path.symlink_to(secret)  # swapped after the check
+        decision = Decision(206, ranges) if ranges else Decision(200)
+        _, _, data = run(send(environ(), one, decision))
+        assert data == DATA
+        path.unlink()
+        path.write_bytes(DATA)
 
 
 def test_a_client_that_leaves_early_is_reported_incomplete(file):
     path, st = file
-    response = send(environ(), path, st, Decision(206, [(0, len(DATA) - 1)]))
+    response = send(environ(), opened(path), Decision(206, [(0, len(DATA) - 1)]))
     got = reports(response)
     body = response(environ(), lambda *a: None)
     iterator = iter(body)
@@ -158,7 +180,7 @@ def test_a_client_that_leaves_early_is_reported_incomplete(file):
 
 def test_a_response_given_up_before_sending_reports_nothing(file):
     path, st = file
-    response = send(environ(), path, st, Decision(200))
+    response = send(environ(), opened(path), Decision(200))
     got = reports(response)
     response.close()
     assert got == []
@@ -166,7 +188,7 @@ def test_a_response_given_up_before_sending_reports_nothing(file):
 
 def test_a_file_that_shrank_gives_a_short_body(file):
     path, st = file
-    response = send(environ(), path, st, Decision(206, [(0, len(DATA) - 1)]))
+    response = send(environ(), opened(path), Decision(206, [(0, len(DATA) - 1)]))
     os.truncate(path, 1000)
     got = reports(response)
     _, _, data = run(response)
@@ -246,7 +268,10 @@ def test_offload_headers(tmp_path):
 def test_an_offloaded_response_carries_our_headers_and_no_body(file, tmp_path):
     path, st = file
     response = send(
-        environ(), path, st, Decision(206, [(0, 9)]), Offload("nginx", "/_p", tmp_path)
+        environ(),
+        opened(path),
+        Decision(206, [(0, 9)]),
+        Offload("nginx", "/_p", tmp_path),
     )
     got = reports(response)
     status, headers, data = run(response)
@@ -257,12 +282,14 @@ def test_an_offloaded_response_carries_our_headers_and_no_body(file, tmp_path):
     assert headers["Cache-Control"] == "private, no-store"
     assert got == [(0, None)]
     # What we decide ourselves is still ours to answer.
-    assert send(environ(), path, st, Decision(304), Offload("sendfile")).status == 304
+    assert (
+        send(environ(), opened(path), Decision(304), Offload("sendfile")).status == 304
+    )
 
 
 def test_a_whole_file_is_sent_in_chunks_never_read_whole(file):
     path, st = file
-    body = send(environ(), path, st, Decision(200))(environ(), lambda *a: None)
+    body = send(environ(), opened(path), Decision(200))(environ(), lambda *a: None)
     chunks = list(body)
     body.close()
     assert b"".join(chunks) == DATA
@@ -274,15 +301,14 @@ def test_last_modified_is_the_files_modification_time(file):
 
     path, st = file
     os.utime(path, (1_000_000_000, 1_000_000_000))
-    st = path.stat()
-    _, headers, _ = run(send(environ("HEAD"), path, st, Decision(200)))
+    _, headers, _ = run(send(environ("HEAD"), opened(path), Decision(200)))
     assert headers["Last-Modified"] == http_date(1_000_000_000)
     assert headers["Last-Modified"] == "Sun, 09 Sep 2001 01:46:40 GMT"
 
 
 def test_two_ranges_are_multipart_too(file):
     path, st = file
-    response = send(environ(), path, st, Decision(206, [(0, 1), (10, 11)]))
+    response = send(environ(), opened(path), Decision(206, [(0, 1), (10, 11)]))
     _, headers, data = run(response)
     assert headers["Content-Type"].startswith("multipart/byteranges")
     assert DATA[0:2] in data and DATA[10:12] in data
@@ -293,7 +319,7 @@ def test_offloading_a_whole_file_hands_it_over_with_its_type(file, tmp_path):
     pdf = tmp_path / "report.pdf"
     pdf.write_bytes(b"%PDF")
     response = send(
-        environ(), pdf, pdf.stat(), Decision(200), Offload("nginx", "/_p", tmp_path)
+        environ(), opened(pdf), Decision(200), Offload("nginx", "/_p", tmp_path)
     )
     _, headers, data = run(response)
     assert data == b"" and headers["X-Accel-Redirect"] == "/_p/report.pdf"
@@ -320,7 +346,7 @@ def test_bytes_sent_by_sendfile_count_even_after_the_server_rewinds(file, share)
 
     path, st = file
     env = {**environ(), "wsgi.file_wrapper": KeptFile}
-    response = send(env, path, st, Decision(200))
+    response = send(env, opened(path), Decision(200))
     got = reports(response)
     body = response(env, lambda *a: None)
     count = len(DATA) // share
@@ -348,7 +374,7 @@ def test_bytes_sent_by_sendfile_count_even_after_the_server_rewinds(file, share)
 def test_the_tallied_file_seeks_like_any_file(file, tmp_path):
     path, st = file
     env = {**environ(), "wsgi.file_wrapper": KeptFile}
-    response = send(env, path, st, Decision(200))
+    response = send(env, opened(path), Decision(200))
     got = reports(response)
     body = response(env, lambda *a: None)
     assert body.filelike.seek(0, os.SEEK_END) == len(DATA)

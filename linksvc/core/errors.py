@@ -305,3 +305,8 @@ class TooManyRequests(LinksvcError):
     def __init__(self, message: str, retry_after: int = 60) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class TooManyAttempts(TooManyRequests):
+    """Too many password attempts for one link or account (the one throttled
+    check of passwords, passwords.py)."""

@@ -7,14 +7,18 @@ else in linksvc joins paths. Refusals are exceptions, never ``None``.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import stat
+import time
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from dataclasses import field
 from pathlib import Path
 
+from .errors import FileChanged
 from .errors import FileMissing
 from .errors import PathRefused
 from .text import BIDI_CONTROLS
@@ -27,6 +31,47 @@ MAX_NAME = 255
 #: (``invoice\u202egpj.exe``): such names are refused, never shown.
 _CONTROL = re.compile(f"[\x00-\x1f\x7f-\x9f{BIDI_CONTROLS}]")
 _DRIVE = re.compile(r"^[A-Za-z]:")
+#: Opening a file follows no symlink, on any folder of the way or the file;
+#: O_NONBLOCK so a FIFO put in a file's place cannot hang the open.
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+
+
+@dataclass
+class OpenFile:
+    """A file of the tree, open: what is sent is what was checked, whatever
+    happens to its name afterwards. ``path`` is the clean path asked for,
+    ``real`` where it is."""
+
+    path: str
+    real: Path
+    fd: int
+    st: os.stat_result
+    _closed: bool = field(default=False, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.real.name
+
+    def take(self) -> int:
+        """Hand the descriptor over (to whoever closes it from now on)."""
+        self._closed = True
+        return self.fd
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            os.close(self.fd)
+
+
+def same_file(a: os.stat_result, b: os.stat_result) -> bool:
+    """The same version of the same file: device, inode, size, mtime."""
+    return (a.st_dev, a.st_ino, a.st_size, a.st_mtime_ns) == (
+        b.st_dev,
+        b.st_ino,
+        b.st_size,
+        b.st_mtime_ns,
+    )
 
 
 @dataclass(frozen=True)
@@ -115,46 +160,120 @@ class ProtectedTree:
             raise PathRefused("The path leads outside the protected folder.")
         return clean, real
 
-    def file(self, relpath: str) -> tuple[str, Path, os.stat_result]:
-        """A regular file under root, with its stat; FileMissing otherwise.
+    def open(self, relpath: str) -> OpenFile:
+        """A regular file under root, open, with its stat; FileMissing else.
 
-        The common case costs one ``lstat`` per name below the root: a clean
-        path without symlinks cannot leave the tree. Only a path that passes a
-        symlink is resolved in full and checked to stay inside the root.
+        The file is opened walking from the root one name at a time with
+        ``O_NOFOLLOW``, so no name swapped for a symlink after a check can
+        lead elsewhere: what is checked (``fstat`` of the descriptor) is what
+        is sent. A path that passes a symlink is resolved first, checked to
+        stay inside the root, and its real path opened the same way.
         """
         clean = self.clean(relpath)
-        path = self.root
+        if not clean:
+            raise FileMissing("There is no file at '' (it is not a file).")
         try:
-            for part in clean.split("/"):
-                path = path / part
-                st = os.lstat(path)
-                if stat.S_ISLNK(st.st_mode):
-                    clean, path = self.resolve(clean)
-                    st = path.stat()
-                    break
+            fd = self._open_walk(clean)
+        except OSError as exc:
+            if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
+                raise FileMissing(f"There is no file at {clean!r}.") from None
+            clean, real = self.resolve(clean)  # a symlink on the way
+            try:
+                fd = self._open_walk(self.relative(real))
+            except OSError:
+                raise FileMissing(f"There is no file at {clean!r}.") from None
+        else:
+            real = self.root / clean
+        return self._checked(clean, real, fd)
+
+    def open_real(self, real: Path, expect: os.stat_result | None = None) -> OpenFile:
+        """Open ``real`` (a resolved path under root, as a plan recorded it)
+        following no symlink; with ``expect``, refuse any other version of
+        it (FileChanged): a zip never sends bytes other than those planned."""
+        try:
+            fd = self._open_walk(self.relative(real))
+        except (OSError, ValueError):
+            raise FileMissing(f"There is no file at {real.name!r}.") from None
+        opened = self._checked(self.relative(real), real, fd)
+        if expect is not None and not same_file(opened.st, expect):
+            opened.close()
+            raise FileChanged(f"{real.name!r} changed after it was listed.")
+        return opened
+
+    def open_member(self, folder: str, rel: str) -> OpenFile:
+        """A folder link's file ``rel`` under ``folder``, as its listing has
+        it: no symlinked folder is entered; a symlinked file counts when it
+        leads to a file inside the tree (the caller checks the grants of
+        where it leads, :attr:`OpenFile.real`)."""
+        full = f"{folder}/{rel}" if folder else rel
+        try:
+            return self._checked(full, self.root / full, self._open_walk(full))
+        except OSError as exc:
+            if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
+                raise FileMissing(f"There is no file at {full!r}.") from None
+        parent = full.rsplit("/", 1)[0] if "/" in full else ""
+        try:
+            if parent:
+                os.close(self._open_walk(parent, directory=True))
         except OSError:
-            raise FileMissing(f"There is no file at {clean!r}.") from None
-        if not clean or not stat.S_ISREG(st.st_mode):
+            raise FileMissing(f"There is no file at {full!r}.") from None
+        _, real = self.resolve(full)  # the file itself is a symlink
+        return self.open_real(real)
+
+    def _open_walk(self, clean: str, directory: bool = False) -> int:
+        parts = clean.split("/")
+        dirfd = os.open(self.root, _DIR_FLAGS)
+        try:
+            for part in parts[:-1]:
+                below = os.open(part, _DIR_FLAGS, dir_fd=dirfd)
+                os.close(dirfd)
+                dirfd = below
+            flags = _DIR_FLAGS if directory else _FILE_FLAGS
+            return os.open(parts[-1], flags, dir_fd=dirfd)
+        finally:
+            os.close(dirfd)
+
+    @staticmethod
+    def _checked(clean: str, real: Path, fd: int) -> OpenFile:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            os.close(fd)
             raise FileMissing(f"There is no file at {clean!r} (it is not a file).")
         if st.st_nlink > 1:
+            os.close(fd)
             # Another hard link may sit outside the tree; we cannot tell where.
             raise PathRefused(
                 f"The file {clean!r} has other hard links and is not served."
             )
-        return clean, path, st
+        return OpenFile(clean, real, fd, st)
+
+    def file(self, relpath: str) -> tuple[str, Path, os.stat_result]:
+        """The file's real path under root, its real path and its stat (for
+        checks and listings; what is sent is opened with :meth:`open`)."""
+        opened = self.open(relpath)
+        opened.close()
+        return opened.path, opened.real, opened.st
 
     def files_under(
-        self, relpath: str, grants: list[str], limit: int = 100_000
+        self,
+        relpath: str,
+        grants: list[str],
+        limit: int = 100_000,
+        seconds: float | None = None,
     ) -> list[tuple[str, Path, os.stat_result]]:
         """Every file a folder link shares: (path under the folder, real path,
         stat), sorted, nested folders included. The rules of :meth:`file`
         hold for each: hidden and refused names are left out, symlinks only
         count when their target stays in the tree and ``grants`` cover it,
-        files with other hard links are left out. PathRefused past ``limit``."""
+        files with other hard links are left out. PathRefused past ``limit``
+        files, or when the walk takes longer than ``seconds``."""
         clean, folder = self.folder(relpath)
+        deadline = None if seconds is None else time.monotonic() + seconds
         found: list[tuple[str, Path, os.stat_result]] = []
         pending = [("", folder)]
         while pending:
+            if deadline is not None and time.monotonic() > deadline:
+                raise PathRefused(f"The folder {clean!r} is too big to list in time.")
             prefix, here = pending.pop()
             try:
                 entries = list(os.scandir(here))

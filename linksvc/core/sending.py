@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import mimetypes
-import os
 import secrets
 import unicodedata
 from collections.abc import Callable
@@ -31,7 +30,7 @@ from werkzeug.wsgi import wrap_file
 
 from .conditional import Decision
 from .conditional import make_etag
-from .errors import FileMissing
+from .files import OpenFile
 
 #: Bytes read at a time for ranges.
 CHUNK = 64 * 1024
@@ -187,20 +186,22 @@ class Offload:
 
 def send(
     environ: dict[str, Any],
-    path: Path,
-    st: os.stat_result,
+    opened: OpenFile,
     decision: Decision,
     offload: Offload | None = None,
 ) -> FileResponse:
-    """The response for ``decision`` about ``path``; GET and HEAD alike.
+    """The response for ``decision`` about the open file; GET and HEAD alike.
 
-    A body's file is opened here, before the caller commits to the download:
-    FileMissing now, rather than a broken response later. With ``offload``,
-    a response that would carry the file hands it to the server in front
-    instead; what we decided (refusals, 304, 412, 416) we still answer.
+    The response owns the descriptor from here: it sends from it (never
+    opening the name again) and closes it, or closes it at once when no body
+    goes out. With ``offload``, a response that would carry the file hands
+    it to the server in front instead; what we decided (refusals, 304, 412,
+    416) we still answer.
     """
-    status, size = decision.status, st.st_size
+    status, st, path = decision.status, opened.st, opened.real
+    size = st.st_size
     if offload is not None and status in (200, 206):
+        opened.close()
         return _handed_over(path, offload)
     headers = list(FILE_HEADERS)
     if status != 412:
@@ -211,11 +212,10 @@ def send(
     tally = Tally(decision.body_length(size) if sends_body else 0)
     fh = None
     if sends_body:
-        try:
-            fh = _TalliedFile(path, "rb")
-        except OSError:
-            raise FileMissing(f"No file at {path.name!r}.") from None
+        fh = _TalliedFile(opened.take(), "rb")
         fh.tally = tally
+    else:
+        opened.close()
     body: Any = ClosingIterator((), tally.finish)
     if status == 304:
         pass

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from datetime import UTC
 from typing import Any
+from typing import BinaryIO
 
 from werkzeug.http import http_date
 from werkzeug.wsgi import ClosingIterator
@@ -67,10 +68,21 @@ def _dos_time(mtime: float) -> tuple[int, int]:
     return (t.hour << 11) | (t.minute << 5) | (t.second // 2), date
 
 
-def file_crc(path: str, size: int) -> int:
-    """CRC-32 of the first ``size`` bytes of a file, read in chunks."""
+def open_by_name(m: Member) -> BinaryIO:
+    """Open a member by its path (tests; the app opens through its tree,
+    following no symlink and refusing any other version of the file)."""
+    return open(m.path, "rb")
+
+
+#: Opens a member's file for reading: the app's refuses a swapped file.
+Opener = Callable[[Member], BinaryIO]
+
+
+def file_crc(path: str, size: int, fh: BinaryIO | None = None) -> int:
+    """CRC-32 of the first ``size`` bytes of a file, read in chunks (from
+    ``fh`` when given, which is closed)."""
     crc, left = 0, size
-    with open(path, "rb") as fh:
+    with fh if fh is not None else open(path, "rb") as fh:
         while left > 0:
             chunk = fh.read(min(CHUNK, left))
             if not chunk:
@@ -184,9 +196,15 @@ class ZipPlan:
     asked only for members whose header or central entry is sent.
     """
 
-    def __init__(self, members: Sequence[Member], crc_of: Callable[[Member], int]):
+    def __init__(
+        self,
+        members: Sequence[Member],
+        crc_of: Callable[[Member], int],
+        opener: Opener = open_by_name,
+    ):
         self.members = list(members)
         self.crc_of = crc_of
+        self.opener = opener
         self._offsets: list[int] = []
         offset = 0
         for m in self.members:
@@ -214,7 +232,7 @@ class ZipPlan:
             header_len = self._header_size(m)
             header = self._bytes(lambda m=m: _local_header(m, self.crc_of(m)))
             yield offset, header_len, header
-            yield offset + header_len, m.size, self._file(m)
+            yield offset + header_len, m.size, self._file(m, self.opener)
         yield self.cd_offset, self.size - self.cd_offset, self._bytes(self._directory)
 
     def _directory(self) -> bytes:
@@ -232,9 +250,13 @@ class ZipPlan:
         return produce
 
     @staticmethod
-    def _file(m: Member) -> Producer:
+    def _file(m: Member, opener: Opener) -> Producer:
+        """A member's bytes, from its file opened when they are reached (an
+        opener that refuses a changed file stops the archive: never other
+        bytes under a planned name)."""
+
         def produce(skip: int, count: int) -> Iterator[bytes]:
-            with open(m.path, "rb") as fh:
+            with opener(m) as fh:
                 fh.seek(skip)
                 left = count
                 while left > 0:
@@ -271,7 +293,9 @@ class CrcCache:
         load: Callable[[list[str]], dict[str, int]] | None = None,
         save: Callable[[dict[str, int]], None] | None = None,
         limit: int = 100_000,
+        opener: Opener = open_by_name,
     ) -> None:
+        self.opener = opener
         self._known: dict[str, int] = {}
         self._load, self._save, self._limit = load, save, limit
         self._new: dict[str, int] = {}
@@ -285,7 +309,7 @@ class CrcCache:
     def crc(self, m: Member) -> int:
         found = self._known.get(m.version)
         if found is None:
-            found = offload(file_crc, m.path, m.size)
+            found = offload(lambda: file_crc(m.path, m.size, self.opener(m)))
             self._remember({m.version: found})
             self._new[m.version] = found
         return found

@@ -1,9 +1,9 @@
 """The download claim: what one request for a link does to its row; no Flask.
 
-The download path costs one statement on a connection its thread keeps: a
-limited link is checked and counted in one ``UPDATE … RETURNING`` (so no two
-requests can both take the last download), an unlimited link is only read and
-its count added later, in a batch, by the audit writer (:func:`add_downloads`).
+A request reads the link's row once, on a connection its thread keeps; a
+limited link is then counted in one ``UPDATE … WHERE <allowed> RETURNING``
+(so no two requests can both take the last download); an unlimited link's
+count is added later, in a batch, by the audit writer (:func:`add_downloads`).
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ from .schema import links
 #: Claim modes: a download that starts the file, a range that continues one,
 #: a request that sends no body (HEAD, 304).
 COUNT, RESUME, PEEK = "count", "resume", "peek"
+#: The item a "Download all" is counted for (no path starts with "/").
+ZIP_ITEM = "/zip"
 #: What a claim did: counted it, left the count to the audit writer
 #: (unlimited links), or nothing to count.
 COUNTED, DEFERRED, FREE = "counted", "deferred", "free"
@@ -51,6 +53,10 @@ class LinkState(NamedTuple):
     ranges: str
     version: str | None
     folder: bool
+    #: What the last count was for: a file's path, a member's, or ZIP_ITEM.
+    last_download_item: str | None = None
+    #: The owner's user id (a folder's members are judged by their grants).
+    created_by: int | None = None
 
     @property
     def guarded(self) -> bool:
@@ -63,8 +69,67 @@ class LinkState(NamedTuple):
 Guard = Callable[[LinkState], None]
 
 
+def check_row(
+    claims: Claims, state: LinkState | None, at: int, guard: Guard | None = None
+) -> LinkState:
+    """Whether the row lets the token be used now, or raise why not: its path
+    must be the token's, it must not be revoked, ``at`` must be inside its
+    window, and a guarded row (password, address ranges, pinned version)
+    must pass ``guard`` (without one such a link is refused). Pure."""
+    if state is None or state.path != claims.path:
+        raise LinkInvalid("This is not a link of ours, or it no longer works.")
+    if state.revoked_at is not None:
+        raise LinkRevoked(state.revoked_at)
+    check_window(state.expires_at, state.not_before, at)
+    if state.guarded:
+        if guard is None:
+            raise LinkInvalid("This link cannot be checked here.")
+        guard(state)
+    return state
+
+
+def needs_count(
+    state: LinkState,
+    at: int,
+    mode: str,
+    resume_window: int,
+    client_addr: str,
+    item: str,
+) -> str | None:
+    """What a request in ``mode`` does to an allowed row: None when it must
+    be counted (a limited link), else DEFERRED or FREE; LinkUsedUp when a
+    request that sends nothing asks about a used-up link. Pure.
+
+    On a limited link a RESUME is free only when it continues the download
+    counted last: the same ``item`` (the file, the member or the zip), for
+    the same address, within ``resume_window`` seconds of that count; any
+    other range counts as a download, so no byte goes out uncounted.
+    """
+    limit = state.max_downloads
+    if limit is None:
+        return DEFERRED if mode == COUNT else FREE
+    if mode == RESUME:
+        last_at = state.last_downloaded_at
+        if (
+            state.last_download_addr == client_addr[:64]
+            and state.last_download_item == item
+            and last_at is not None
+            and at - last_at <= resume_window
+        ):
+            return FREE
+    if mode != PEEK:
+        return None
+    if state.download_count >= limit:
+        raise LinkUsedUp(limit)
+    return FREE
+
+
 class DownloadClaims(HotStatements):
     """Claims on links for downloads, each thread on its own connection."""
+
+    def state(self, link_id: str) -> LinkState | None:
+        """The row's state: the one read a request for a link makes."""
+        return self._where_it_may(self._state, link_id)
 
     def claim(
         self,
@@ -75,21 +140,41 @@ class DownloadClaims(HotStatements):
         client_addr: str = "",
         state: LinkState | None = None,
         guard: Guard | None = None,
+        item: str = "",
     ) -> str:
-        """See :meth:`_claim`; run where it cannot stall the event loop.
+        """Allow one request on a link, or raise why not. Returns COUNTED (a
+        limited link, counted here), DEFERRED (an unlimited link's download:
+        the caller adds its count in a batch) or FREE (nothing to count).
+
+        The row decides (:func:`check_row`, :func:`needs_count`): a token
+        re-signed with a leaked key cannot widen a link, and an edit of the
+        row governs at once. ``state`` is the row as the caller read it (read
+        here when None). A limited link is counted in a single ``UPDATE …
+        WHERE <allowed> RETURNING``: check and increment are one atomic
+        statement, so no two requests both take the last download.
 
         On SQLite everything is first tried where it is asked: the event
         loop's connection never waits for a lock (busy timeout 0), so a write
         that finds the database locked gives up at once and is tried again on
         a real thread, which waits up to ``database_timeout``.
         """
-        args = (claims, at, mode, resume_window, client_addr, state, guard)
-        return self._where_it_may(self._claim, *args)
+        if state is None:
+            state = self.state(claims.link_id)
+        check_row(claims, state, at, guard)
+        assert state is not None
+        done = needs_count(state, at, mode, resume_window, client_addr, item)
+        if done is not None:
+            return done
+        if self._where_it_may(self._count, claims, at, client_addr, item):
+            return COUNTED
+        # Counted out, or changed since it was read: say which.
+        check_row(claims, self.state(claims.link_id), at, guard)
+        raise LinkUsedUp(state.max_downloads)
 
     def resolve(self, claims: Claims) -> tuple[Claims, LinkState]:
         """The claims of an opaque token, from its link's row (which is then
         handed to :meth:`claim`, so it is read once)."""
-        state = self._where_it_may(self._state, claims.link_id)
+        state = self.state(claims.link_id)
         if state is None:
             raise LinkInvalid("This is not a link of ours, or it no longer works.")
         return (
@@ -107,86 +192,16 @@ class DownloadClaims(HotStatements):
             state,
         )
 
-    def _claim(
-        self,
-        claims: Claims,
-        at: int,
-        mode: str,
-        resume_window: int,
-        client_addr: str,
-        state: LinkState | None = None,
-        guard: Guard | None = None,
-    ) -> str:
-        """Allow one request on a link, or raise why not. Returns COUNTED (a
-        limited link, counted here), DEFERRED (an unlimited link's download:
-        the caller adds its count in a batch) or FREE (nothing to count).
-
-        The row decides: its path must be the token's, and its expiry, start,
-        revocation, limit and options apply, so a token re-signed with a
-        leaked key cannot widen a link, and an edit of the row governs at
-        once. A guarded row (password, address ranges, pinned version) is
-        checked by ``guard``; without one such a link is refused.
-
-        ``mode`` is COUNT (a download that starts the file), RESUME (a range
-        that continues one) or PEEK (HEAD, 304: free). On a limited link a
-        RESUME is free only for the address that was counted last, within
-        ``resume_window`` seconds of that count; anyone else's range counts
-        as a download, so no byte of a limited link goes out uncounted.
-
-        A limited link is counted in a single ``UPDATE … WHERE <allowed>
-        RETURNING``: check and increment are one atomic statement. The first
-        try, for a token that says "limited", also requires an unguarded row,
-        so the common case costs one statement. An unlimited link has nothing
-        to race for, so it is only read, and the caller adds its count later
-        in a batch (``AuditLog.record(count=…)``).
-        """
-        tried = False
-        if claims.limited and mode == COUNT and state is None:
-            if self._count(_COUNT, claims, at, client_addr):
-                return COUNTED
-            tried = True
-        if state is None:
-            state = self._state(claims.link_id)
-        if state is None or state.path != claims.path:
-            raise LinkInvalid("This is not a link of ours, or it no longer works.")
-        if state.revoked_at is not None:
-            raise LinkRevoked(state.revoked_at)
-        check_window(state.expires_at, state.not_before, at)
-        if state.guarded:
-            if guard is None:
-                raise LinkInvalid("This link cannot be checked here.")
-            guard(state)
-        limit = state.max_downloads
-        if limit is None:
-            return DEFERRED if mode == COUNT else FREE
-        if mode == RESUME:
-            last_at = state.last_downloaded_at
-            if (
-                state.last_download_addr == client_addr
-                and last_at is not None
-                and at - last_at <= resume_window
-            ):
-                return FREE
-        if mode != PEEK:
-            # Not tried yet, or tried with the unguarded-only statement.
-            if (not tried or state.guarded) and self._count(
-                _COUNT_GUARDED, claims, at, client_addr
-            ):
-                return COUNTED
-            raise LinkUsedUp(limit)
-        if state.download_count >= limit:
-            raise LinkUsedUp(limit)
-        return FREE
-
-    def _count(self, statement, claims: Claims, at: int, client_addr: str) -> bool:
+    def _count(self, claims: Claims, at: int, client_addr: str, item: str) -> bool:
         """One atomic count of a limited link; False when nothing was counted."""
         return bool(
             self._run(
-                statement,
+                _COUNT,
                 p_id=claims.link_id,
                 p_path=claims.path,
                 p_at=at,
                 p_addr=client_addr[:64],
+                p_item=item[:1024],
             )
         )
 
@@ -208,7 +223,7 @@ def add_downloads(conn: Connection, counts: dict[str, tuple[int, int]]) -> None:
 
 
 # Built once: the download path should not rebuild SQL expressions per request.
-_COUNT_GUARDED = (
+_COUNT = (
     update(links)
     .where(
         links.c.id == bindparam("p_id"),
@@ -223,12 +238,9 @@ _COUNT_GUARDED = (
         download_count=links.c.download_count + 1,
         last_downloaded_at=bindparam("p_at"),
         last_download_addr=bindparam("p_addr"),
+        last_download_item=bindparam("p_item"),
     )
     .returning(links.c.id)
-)
-#: The same, only for a row without options (the first, blind try).
-_COUNT = _COUNT_GUARDED.where(
-    links.c.password_hash.is_(None), links.c.ranges == "", links.c.version.is_(None)
 )
 _STATE = select(
     links.c.path,
@@ -244,6 +256,8 @@ _STATE = select(
     links.c.ranges,
     links.c.version,
     links.c.folder,
+    links.c.last_download_item,
+    links.c.created_by,
 ).where(links.c.id == bindparam("p_id"))
 _BUMP = (
     update(links)

@@ -5,6 +5,8 @@ What a download does to a link (the atomic count) is claims.py.
 
 from __future__ import annotations
 
+import hashlib
+
 import secrets
 from dataclasses import dataclass
 
@@ -63,6 +65,23 @@ class Link:
     @property
     def has_password(self) -> bool:
         return self.password_hash is not None
+
+    @property
+    def revision(self) -> str:
+        """What an edit form was loaded with: an edit that names another
+        revision is refused (409), so a stale page cannot undo a change."""
+        seen = "|".join(
+            str(v)
+            for v in (
+                self.expires_at,
+                self.max_downloads,
+                self.password_hash,
+                self.ranges,
+                self.note,
+                self.revoked_at,
+            )
+        )
+        return hashlib.sha256(seen.encode()).hexdigest()[:16]
 
     def status(self, now: float) -> str:
         """active, expired, revoked, used up or scheduled, as the dashboard says."""

@@ -61,6 +61,9 @@ links = Table(
     # Who was counted last: a resumed range is free only for them (see
     # links.claim_download); cleared with the audit after audit_retention.
     Column("last_download_addr", String(64)),
+    #: What that count was for (the file, a folder's member, or its zip):
+    #: a range resumes only that.
+    Column("last_download_item", String(1024)),
     Column("revoked_at", BigInteger),
     Column("revoked_by", ForeignKey("users.id")),
     Column("note", Text, nullable=False, default=""),

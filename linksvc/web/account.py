@@ -17,6 +17,7 @@ from wtforms.validators import Length
 
 from .. import accounts
 from ..core.errors import LinksvcError
+from ..core.errors import TooManyRequests
 from .auth import current
 from .auth import start_session
 from .ext import services
@@ -76,6 +77,8 @@ def password():
             changed = accounts.change_own_password(
                 services(), user, form.current.data, form.new.data
             )
+        except TooManyRequests:
+            raise  # 429, not a form error: the limit is the answer
         except LinksvcError as exc:
             form.form_errors.append(str(exc))
         else:
@@ -112,7 +115,7 @@ def tokens():
     # A token outlives the session: whoever makes one proves the password
     # again, so a borrowed or stolen session cannot mint lasting access.
     if form.validate_on_submit():
-        if store.users.authenticate(user.username, form.password.data) is None:
+        if not accounts.reauthenticate(services(), user, form.password.data):
             form.password.errors = ["The password is not right."]
         else:
             token, secret = store.tokens.create(user.id, form.label.data.strip())

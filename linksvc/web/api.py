@@ -65,6 +65,7 @@ def link_json(link: Link) -> dict[str, Any]:
         "opaque": link.opaque,
         "folder": link.folder,
         "notify": link.notify,
+        "revision": link.revision,
     }
 
 
@@ -218,6 +219,7 @@ EDITABLE = {
     "note": (str,),
     "password": (str,),
     "ranges": (list, str),
+    "revision": (str,),
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import partial
 from functools import wraps
 from urllib.parse import urlsplit
 
@@ -230,8 +231,11 @@ def safe_next(target: str | None) -> str:
 def login() -> Response | str:
     form = LoginForm()
     if form.validate_on_submit():
-        user = services().store.users.authenticate(
-            form.username.data, form.password.data
+        svc = services()
+        user = svc.store.users.authenticate(
+            form.username.data,
+            form.password.data,
+            partial(svc.passwords.check, "login", form.username.data),
         )
         if user is not None:
             start_session(user)

@@ -16,6 +16,7 @@ from flask_wtf import FlaskForm
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 from wtforms import BooleanField
+from wtforms import HiddenField
 from wtforms import IntegerField
 from wtforms import PasswordField
 from wtforms import SelectField
@@ -33,6 +34,7 @@ from ..core.clock import iso
 from ..core.clock import minutes
 from ..core.durations import format_duration
 from ..core.errors import InvalidInput
+from ..core.errors import EditConflict
 from ..core.errors import LinksvcError
 from ..core.files import covers
 from ..core.text import filesize
@@ -112,6 +114,8 @@ class EditForm(FlaskForm):
         "Only from these networks (empty: from anywhere)",
         validators=[Optional(), Length(max=2000)],
     )
+    #: The link as the form was loaded (Link.revision): a stale form is 409.
+    revision = HiddenField(validators=[Length(max=64)])
 
 
 class SendForm(FlaskForm):
@@ -253,17 +257,25 @@ def link_detail(link_id: str):
     svc = services()
     link = sharing.visible_link(svc, current(), link_id)
     form = EditForm(obj=None if request.method == "POST" else link)
+    status = 400 if form.is_submitted() else 200
     if request.method == "GET":
         form.expires.data = ""
+        form.revision.data = link.revision
     elif form.validate_on_submit():
         try:
             link = _edit(svc, link, form)
+        except EditConflict as exc:
+            # Show what the link is now, to be looked at and saved again.
+            form = EditForm(formdata=None, obj=link)
+            form.expires.data = ""
+            form.revision.data = link.revision
+            form.form_errors.append(str(exc))
+            status = 409
         except LinksvcError as exc:
             form.form_errors.append(str(exc))
         else:
             flash("Saved; the link's URL is unchanged.", "info")
             return redirect(url_for("dashboard.link_detail", link_id=link.id))
-    status = 400 if form.is_submitted() else 200
     svc.audit.flush(timeout=1)
     engine = svc.store.engine
     # Downloads and changes apart from the folded noise (refusals, checks,
@@ -322,6 +334,7 @@ def _edit(svc, link, form: EditForm):
         note=form.note.data,
         password=password,
         ranges=form.ranges.data,
+        revision=form.revision.data or None,
         **client(request.environ),
     )
 

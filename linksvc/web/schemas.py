@@ -69,6 +69,7 @@ SCHEMAS: dict[str, Any] = {
             "opaque",
             "folder",
             "notify",
+            "revision",
         ],
         "properties": {
             "id": {"type": "string", "minLength": 16},
@@ -92,6 +93,11 @@ SCHEMAS: dict[str, Any] = {
             "opaque": {"type": "boolean", "description": "the URL names no path"},
             "folder": {"type": "boolean", "description": "a folder link"},
             "notify": {"type": "boolean", "description": "owner told of 1st download"},
+            "revision": {
+                "type": "string",
+                "description": "the link as read; give it to PATCH so that an "
+                "edit of a link changed since is refused (409)",
+            },
             "url": {
                 "type": ["string", "null"],
                 "format": "uri",
@@ -178,6 +184,11 @@ SCHEMAS: dict[str, Any] = {
             "note": {"type": "string", "maxLength": 500},
             "password": _PASSWORD,
             "ranges": _RANGES_IN,
+            "revision": {
+                "type": "string",
+                "description": "the revision last read: 409 if the link has "
+                "changed since",
+            },
         },
         "additionalProperties": False,
     },

@@ -237,7 +237,7 @@ def test_a_recipient_page_then_the_download(chromium, site, tree, tmp_path):
     accessible(page)
     shoot(page, "recipient")
     with page.expect_download() as info:
-        page.get_by_role("link", name="Download").click()
+        page.get_by_role("button", name="Download").click()
     info.value.save_as(tmp_path / "got")
     assert (tmp_path / "got").read_bytes() == (tree / "big.bin").read_bytes()
     page.reload()

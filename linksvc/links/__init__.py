@@ -1,0 +1,1 @@
+"""Links: their options, how a request opens one, sharing and editing."""
