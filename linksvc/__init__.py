@@ -22,6 +22,7 @@ from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config
+from . import delivery
 from . import notices
 from . import services as services_module
 from .core.keys import ENV_KEYS
@@ -117,6 +118,7 @@ def create_app(
             "public_base_url and trusted_hosts are both empty: share links are "
             "built from the request's Host header, which a client can spoof"
         )
+    delivery.require_webhook_secret(conf)
     svc = services_module.build(conf, keyring)
     svc.audit.after_write = notices.after_write(svc)
     app.extensions[services_module.EXTENSION] = svc

@@ -16,10 +16,12 @@ one connected to, so a DNS answer cannot change between check and use.
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import hmac
 import http.client
 import ipaddress
+import json
 import logging
 import os
 import smtplib
@@ -33,14 +35,24 @@ from urllib.parse import urlsplit
 
 from . import notices
 from .core.clock import now as clock_now
+from .core.errors import ConfigError
 from .core.errors import InvalidInput
 from .core.offload import offload
 from .db.outbox import Message
 from .services import Services
 
 log = logging.getLogger("linksvc.delivery")
-#: Seconds a webhook receiver or the SMTP server has to answer.
+#: Seconds a webhook receiver or the SMTP server has for each step.
 TIMEOUT = 15
+#: Seconds one webhook delivery may take in all (connect, send, answer): a
+#: slow receiver cannot hold a sender, nor outlast a message's hold.
+DELIVERY_DEADLINE = 10.0
+#: Receivers served at once, each on its own thread: a slow or dead one
+#: delays only its own messages.
+RECEIVERS_AT_ONCE = 8
+#: Seconds a run waits for its deliveries before it leaves the slow ones
+#: to finish on their own (their messages stay held meanwhile).
+RUN_WAIT = 5.0
 
 
 def secret_from(env_name: str, file_setting: str) -> str:
@@ -54,10 +66,41 @@ def secret_from(env_name: str, file_setting: str) -> str:
 # -- webhooks -----------------------------------------------------------------
 
 
+#: IPv6 prefixes that carry an IPv4 address in their last 32 bits: NAT64
+#: (RFC 6052 and the local-use 64:ff9b:1::/48 of RFC 8215).
+_NAT64 = (
+    ipaddress.ip_network("64:ff9b::/96"),
+    ipaddress.ip_network("64:ff9b:1::/48"),
+)
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address leads to: mapped (::ffff:a.b.c.d),
+    IPv4-compatible (::a.b.c.d), 6to4 (2002::/16), Teredo (2001::/32: its
+    server and client) and NAT64."""
+    found = []
+    if address.ipv4_mapped:
+        found.append(address.ipv4_mapped)
+    packed = address.packed
+    if packed[:12] == bytes(12) and int(address) > 1:
+        found.append(ipaddress.IPv4Address(packed[12:]))
+    if address.sixtofour:
+        found.append(address.sixtofour)
+    if address.teredo:
+        found.extend(address.teredo)
+    if any(address in net for net in _NAT64):
+        found.append(ipaddress.IPv4Address(packed[12:]))
+    return found
+
+
 def public_address(ip: str) -> bool:
+    """Whether a webhook may connect to ``ip``: a global unicast address, and
+    so is every IPv4 address it embeds."""
     address = ipaddress.ip_address(ip.split("%", 1)[0])
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        inner = embedded_ipv4(address)
+        if inner:
+            return all(public_address(str(a)) for a in inner)
     return address.is_global and not address.is_multicast
 
 
@@ -113,6 +156,40 @@ class _Pinned(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
 
 
+class UserGone(Exception):
+    """A message for a user who is disabled or removed: never sent."""
+
+
+def require_webhook_secret(settings: dict) -> None:
+    """The server-wide webhook signs with a secret, or the server does not
+    start (an empty key would sign what anyone can forge)."""
+    if not settings["webhook_url"]:
+        return
+    try:
+        secret = secret_from("LINKSVC_WEBHOOK_SECRET", settings["webhook_secret_file"])
+    except OSError as exc:
+        raise ConfigError(f"webhook_secret_file cannot be read: {exc}") from None
+    if not secret:
+        raise ConfigError(
+            "webhook_url is set but it has no secret: set LINKSVC_WEBHOOK_SECRET "
+            "or webhook_secret_file (a file holding the key)."
+        )
+
+
+def _clock() -> float:
+    """A monotonic clock no test's frozen time moves."""
+    return time.clock_gettime(time.CLOCK_MONOTONIC)
+
+
+def _within(conn: http.client.HTTPConnection, deadline: float) -> None:
+    """Give the next step only what is left of the delivery's deadline."""
+    left = deadline - _clock()
+    if left <= 0:
+        raise TimeoutError(f"no answer within {DELIVERY_DEADLINE:g} s")
+    if conn.sock is not None:
+        conn.sock.settimeout(min(left, TIMEOUT))
+
+
 def send_webhook(svc: Services, message: Message) -> None:
     scheme, host, port, address = resolve(
         message.recipient, svc.settings["webhook_allow_private"]
@@ -123,16 +200,23 @@ def send_webhook(svc: Services, message: Message) -> None:
         )
     else:
         user = svc.store.users.get(message.user_id)
-        secret = user.webhook_secret if user else ""
+        if user is None or user.disabled:
+            raise UserGone("the webhook's owner is disabled or removed")
+        secret = user.webhook_secret
+    deadline = _clock() + DELIVERY_DEADLINE
+    step = min(TIMEOUT, DELIVERY_DEADLINE)
     if scheme == "https":
         context = ssl.create_default_context(
             cafile=svc.settings["webhook_ca_file"] or None
         )
-        conn: http.client.HTTPConnection = _Pinned(
-            host, address, port, context, TIMEOUT
-        )
+        conn: http.client.HTTPConnection = _Pinned(host, address, port, context, step)
     else:
-        conn = http.client.HTTPConnection(address, port, timeout=TIMEOUT)
+        conn = http.client.HTTPConnection(address, port, timeout=step)
+    body = message.body
+    if message.events > 1:
+        payload = json.loads(body)
+        payload["count"] = message.events  # coalesced: how many events
+        body = json.dumps(payload, ensure_ascii=False, sort_keys=True)
     parts = urlsplit(message.recipient)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     headers = {
@@ -141,11 +225,15 @@ def send_webhook(svc: Services, message: Message) -> None:
         "User-Agent": "linksvc-webhook/1",
         "X-Linksvc-Event": message.event,
         "X-Linksvc-Delivery": str(message.id),
-        "X-Linksvc-Signature": signature(secret, int(time.time()), message.body),
+        "X-Linksvc-Signature": signature(secret, int(time.time()), body),
     }
     try:
-        conn.request("POST", target, body=message.body.encode(), headers=headers)
+        conn.connect()
+        _within(conn, deadline)
+        conn.request("POST", target, body=body.encode(), headers=headers)
+        _within(conn, deadline)
         response = conn.getresponse()
+        _within(conn, deadline)
         response.read(65536)
     finally:
         conn.close()
@@ -179,24 +267,68 @@ def send_email(svc: Services, message: Message) -> None:
         if s["smtp_user"]:
             password = secret_from("LINKSVC_SMTP_PASSWORD", s["smtp_password_file"])
             server.login(s["smtp_user"], password)
-        server.send_message(email)
+        # To exactly the one address stored, whatever the header could mean.
+        server.send_message(email, to_addrs=[message.recipient])
 
 
 # -- the sender -----------------------------------------------------------------
 
 
 def run_once(svc: Services) -> tuple[int, int]:
-    """Queue what is due, then send what is due: (sent, failed) messages."""
+    """Queue what is due, then send what is due: (sent, failed) messages of
+    the deliveries that ended within RUN_WAIT. Each receiver's messages go
+    out in order on a thread of their own, so a slow or dead receiver delays
+    only itself; its messages stay held (never sent twice) until it ends."""
+    by_receiver: dict[str, list[Message]] = {}
+    for message in offload(_due, svc):
+        by_receiver.setdefault(message.recipient, []).append(message)
+    if not by_receiver:
+        return 0, 0
+    groups = list(by_receiver.values())
+    if len(groups) == 1:  # one receiver: nothing to wait for but it
+        return _deliver(svc, groups[0])
+    futures = [_pool().submit(_deliver, svc, group) for group in groups]
+    done, _ = concurrent.futures.wait(futures, timeout=RUN_WAIT)
+    sent = failed = 0
+    for future in done:
+        s, f = future.result()
+        sent, failed = sent + s, failed + f
+    return sent, failed
+
+
+def _due(svc: Services) -> list[Message]:
+    """Queue reminders and expiries, prune, and hold what is due to send."""
     now = clock_now()
     notices.remind(svc, now)
     notices.expiries(svc, now)
     # Sent and given-up messages are kept as long as the audit log.
     svc.store.outbox.prune(now - svc.settings["audit_retention"])
     kinds = ("email", "webhook") if svc.settings["smtp_host"] else ("webhook",)
+    return svc.store.outbox.hold_due(now, kinds)
+
+
+#: The delivery threads (greenlets in a gevent worker, whose sockets and
+#: DNS cooperate; real threads elsewhere).
+_senders: concurrent.futures.ThreadPoolExecutor | None = None
+
+
+def _pool() -> concurrent.futures.ThreadPoolExecutor:
+    global _senders
+    if _senders is None:
+        _senders = concurrent.futures.ThreadPoolExecutor(
+            RECEIVERS_AT_ONCE, thread_name_prefix="linksvc-deliver"
+        )
+    return _senders
+
+
+def _deliver(svc: Services, messages: list[Message]) -> tuple[int, int]:
+    """One receiver's messages, in order: (sent, failed)."""
     sent = failed = 0
-    for message in svc.store.outbox.hold_due(now, kinds):
+    for message in messages:
         try:
             (send_email if message.kind == "email" else send_webhook)(svc, message)
+        except UserGone as exc:
+            offload(svc.store.outbox.give_up, message, clock_now(), str(exc))
         except Exception as exc:  # any failure: retried, logged, shown to admins
             failed += 1
             log.warning(
@@ -206,23 +338,27 @@ def run_once(svc: Services) -> tuple[int, int]:
                 message.recipient,
                 exc,
             )
-            svc.store.outbox.failed(
-                message, clock_now(), f"{type(exc).__name__}: {exc}"
+            offload(
+                svc.store.outbox.failed,
+                message,
+                clock_now(),
+                f"{type(exc).__name__}: {exc}",
             )
         else:
             sent += 1
-            svc.store.outbox.sent(message.id, clock_now())
+            offload(svc.store.outbox.sent, message.id, clock_now())
     return sent, failed
 
 
 def start(svc: Services) -> threading.Thread:
     """Run :func:`run_once` every ``outbox_interval`` for as long as the
-    process lives (its work on a real thread: SMTP and DNS may block)."""
+    process lives (its database work on a real thread; deliveries wait on
+    cooperative sockets)."""
 
     def loop() -> None:
         while True:
             try:
-                offload(run_once, svc)
+                run_once(svc)
             except Exception:
                 log.exception("the outbox run failed")
             time.sleep(svc.settings["outbox_interval"])

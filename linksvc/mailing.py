@@ -65,12 +65,13 @@ def send_link(
     )
     now = clock_now()
     addresses = [a for a in link.sent_to.split() if a != to][-(MAX_SENT_TO - 1) :]
+    values: dict[str, Any] = {"sent_to": " ".join([*addresses, to])}
+    if link.max_downloads is not None and not link.folder:
+        # A mail scanner fetches every URL of the message: a limited link
+        # sent by email shows the recipient page, downloaded by a POST.
+        values["landing"] = True
     with svc.store.engine.begin() as conn:
-        conn.execute(
-            update(links)
-            .where(links.c.id == link.id)
-            .values(sent_to=" ".join([*addresses, to]))
-        )
+        conn.execute(update(links).where(links.c.id == link.id).values(**values))
         queue(
             conn,
             [

@@ -15,6 +15,7 @@ dashboard has the URL. delivery.py sends what is queued.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 import time
@@ -29,6 +30,7 @@ from .core.clock import iso
 from .core.clock import minutes
 from .core.clock import now as clock_now
 from .db.outbox import queue
+from .db.outbox import queue_coalesced
 from .db.schema import links
 from .db.schema import users
 from .services import Services
@@ -56,6 +58,7 @@ def _owners(conn, link_ids) -> dict[str, Any]:
             users.c.username,
             users.c.email,
             users.c.webhook_url,
+            users.c.disabled,
         )
         .join(users, users.c.id == links.c.created_by)
         .where(links.c.id.in_(list(link_ids)))
@@ -121,23 +124,35 @@ def webhook_payload(event: str, link: Any, at: int, **extra: Any) -> str:
     return json.dumps(body, ensure_ascii=False, sort_keys=True)
 
 
-def _webhooks(svc: Services, link: Any, event: str, body: str) -> list[dict]:
-    """One message per receiver: the owner's webhook and the global one."""
+def _webhooks(
+    svc: Services, link: Any, event: str, body: str, events: int | None = None
+) -> list[dict]:
+    """One message per receiver: the owner's webhook and the global one.
+    With ``events`` (downloads, refusals) the message coalesces: while it
+    waits, more such events of the link for that receiver only add to its
+    count, so a hammered link costs one message per send, not one per hit."""
     found = []
+    # A disabled user's webhook hears nothing more (the global one still does).
+    own = "" if getattr(link, "disabled", False) else link.webhook_url
     for user_id, url in (
-        (link.user_id, link.webhook_url),
+        (link.user_id, own),
         (None, svc.settings["webhook_url"]),
     ):
         if url:
+            key = f"webhook:{secrets.token_hex(12)}"
+            if events is not None:
+                receiver = hashlib.sha256(url.encode()).hexdigest()[:16]
+                key = f"webhook:{user_id or 0}:{receiver}:{link.id}:{event}"
             found.append(
                 {
                     "kind": "webhook",
-                    "key": f"webhook:{secrets.token_hex(12)}",
+                    "key": key,
                     "user_id": user_id,
                     "link_id": link.id,
                     "event": event,
                     "recipient": url,
                     "body": body,
+                    **({"events": events} if events is not None else {}),
                 }
             )
     return found
@@ -154,7 +169,7 @@ def _has_news(svc: Services, link: Any) -> bool:
     return bool(
         (link.notify and link.first_noticed_at is None)
         or (link.max_downloads is not None and link.used_up_noticed_at is None)
-        or link.webhook_url
+        or (link.webhook_url and not link.disabled)
         or svc.settings["webhook_url"]
     )
 
@@ -209,6 +224,7 @@ def _queue_news(svc: Services, rows: list[dict[str, Any]], owners: dict) -> None
         return  # nothing to write: the write lock stays free for downloads
     with svc.store.engine.begin() as conn:
         messages = []
+        hooks: list[dict] = []
         firsts = _marked(conn, links.c.first_noticed_at, owed, now, links.c.notify)
         for link_id in firsts:
             link = owners[link_id]
@@ -234,8 +250,9 @@ def _queue_news(svc: Services, rows: list[dict[str, Any]], owners: dict) -> None
             if row["event"] == "refused":
                 extra["count"] = row["count"]
             body = webhook_payload(row["event"], link, row["at"], **extra)
-            messages += _webhooks(svc, link, row["event"], body)
+            hooks += _webhooks(svc, link, row["event"], body, row.get("count") or 1)
         queue(conn, messages, now)
+        queue_coalesced(conn, hooks, now)
 
 
 def _first_download(svc: Services, link: Any, row: dict[str, Any]) -> dict:

@@ -142,8 +142,16 @@ def test_sending_a_link_by_email_is_checked_limited_and_recorded(mail_app, make_
     with app.test_request_context():
         alice = svc.store.users.by_name("alice")
         bob = svc.store.users.by_name("bob")
-        with pytest.raises(InvalidInput):
-            mailing.send_link(svc, alice, link.id, "not an address\r\nBcc: x@y.z")
+        for several in (
+            "not an address\r\nBcc: x@y.z",
+            "a,b,c,d@example.org",  # four mailboxes for one use, before
+            "a@example.org, b@example.org",
+            "a@example.org;b@example.org",
+            "Bob <b@example.org>",
+            '"a,b"@example.org',
+        ):
+            with pytest.raises(InvalidInput):
+                mailing.send_link(svc, alice, link.id, several)
         from linksvc.core.errors import UnknownLink
 
         with pytest.raises(UnknownLink):
@@ -258,3 +266,44 @@ def test_a_link_shorter_than_the_reminder_time_is_not_reminded_of(mail_app, froz
     assert notices.remind(svc, int(frozen().timestamp())) == 0
     frozen.tick(timedelta(hours=1))
     assert notices.remind(svc, int(frozen().timestamp())) == 1
+
+
+def test_a_one_time_link_sent_by_email_survives_a_mail_scanner(mail_app):
+    """Mail scanners (Safe Links and others) fetch every URL of a message,
+    and every URL of the page it leads to, with a browser's user agent: a
+    one-time link sent by linksvc must still be there for its recipient."""
+    import re
+    from urllib.parse import urljoin
+
+    app, svc, inbox = mail_app
+    link, token = share(app, svc, max_downloads=1)
+    with app.test_request_context():
+        alice = svc.store.users.by_name("alice")
+        mailing.send_link(svc, alice, link.id, "bob@example.net")
+    delivery.run_once(svc)
+    (message,) = inbox.to("bob@example.net")
+    url = re.search(r"https://\S+", body(message))[0]
+    scanner = app.test_client()
+    agent = {"User-Agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120"}
+    seen, pending = set(), [url]
+    while pending:
+        at = pending.pop()
+        if at in seen or len(seen) > 50:
+            continue
+        seen.add(at)
+        for method in ("HEAD", "GET"):
+            got = scanner.open(at, method=method, headers=agent)
+            assert got.status_code < 500
+        if got.mimetype == "text/html":
+            for ref in re.findall(r'(?:href|src)="([^"]+)"', got.text):
+                pending.append(urljoin(at, ref.replace("&amp;", "&")))
+    assert any("download=1" in u for u in seen) or len(seen) > 1
+    assert svc.store.links.get(link.id).download_count == 0
+    # The recipient presses Download: the one download is theirs.
+    recipient = app.test_client()
+    page = recipient.get(url, headers=agent)
+    assert page.status_code == 200 and "1 download left" in page.text
+    form = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text)
+    got = recipient.post(url, data={"csrf_token": form[1]}, headers=agent)
+    assert got.status_code == 200 and got.data == b"quarter,revenue\nQ3,1\n"
+    assert svc.store.links.get(link.id).download_count == 1

@@ -131,8 +131,9 @@ def test_download_refusal_and_expiry_events_are_signed_and_delivered(
     assert history.count("delivered") == 3
 
 
-def test_a_failing_receiver_is_retried(make_app, receiver, frozen):
+def test_a_failing_receiver_is_retried(make_app, receiver, frozen, monkeypatch):
     url, cert = receiver
+    monkeypatch.setenv("LINKSVC_WEBHOOK_SECRET", "s" * 32)
     Receiver.status = 500
     app = make_app(
         webhook_url=url, webhook_allow_private=True, webhook_ca_file=str(cert)
@@ -164,6 +165,15 @@ def test_a_failing_receiver_is_retried(make_app, receiver, frozen):
         "http://example.org/x",
         "ftp://example.org/x",
         "https://user:pw@example.org/x",
+        # IPv4 inside IPv6: compatible, 6to4, NAT64, Teredo (client 192.0.2.45)
+        "https://[::127.0.0.1]/x",
+        "https://[::10.0.0.1]/x",
+        "https://[2002:c0a8:101::1]/x",
+        "https://[2002:7f00:1::1]/x",
+        "https://[64:ff9b::10.0.0.1]/x",
+        "https://[64:ff9b::169.254.169.254]/x",
+        "https://[64:ff9b:1::a00:1]/x",
+        "https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/x",
     ],
 )
 def test_webhooks_into_private_addresses_are_refused(svc, url):
@@ -195,3 +205,117 @@ def test_a_url_that_turns_private_at_delivery_is_not_called(make_app, receiver):
         data={"csrf_token": csrf_token(client, "/account/webhook/"), "url": url},
     )
     assert refused.status_code == 400 and "such webhooks are refused" in refused.text
+
+
+def test_ipv6_forms_of_public_ipv4_addresses_stay_allowed():
+    assert delivery.public_address("64:ff9b::8.8.8.8")
+    assert delivery.public_address("2002:808:808::1")
+    assert not delivery.public_address("64:ff9b::127.0.0.1")
+
+
+def test_the_server_wide_webhook_refuses_to_start_without_a_secret(
+    make_app, monkeypatch
+):
+    from linksvc.core.errors import ConfigError
+
+    monkeypatch.delenv("LINKSVC_WEBHOOK_SECRET", raising=False)
+    with pytest.raises(ConfigError, match="no secret"):
+        make_app(webhook_url="https://hooks.example.org/x")
+    monkeypatch.setenv("LINKSVC_WEBHOOK_SECRET", "s" * 32)
+    assert make_app(webhook_url="https://hooks.example.org/x")
+
+
+def test_a_disabled_users_webhook_hears_nothing_more(app, svc, make_link):
+    """It kept receiving refusals of their links, with each client's address."""
+    from linksvc import accounts
+
+    svc.store.users.set_webhook("alice", "https://hooks.example.org/a", "k" * 64)
+    token = make_link("reports/q3/summary.csv", user="alice")
+    client = app.test_client()
+    assert client.get(f"/d/{token}").status_code == 200
+    svc.audit.flush()
+    assert len(svc.store.outbox.list(kind="webhook")) == 1
+    accounts.disable_user(svc, "alice", actor="test")
+    client.get(f"/d/{token}")
+    client.get(f"/d/{token}", headers={"Range": "bytes=0-1"})
+    svc.audit.flush()
+    assert len(svc.store.outbox.list(kind="webhook")) == 1
+
+
+@pytest.fixture
+def dead_receiver():
+    """A receiver that takes the connection and never answers."""
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    yield f"https://localhost:{server.getsockname()[1]}/hook"
+    server.close()
+
+
+def test_a_dead_receiver_and_a_hammered_link_delay_no_one_else(
+    make_app, receiver, dead_receiver, monkeypatch
+):
+    """One user's 1,000 downloads queued 1,000 messages, and the outbox sent
+    50 per run, one at a time, 15 s per socket step: another user's notice
+    waited behind them. Now a hammered link's events coalesce, each receiver
+    is served on its own, and a dead one delays only itself."""
+    url, cert = receiver
+    app = make_app(webhook_allow_private=True, webhook_ca_file=str(cert))
+    svc = of(app)
+    svc.store.users.set_webhook("alice", dead_receiver, "a" * 64)
+    svc.store.users.set_webhook("bob", url, "b" * 64)
+    with app.app_context():
+        _, hammered = sharing.create_link(
+            svc, svc.store.users.by_name("alice"), "reports/q3/summary.csv"
+        )
+        svc.store.users.grant("bob", "readme.txt")
+        _, quiet = sharing.create_link(
+            svc, svc.store.users.by_name("bob"), "readme.txt"
+        )
+    client = app.test_client()
+    for _ in range(300):
+        assert client.get(f"/d/{hammered}").status_code == 200
+    assert client.get(f"/d/{quiet}").status_code == 200
+    svc.audit.flush()
+    waiting = svc.store.outbox.list(kind="webhook", unsent=True)
+    assert sorted((m.recipient, m.events) for m in waiting) == sorted(
+        [(dead_receiver, 300), (url, 1)]
+    )
+    started = time.monotonic()
+    sent, failed = delivery.run_once(svc)
+    assert time.monotonic() - started < delivery.RUN_WAIT + 1
+    assert (sent, failed) == (1, 0)  # bob's; alice's is still being tried
+    (got,) = Receiver.got
+    assert json.loads(got[1])["link"]["path"] == "readme.txt"
+    assert verify("b" * 64, got[0], got[1])
+    # Alice's message stays held while it is tried: never sent twice.
+    assert delivery.run_once(svc) == (0, 0)
+
+
+def test_coalesced_downloads_arrive_as_one_message_with_their_count(
+    make_app, receiver
+):
+    url, cert = receiver
+    app = make_app(webhook_allow_private=True, webhook_ca_file=str(cert))
+    svc = of(app)
+    svc.store.users.set_webhook("admin", url, "k" * 64)
+    with app.app_context():
+        _, token = sharing.create_link(
+            svc, svc.store.users.by_name("admin"), "readme.txt"
+        )
+    client = app.test_client()
+    for _ in range(5):
+        client.get(f"/d/{token}")
+    svc.audit.flush()
+    assert delivery.run_once(svc) == (1, 0)
+    (got,) = Receiver.got
+    body = json.loads(got[1])
+    assert body["event"] == "download" and body["count"] == 5
+    assert verify("k" * 64, got[0], got[1])
+    # The next download is a new message (the first one was sent).
+    client.get(f"/d/{token}")
+    svc.audit.flush()
+    assert delivery.run_once(svc) == (1, 0)
+    assert "count" not in json.loads(Receiver.got[1][1])

@@ -6,7 +6,6 @@ What a download does to a link (the atomic count) is claims.py.
 from __future__ import annotations
 
 import hashlib
-
 import secrets
 from dataclasses import dataclass
 

@@ -19,6 +19,8 @@ from sqlalchemy import Engine
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import sqlite
 
 from .inserts import insert_new
 from .schema import outbox
@@ -48,6 +50,8 @@ class Message:
     sent_at: int | None
     failed_at: int | None
     last_error: str
+    #: Events this message stands for (coalesced notices).
+    events: int = 1
 
 
 def backoff(attempts: int) -> int:
@@ -64,6 +68,46 @@ def queue(conn: Connection, messages: list[dict[str, Any]], now: int) -> None:
     insert_new(conn, outbox, rows)
 
 
+def queue_coalesced(conn: Connection, messages: list[dict[str, Any]], now: int) -> None:
+    """Add messages that stand for ``events`` each, coalesced by key: the
+    events of one key are added to its message while it waits; once it is
+    held or sent, the next message of that key is a new one."""
+    merged: dict[str, dict[str, Any]] = {}
+    for m in messages:
+        if m["key"] in merged:
+            merged[m["key"]]["events"] += m.get("events", 1)
+        else:
+            merged[m["key"]] = {"events": 1, **m}
+    for m in merged.values():
+        base = m["key"]
+        for n in range(8):
+            row = {
+                "created_at": now,
+                "due_at": now,
+                "attempts": 0,
+                "last_error": "",
+                **m,
+                "key": base if n == 0 else f"{base}+{n}",
+            }
+            if insert_or_add_one(conn, row):
+                break
+
+
+def insert_or_add_one(conn: Connection, row: dict[str, Any]) -> bool:
+    """Insert one coalescing message or add its events to the waiting one of
+    its key; False when its key's message is held or sent already."""
+    dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
+    statement = dialect.insert(outbox).values(**row)
+    statement = statement.on_conflict_do_update(
+        index_elements=[outbox.c.key],
+        set_={"events": outbox.c.events + statement.excluded.events},
+        where=outbox.c.sent_at.is_(None)
+        & outbox.c.failed_at.is_(None)
+        & outbox.c.locked_until.is_(None),
+    ).returning(outbox.c.id)
+    return conn.execute(statement).first() is not None
+
+
 class Outbox:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -73,10 +117,15 @@ class Outbox:
             queue(conn, messages, now)
 
     def hold_due(
-        self, now: int, kinds: tuple[str, ...] = ("email", "webhook"), limit: int = 50
+        self,
+        now: int,
+        kinds: tuple[str, ...] = ("email", "webhook"),
+        limit: int = 50,
+        per_recipient: int = 5,
     ) -> list[Message]:
         """Due messages of ``kinds``, each held for this sender (no other
-        takes it meanwhile)."""
+        takes it meanwhile): at most ``per_recipient`` for one receiver, so
+        one receiver's backlog cannot keep everyone else's waiting."""
         ready = (
             outbox.c.kind.in_(kinds),
             outbox.c.sent_at.is_(None),
@@ -85,11 +134,18 @@ class Outbox:
             or_(outbox.c.locked_until.is_(None), outbox.c.locked_until < now),
         )
         with self.engine.connect() as conn:
-            ids = list(
-                conn.execute(
-                    select(outbox.c.id).where(*ready).order_by(outbox.c.id).limit(limit)
-                ).scalars()
-            )
+            due = conn.execute(
+                select(outbox.c.id, outbox.c.recipient)
+                .where(*ready)
+                .order_by(outbox.c.id)
+                .limit(limit * 20)
+            ).all()
+        taken: dict[str, int] = {}
+        ids = []
+        for message_id, recipient in due:
+            if taken.get(recipient, 0) < per_recipient and len(ids) < limit:
+                taken[recipient] = taken.get(recipient, 0) + 1
+                ids.append(message_id)
         if not ids:
             return []
         # One statement holds them all; a message another sender held since
@@ -118,6 +174,10 @@ class Outbox:
         else:
             values["due_at"] = now + backoff(message.attempts)
         self._set(message.id, **values)
+
+    def give_up(self, message: Message, now: int, error: str) -> None:
+        """Never try this message again."""
+        self._set(message.id, locked_until=None, failed_at=now, last_error=error[:1000])
 
     def list(
         self,

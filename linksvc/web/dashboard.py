@@ -33,8 +33,8 @@ from .. import sharing
 from ..core.clock import iso
 from ..core.clock import minutes
 from ..core.durations import format_duration
-from ..core.errors import InvalidInput
 from ..core.errors import EditConflict
+from ..core.errors import InvalidInput
 from ..core.errors import LinksvcError
 from ..core.files import covers
 from ..core.text import filesize
