@@ -294,9 +294,7 @@ def test_a_dead_receiver_and_a_hammered_link_delay_no_one_else(
     assert delivery.run_once(svc) == (0, 0)
 
 
-def test_coalesced_downloads_arrive_as_one_message_with_their_count(
-    make_app, receiver
-):
+def test_coalesced_downloads_arrive_as_one_message_with_their_count(make_app, receiver):
     url, cert = receiver
     app = make_app(webhook_allow_private=True, webhook_ca_file=str(cert))
     svc = of(app)
