@@ -500,6 +500,52 @@ def zip_memory(b: Bench) -> None:
     )
 
 
+def refused_zip(b: Bench, requests: int = 100) -> None:
+    """Issue 20: what a refused "Download all" of a big folder costs. A
+    revoked link's zip must be refused by its row, before any walk: its cost
+    per request should not grow with the folder (20,000 files vs 6)."""
+    import http.client
+
+    def per_request(path: str, method: str) -> tuple[float, int]:
+        conn = http.client.HTTPConnection("127.0.0.1", b.ports["direct"], timeout=60)
+        started = time.monotonic()
+        status = 0
+        for _ in range(requests):
+            conn.request(method, path)
+            response = conn.getresponse()
+            response.read()
+            status = response.status
+        conn.close()
+        return (time.monotonic() - started) / requests * 1000, status
+
+    rows = []
+    for name, count in (("few", 6), ("many", 20_000)):
+        folder = b.protected / f"refused-{name}"
+        folder.mkdir(exist_ok=True)
+        for i in range(count):
+            (folder / f"f{i:05}.txt").write_bytes(b"x")
+        path = b.link(f"refused-{name}")
+        allowed = per_request(path + "?zip=1", "HEAD")
+        subprocess.run(
+            [*LINKSVC, "link", "revoke", "--path", f"refused-{name}"],
+            env=b.env,
+            check=True,
+            capture_output=True,
+        )
+        refused = per_request(path + "?zip=1", "HEAD")
+        refused_get = per_request(path + "?zip=1", "GET")
+        rows.append((name, count, allowed, refused, refused_get))
+    print(f"\nrefused zip: ms per request over {requests} requests, one client")
+    for name, count, allowed, refused, refused_get in rows:
+        print(
+            f"  {count:>6} files: allowed HEAD {allowed[0]:7.2f} ms ({allowed[1]}), "
+            f"revoked HEAD {refused[0]:6.2f} ms ({refused[1]}), "
+            f"revoked GET {refused_get[0]:6.2f} ms ({refused_get[1]})"
+        )
+    few, many = rows[0][3][0], rows[1][3][0]
+    print(f"  revoked, 20,000 files ÷ 6 files: {many / few:.2f}x (target ~1)")
+
+
 def slow(b: Bench, direct: int, proxied: int) -> None:
     print()
     small = b.link(SIZES["1 KiB"][0])
@@ -528,7 +574,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--sections",
-        default="throughput,postgres,memory,zip,slow",
+        default="throughput,postgres,memory,zip,refused,slow",
         help="comma-separated",
     )
     args = parser.parse_args()
@@ -549,6 +595,8 @@ def main() -> None:
             postgres(b, 1 if args.quick else args.rounds, args.seconds)
         if "zip" in sections:
             zip_memory(b)
+        if "refused" in sections:
+            refused_zip(b)
         if "memory" in sections:
             memory(b)
         if "slow" in sections:

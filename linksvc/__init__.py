@@ -51,11 +51,14 @@ class KeyFollower:
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable:
         svc = services_module.of(self.app)
         svc.refresh_keys()
-        keys = svc.keyring.keys
-        if self.app.secret_key != keys[0]:
-            self.app.secret_key = keys[0]
-        if self.app.config["SECRET_KEY_FALLBACKS"] != keys[1:]:
-            self.app.config["SECRET_KEY_FALLBACKS"] = keys[1:]
+        keys = svc.keyring.keys  # oldest to newest: the last one signs
+        if self.app.secret_key != keys[-1]:
+            self.app.secret_key = keys[-1]
+        if self.app.config["SECRET_KEY_FALLBACKS"] != keys[:-1]:
+            self.app.config["SECRET_KEY_FALLBACKS"] = keys[:-1]
+            # Form tokens, like sessions, outlive a rotation and end with a
+            # retirement (itsdangerous takes the list; the last one signs).
+            self.app.config["WTF_CSRF_SECRET_KEY"] = list(keys)
         return self.wsgi(environ, start_response)
 
 
@@ -94,8 +97,9 @@ def create_app(
     secure = conf["public_base_url"].startswith("https://")
     app.config.update(
         LINKSVC=conf,
-        SECRET_KEY=keys[0],
-        SECRET_KEY_FALLBACKS=keys[1:],
+        SECRET_KEY=keyring.keys[-1],
+        SECRET_KEY_FALLBACKS=keyring.keys[:-1],
+        WTF_CSRF_SECRET_KEY=list(keyring.keys),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=secure,

@@ -214,22 +214,22 @@ def test_keyring_follows_the_file_at_most_once_per_interval(tmp_path, monkeypatc
         frozen.tick(0.5)
         assert ring.refresh() is False
         frozen.tick(0.6)
-        assert ring.refresh() is True and ring.keys[0] == new.secret
+        assert ring.refresh() is True and ring.keys[-1] == new.secret
         frozen.tick(1.1)
         assert ring.refresh() is False  # unchanged file
         # Rewritten with the same keys (a new mtime): nothing changed.
         keys.write_entries(tmp_path, keys.read_entries(tmp_path))
         os.utime(keys.keys_path(tmp_path), ns=(1, 1))
         frozen.tick(1.1)
-        assert ring.refresh() is False and ring.keys[0] == new.secret
+        assert ring.refresh() is False and ring.keys[-1] == new.secret
         # An emptied file never leaves the process without keys.
         keys.keys_path(tmp_path).write_text("")
         frozen.tick(1.1)
-        assert ring.refresh() is False and ring.keys[0] == new.secret
+        assert ring.refresh() is False and ring.keys[-1] == new.secret
         # With no interval at all, a change is seen at once.
         monkeypatch.setattr(keys, "RELOAD_INTERVAL", 0)
         newest = keys.rotate(tmp_path)
-        assert ring.refresh() is True and ring.keys[0] == newest.secret
+        assert ring.refresh() is True and ring.keys[-1] == newest.secret
 
 
 def test_keys_from_the_environment_never_change_in_a_process(tmp_path, monkeypatch):
@@ -239,3 +239,95 @@ def test_keys_from_the_environment_never_change_in_a_process(tmp_path, monkeypat
     keys.rotate(tmp_path)
     assert ring.refresh() is False
     assert ring.keys == ["environment-key-0123456789"]
+
+
+def test_every_signed_value_follows_a_rotation_and_ends_with_its_key(
+    keyed, monkeypatch
+):
+    """What README promises for each signed thing: after `keys rotate` all
+    that was signed keeps working and everything new is signed with the new
+    key; after `keys retire` of the old key, all it signed stops."""
+    import re
+
+    from itsdangerous import URLSafeTimedSerializer
+
+    from linksvc import sharing
+    from linksvc.core.unlock import COOKIE
+    from linksvc.web import auth
+
+    app, settings, instance = keyed
+    svc = services_of(app)
+    with app.app_context():
+        admin = svc.store.users.by_name("admin")
+        _, signed = sharing.create_link(svc, admin, "readme.txt", "1h")
+        _, locked = sharing.create_link(
+            svc, admin, "readme.txt", "1h", password="open sesame"
+        )
+        monkeypatch.setitem(svc.settings, "opaque_links", True)
+        _, opaque = sharing.create_link(svc, admin, "readme.txt", "1h")
+        monkeypatch.setitem(svc.settings, "opaque_links", False)
+    browser = app.test_client()
+    form = re.search(r'value="([^"]+)"', browser.get(f"/d/{locked}").text)[1]
+    unlocked = browser.post(
+        f"/d/{locked}", data={"csrf_token": form, "password": "open sesame"}
+    )
+    assert unlocked.status_code == 303
+    unlock = browser.get_cookie(COOKIE, path=f"/d/{locked}").value
+    visitor = app.test_client()
+    old_form = re.search(r'value="([^"]+)"', visitor.get("/login").text)[1]
+    person = app.test_client()
+    Auth(person).login("admin")
+    old_device = person.get_cookie(auth.DEVICE_COOKIE).value
+    old_id = run(settings, "keys", "list").output.split("\t")[0]
+
+    def known(device: str) -> bool:
+        with app.test_request_context(
+            "/login", method="POST", data={"username": "admin"}
+        ):
+            from flask import request
+
+            request.cookies = {auth.DEVICE_COOKIE: device}
+            return auth._known_device()
+
+    def works(token: str, cookie: str | None = None) -> int:
+        client = app.test_client()
+        if cookie:
+            client.set_cookie(COOKIE, cookie, path=f"/d/{token}")
+        return client.get(f"/d/{token}").status_code
+
+    def login_with(form_token: str) -> int:
+        return visitor.post(
+            "/login",
+            data={
+                "csrf_token": form_token,
+                "username": "alice",
+                "password": "alice-password-1",
+            },
+        ).status_code
+
+    run(settings, "keys", "rotate")
+    new_key = keys.read_entries(instance)[0].secret
+    assert (works(signed), works(opaque), works(locked, unlock)) == (200, 200, 200)
+    assert known(old_device)
+    # What is signed now is signed with the new key (the device cookie was
+    # signed with the oldest: itsdangerous signs with the last of its list).
+    Auth(person).login("admin")
+    new_device = person.get_cookie(auth.DEVICE_COOKIE).value
+    URLSafeTimedSerializer(new_key, salt="linksvc.device.v1").loads(new_device)
+    with app.app_context():
+        _, fresh = sharing.create_link(svc, admin, "readme.txt", "1h")
+    assert fresh.startswith(keys.key_id(new_key) + ".")
+    locked_id = svc.signer.verify(locked).link_id
+    keys_of_locked = (locked_id, svc.store.links.get(locked_id).password_hash)
+    new_unlock = svc.unlocks.value(*keys_of_locked)
+    assert login_with(old_form) in (302, 303)  # a form loaded before: accepted
+
+    run(settings, "keys", "retire", old_id)
+    assert (works(signed), works(opaque)) == (404, 404)
+    assert works(locked) == 404  # its token was signed with the old key too
+    assert not known(old_device) and known(new_device)
+    fresh_form = re.search(r'value="([^"]+)"', app.test_client().get("/login").text)[1]
+    assert login_with(old_form) == 400  # signed with the retired key
+    assert works(fresh) == 200 and fresh_form
+    assert not svc.unlocks.unlocked(f"{COOKIE}={unlock}", *keys_of_locked)
+    assert svc.unlocks.unlocked(f"{COOKIE}={new_unlock}", *keys_of_locked)

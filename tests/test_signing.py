@@ -9,7 +9,9 @@ from linksvc.core.signing import DOWNLOAD_SALT
 from linksvc.core.signing import key_id
 from linksvc.core.signing import LinkSigner
 
-KEYS = ["newest-key-0123456789", "older-key-0123456789"]
+#: Oldest to newest, as itsdangerous and the key ring order them.
+KEYS = ["older-key-0123456789", "newest-key-0123456789"]
+NEWEST, OLDER = KEYS[-1], KEYS[:1]
 
 
 def test_round_trip_gives_back_the_claims():
@@ -19,8 +21,8 @@ def test_round_trip_gives_back_the_claims():
     assert claims.link_id == "abc"
     assert claims.path == "reports/q3/summary.csv"
     assert claims.expires_at == 2_000_000_000
-    assert claims.key_id == key_id(KEYS[0])
-    assert token.startswith(key_id(KEYS[0]) + ".")
+    assert claims.key_id == key_id(NEWEST)
+    assert token.startswith(key_id(NEWEST) + ".")
 
 
 def test_expires_one_second_after_expiry_not_at_it():
@@ -53,11 +55,11 @@ def test_limited_flag_round_trips_and_unlimited_tokens_verify():
 
 
 def test_an_older_key_still_verifies_but_the_newest_signs():
-    old = LinkSigner(KEYS[1:])
+    old = LinkSigner(OLDER)
     token = old.issue("abc", "a.txt", expires_at=5000)
     rotated = LinkSigner(KEYS)
     assert rotated.verify(token).link_id == "abc"
-    assert rotated.issue("x", "a.txt", 5000).startswith(key_id(KEYS[0]))
+    assert rotated.issue("x", "a.txt", 5000).startswith(key_id(NEWEST))
 
 
 @pytest.mark.parametrize(
@@ -100,8 +102,8 @@ def test_a_token_from_an_unknown_key_is_invalid():
 
 
 def test_same_key_other_salt_is_invalid():
-    kid = key_id(KEYS[0])
-    other = URLSafeTimedSerializer(KEYS[0], salt="something-else")
+    kid = key_id(NEWEST)
+    other = URLSafeTimedSerializer(NEWEST, salt="something-else")
     forged = f"{kid}.{other.dumps({'i': 'a', 'p': 'a.txt', 'e': 5000})}"
     with pytest.raises(LinkInvalid):
         LinkSigner(KEYS).verify(forged)
@@ -119,8 +121,8 @@ def test_same_key_other_salt_is_invalid():
     ],
 )
 def test_genuinely_signed_but_malformed_payloads_are_invalid(payload):
-    serializer = URLSafeTimedSerializer(KEYS[0], salt=DOWNLOAD_SALT)
-    token = f"{key_id(KEYS[0])}.{serializer.dumps(payload)}"
+    serializer = URLSafeTimedSerializer(NEWEST, salt=DOWNLOAD_SALT)
+    token = f"{key_id(NEWEST)}.{serializer.dumps(payload)}"
     with pytest.raises(LinkInvalid):
         LinkSigner(KEYS).verify(token)
 
@@ -178,8 +180,8 @@ def test_the_verified_cache_is_bounded(monkeypatch):
 
 def test_tokens_from_before_the_limited_flag_count_as_limited():
     """Old tokens carry no "m": they must take the careful path."""
-    serializer = URLSafeTimedSerializer(KEYS[0], salt=DOWNLOAD_SALT)
-    token = f"{key_id(KEYS[0])}." + serializer.dumps({"i": "x", "p": "a", "e": 5})
+    serializer = URLSafeTimedSerializer(NEWEST, salt=DOWNLOAD_SALT)
+    token = f"{key_id(NEWEST)}." + serializer.dumps({"i": "x", "p": "a", "e": 5})
     claims = LinkSigner(KEYS).verify(token)
     assert claims.limited is True and claims.not_before is None
 
@@ -191,7 +193,7 @@ def test_an_opaque_token_names_only_the_link():
     token = signer.issue_opaque("AbCdEfGhIjKlMnOp")
     assert token == signer.issue_opaque("AbCdEfGhIjKlMnOp")  # the same text
     kid, link_id, signature = token.split(".")
-    assert (kid, link_id) == (key_id(KEYS[0]), "AbCdEfGhIjKlMnOp")
+    assert (kid, link_id) == (key_id(NEWEST), "AbCdEfGhIjKlMnOp")
     assert b"reports" not in base64.urlsafe_b64decode(signature + "==")
     claims = signer.verify(token)
     assert claims.opaque and claims.link_id == "AbCdEfGhIjKlMnOp"
@@ -207,16 +209,16 @@ def test_an_opaque_token_cannot_be_altered_or_moved():
         f"{kid}.AbCdEfGhIjKlMnOq.{signature}",  # another link, same signature
         f"{kid}.{link_id}.{signature[:-1]}A",
         f"{kid}.{link_id}.{signature[:-1]}",
-        f"{key_id(KEYS[1])}.{link_id}.{signature}",  # the other key's name
+        f"{key_id(OLDER[0])}.{link_id}.{signature}",  # the other key's name
         f"{kid}.{link_id}.{signature}=",
     ]
     # The older key's own opaque token is fine; a download token's signature
     # (another salt) is no opaque signature.
-    assert LinkSigner(KEYS[1:]).issue_opaque(link_id)
+    assert LinkSigner(OLDER).issue_opaque(link_id)
     for token in forged:
         with pytest.raises(LinkInvalid):
             signer.verify(token)
-    older = LinkSigner(KEYS[1:]).issue_opaque(link_id)
+    older = LinkSigner(OLDER).issue_opaque(link_id)
     assert signer.verify(older).link_id == link_id
 
 
@@ -243,12 +245,12 @@ def test_page_and_folder_flags_round_trip_and_default_off():
     ],
 )
 def test_flags_other_than_0_or_1_are_not_ours(payload):
-    serializer = URLSafeTimedSerializer(KEYS[0], salt=DOWNLOAD_SALT)
-    token = f"{key_id(KEYS[0])}.{serializer.dumps(payload)}"
+    serializer = URLSafeTimedSerializer(NEWEST, salt=DOWNLOAD_SALT)
+    token = f"{key_id(NEWEST)}.{serializer.dumps(payload)}"
     with pytest.raises(LinkInvalid):
         LinkSigner(KEYS).verify(token)
     fine = {**payload, "w": 1, "f": 1, "m": 1}
-    good = f"{key_id(KEYS[0])}.{serializer.dumps(fine)}"
+    good = f"{key_id(NEWEST)}.{serializer.dumps(fine)}"
     assert LinkSigner(KEYS).verify(good).page
 
 
@@ -265,11 +267,11 @@ def test_opaque_claims_say_nothing_until_the_row_does_and_use_their_own_salt():
         False,
         False,
     )
-    kid = key_id(KEYS[0])
-    ours = Signer(KEYS[0], salt=OPAQUE_SALT).sign("AbCdEfGhIjKlMnOp").decode()
+    kid = key_id(NEWEST)
+    ours = Signer(NEWEST, salt=OPAQUE_SALT).sign("AbCdEfGhIjKlMnOp").decode()
     assert signer.verify(f"{kid}.{ours}").link_id == "AbCdEfGhIjKlMnOp"
     for salt in (DOWNLOAD_SALT, "itsdangerous.Signer"):
-        other = Signer(KEYS[0], salt=salt).sign("AbCdEfGhIjKlMnOq").decode()
+        other = Signer(NEWEST, salt=salt).sign("AbCdEfGhIjKlMnOq").decode()
         with pytest.raises(LinkInvalid):
             signer.verify(f"{kid}.{other}")
 

@@ -133,12 +133,18 @@ def require_keys(keys: list[str]) -> list[str]:
 class KeyRing:
     """The current keys of a process, re-read when the keys file changes.
 
+    :attr:`keys` is the one list everything is signed with, in itsdangerous'
+    and Flask's order: oldest to newest, the last one signs (the file and
+    ``LINKSVC_SECRET_KEYS`` list them newest first, as people read them).
     Keys from the environment never change while the process runs.
     """
 
-    def __init__(self, instance_dir: str, keys: list[str], from_file: bool) -> None:
+    def __init__(
+        self, instance_dir: str, newest_first: list[str], from_file: bool
+    ) -> None:
         self.path = keys_path(instance_dir)
-        self.keys = keys
+        #: Oldest to newest: the last one signs.
+        self.keys = list(reversed(newest_first))
         self.from_file = from_file
         self._stamp = self._file_stamp()
         self._checked = time.monotonic()
@@ -160,7 +166,7 @@ class KeyRing:
             stamp = self._file_stamp()
             if stamp == self._stamp:
                 return False
-            keys = [entry.secret for entry in read_entries(self.path.parent)]
+            keys = [entry.secret for entry in reversed(read_entries(self.path.parent))]
             if not keys or keys == self.keys:
                 self._stamp = stamp
                 return False

@@ -78,7 +78,8 @@ class Claims:
 
 
 class LinkSigner:
-    """Signs with the newest key; verifies with whichever key the token names."""
+    """Signs with the newest key (the last of ``keys``, oldest to newest, as
+    itsdangerous orders them); verifies with whichever key the token names."""
 
     def __init__(self, keys: Sequence[str | bytes], salt: str = DOWNLOAD_SALT):
         if not keys:
@@ -93,7 +94,7 @@ class LinkSigner:
             for kid, serializer in self._serializers.items()
         }
         self._opaque = {key_id(key): Signer(key, salt=OPAQUE_SALT) for key in keys}
-        self.signing_key_id = key_id(keys[0])
+        self.signing_key_id = key_id(keys[-1])
         # Popular links are verified once per process: the claims of a genuine
         # token never change (time rules are checked on every call). Only
         # genuine tokens are kept, so garbage cannot crowd them out.

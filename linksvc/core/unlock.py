@@ -26,11 +26,11 @@ def _tag(password_hash: str) -> str:
 
 
 class Unlocks:
-    """Makes and checks unlock cookies with the service's keys (newest first)."""
+    """Makes and checks unlock cookies with the service's keys (oldest to
+    newest: itsdangerous signs with the last and accepts any of them)."""
 
     def __init__(self, keys: Sequence[str | bytes], lifetime: int) -> None:
-        # itsdangerous signs with the last key and accepts any of them.
-        self._signer = TimestampSigner(list(reversed(keys)), salt=UNLOCK_SALT)
+        self._signer = TimestampSigner(list(keys), salt=UNLOCK_SALT)
         self.lifetime = lifetime
 
     def value(self, link_id: str, password_hash: str) -> str:

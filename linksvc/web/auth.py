@@ -124,7 +124,8 @@ DEVICE_MAX_AGE = 365 * 86400
 
 
 def _device_serializer() -> URLSafeTimedSerializer:
-    keys = [current_app.secret_key, *current_app.config["SECRET_KEY_FALLBACKS"]]
+    # itsdangerous signs with the last key: the newest, Flask's secret_key.
+    keys = [*current_app.config["SECRET_KEY_FALLBACKS"], current_app.secret_key]
     return URLSafeTimedSerializer(keys, salt="linksvc.device.v1")
 
 
