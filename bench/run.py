@@ -536,7 +536,7 @@ def refused_zip(b: Bench, requests: int = 100) -> None:
         refused_get = per_request(path + "?zip=1", "GET")
         rows.append((name, count, allowed, refused, refused_get))
     print(f"\nrefused zip: ms per request over {requests} requests, one client")
-    for name, count, allowed, refused, refused_get in rows:
+    for _, count, allowed, refused, refused_get in rows:
         print(
             f"  {count:>6} files: allowed HEAD {allowed[0]:7.2f} ms ({allowed[1]}), "
             f"revoked HEAD {refused[0]:6.2f} ms ({refused[1]}), "
