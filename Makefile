@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SAMPLE := protected/sample-5MiB.bin
 
-.PHONY: run test test-fast lint format install clean bench mutation screenshots
+.PHONY: run test test-fast lint format install clean bench mutation screenshots docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,11 @@ bench: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+# The Sphinx site (Markdown through MyST), warnings as errors.
+docs: install
+	$(BIN)/sphinx-build -W -q -b html docs docs/_build/html
 
 format: install
 	$(BIN)/ruff check --fix .

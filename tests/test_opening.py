@@ -185,3 +185,20 @@ def test_a_folder_link_answers_one_refusal_for_every_member_name(
     assert {a.status_code for a in answers.values()} == {410}
     pages = {re.sub(r"<code>\w+</code>", "", a.text) for a in answers.values()}
     assert len(pages) == 1
+
+
+def test_a_one_time_link_to_a_vanished_file_keeps_its_download(
+    make_link, client, tree, svc
+):
+    """A plain one-time link is counted in one statement before its file is
+    opened; a file that cannot be opened gives the count back."""
+    from .conftest import link_row
+
+    token = make_link("readme.txt", max_downloads=1)
+    os.rename(tree / "readme.txt", tree.parent / "away.txt")
+    assert client.get(f"/d/{token}").status_code == 404
+    assert link_row(svc).download_count == 0
+    os.rename(tree.parent / "away.txt", tree / "readme.txt")
+    assert client.get(f"/d/{token}").status_code == 200
+    assert link_row(svc).download_count == 1
+    assert client.get(f"/d/{token}").status_code == 410

@@ -171,6 +171,32 @@ class DownloadClaims(HotStatements):
         check_row(claims, self.state(claims.link_id), at, guard)
         raise LinkUsedUp(state.max_downloads)
 
+    def count_plain(self, claims: Claims, at: int, client_addr: str) -> bool:
+        """Count a download of a limited link whose row has no options (no
+        password, ranges, pin, page, folder) in one statement, unread: the
+        common case of a one-time link. False when the row is not such a
+        row, or says no: the caller then reads it and decides."""
+        return bool(self._where_it_may(self._count_plain, claims, at, client_addr))
+
+    def _count_plain(self, claims: Claims, at: int, client_addr: str) -> bool:
+        return bool(
+            self._run(
+                _COUNT_PLAIN,
+                p_id=claims.link_id,
+                p_path=claims.path,
+                p_at=at,
+                p_addr=client_addr[:64],
+                p_item=claims.path,
+            )
+        )
+
+    def refund(self, link_id: str) -> None:
+        """Give back a count whose file could not be opened after all."""
+        self._where_it_may(self._refund, link_id)
+
+    def _refund(self, link_id: str) -> None:
+        self._run(_REFUND, p_id=link_id)
+
     def resolve(self, claims: Claims) -> tuple[Claims, LinkState]:
         """The claims of an opaque token, from its link's row (which is then
         handed to :meth:`claim`, so it is read once)."""
@@ -240,6 +266,20 @@ _COUNT = (
         last_download_addr=bindparam("p_addr"),
         last_download_item=bindparam("p_item"),
     )
+    .returning(links.c.id)
+)
+#: The same, for a row without options, in one unread statement.
+_COUNT_PLAIN = _COUNT.where(
+    links.c.password_hash.is_(None),
+    links.c.ranges == "",
+    links.c.version.is_(None),
+    links.c.landing.is_(False),
+    links.c.folder.is_(False),
+)
+_REFUND = (
+    update(links)
+    .where(links.c.id == bindparam("p_id"), links.c.download_count > 0)
+    .values(download_count=links.c.download_count - 1)
     .returning(links.c.id)
 )
 _STATE = select(

@@ -53,6 +53,7 @@ from ..core.sending import FileResponse
 from ..core.sending import send
 from ..core.signing import Claims
 from ..core.signing import INVALID_LINK
+from ..db.audit import MAX_CLIENT_TEXT
 from ..db.claims import check_row
 from ..db.claims import COUNT
 from ..db.claims import COUNTED
@@ -201,6 +202,11 @@ def open_link(
     environ = request.environ
     claims: Claims | None = None
     try:
+        if purpose is Purpose.LINK and _plain_get(environ):
+            claims = svc.signer.verify(token)
+            counted = _counted_plain(svc, environ, claims)
+            if counted is not None:
+                return counted
         claims, state = _row(svc, token)
         check_row(claims, state, clock_now(), guard=_no_guard)
         purpose = concrete(purpose, state, environ)
@@ -225,6 +231,47 @@ def open_link(
         return refuse(svc, environ, exc, claims)
     record_look(svc, environ, claims, purpose)
     return Opened(purpose, claims, state, st)
+
+
+#: Request headers that can make a GET anything but a whole 200.
+_NOT_PLAIN = ("HTTP_RANGE", "HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE")
+_NOT_PLAIN += ("HTTP_IF_MATCH", "HTTP_IF_UNMODIFIED_SINCE")
+
+
+def _plain_get(environ: dict[str, Any]) -> bool:
+    """A GET that, if allowed, is a whole download (no range, no
+    precondition, not the recipient page's old ``?download=1``)."""
+    return (
+        environ.get("REQUEST_METHOD") == "GET"
+        and not any(h in environ for h in _NOT_PLAIN)
+        and not environ.get("QUERY_STRING")
+    )
+
+
+def _counted_plain(
+    svc: Services, environ: dict[str, Any], claims: Claims
+) -> FileResponse | None:
+    """The one-statement path of a limited link without options: the row
+    says yes and counts in one ``UPDATE … RETURNING`` (nothing is opened
+    before it); then the file is opened, and a file that cannot be opened
+    gives its count back. None when the row is not such a row: the caller
+    reads it and decides, as for any link."""
+    if claims.opaque or not claims.limited or claims.page or claims.folder:
+        return None
+    addr = environ.get("REMOTE_ADDR") or ""
+    if not svc.store.claims.count_plain(claims, clock_now(), addr):
+        return None
+    try:
+        opened = svc.tree.open(claims.path)
+    except BaseException:
+        svc.store.claims.refund(claims.link_id)
+        raise
+    response = send(environ, opened, Decision(200), svc.offload)
+    with_policy(svc, response)
+    response.tally.callback = partial(
+        record_download, svc, claims, COUNT, COUNTED, 200, client(environ)
+    )
+    return response
 
 
 def _row(svc: Services, token: str) -> tuple[Claims, LinkState]:
@@ -396,8 +443,6 @@ def with_policy(svc: Services, response: FileResponse) -> None:
 def client(environ: dict[str, Any]) -> dict[str, str]:
     """The client's address (after ProxyFix, when trusted_proxies is set) and
     User-Agent, as the audit records them."""
-    from ..db.audit import MAX_CLIENT_TEXT
-
     return {
         "remote_addr": environ.get("REMOTE_ADDR") or "",
         "user_agent": (environ.get("HTTP_USER_AGENT") or "")[:MAX_CLIENT_TEXT],
