@@ -24,12 +24,16 @@ run: install $(SAMPLE)
 	$(BIN)/linksvc init --demo-admin
 	$(BIN)/linksvc serve --host 127.0.0.1 --port 8000
 
+# The whole suite: the fast part on both cores, then the real servers under
+# load (the `slow` marker) one file at a time, so timing-sensitive tests never
+# share the cores with the rest of the suite.
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 -m "not slow"
+	$(BIN)/python -m pytest -m slow
 
-# Everything but real servers under load (the `slow` marker).
+# Everything but real servers under load, on both cores.
 test-fast: install
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -n 2 -m "not slow"
 
 # mutmut 3 on linksvc/core/, each module against its own tests (README).
 mutation: install

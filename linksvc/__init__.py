@@ -134,7 +134,7 @@ def create_app(
         # outsider's own X-Forwarded-For never names the client.
         n = conf["trusted_proxies"]
         wsgi = ProxyFix(wsgi, x_for=n, x_proto=n)
-    app.wsgi_app = KeyFollower(app, wsgi)
+    app.wsgi_app = KeyFollower(app, wsgi)  # type: ignore[method-assign]
     app.session_interface = CookielessSessions()
 
     csrf.init_app(app)

@@ -119,7 +119,7 @@ def resolve(url: str, allow_private: bool) -> tuple[str, str, int, str]:
         found = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
         raise InvalidInput(f"The webhook host {parts.hostname!r} is unknown.") from None
-    addresses = [info[4][0] for info in found]
+    addresses = [str(info[4][0]) for info in found]
     if not allow_private and not all(public_address(a) for a in addresses):
         raise InvalidInput(
             f"The webhook host {parts.hostname!r} resolves to a loopback, private "
@@ -153,7 +153,8 @@ class _Pinned(http.client.HTTPSConnection):
 
     def connect(self) -> None:
         sock = socket.create_connection((self._address, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+        context = self._context  # type: ignore[attr-defined]
+        self.sock = context.wrap_socket(sock, server_hostname=self.host)
 
 
 class UserGone(Exception):

@@ -52,7 +52,7 @@ def edit_link(
     ranges: str | list[str] | None = UNCHANGED,
     revision: str | None = None,
     actor: str = "",
-    **client: str,
+    **client: Any,
 ) -> Link:
     """Change what was given of a link of ``by``'s (or any, for an admin).
 

@@ -32,7 +32,7 @@ def send_link(
     to: str,
     message: str = "",
     base_url: str | None = None,
-    **client: str,
+    **client: Any,
 ) -> None:
     """Email a link's URL to ``to`` (at most ``send_limit`` per user): the
     message names the file, its size and expiry; the address is kept with

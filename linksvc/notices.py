@@ -224,7 +224,7 @@ def _queue_news(svc: Services, rows: list[dict[str, Any]], owners: dict) -> None
         return  # nothing to write: the write lock stays free for downloads
     with svc.store.engine.begin() as conn:
         messages = []
-        hooks: list[dict] = []
+        webhook_messages: list[dict] = []
         firsts = _marked(conn, links.c.first_noticed_at, owed, now, links.c.notify)
         for link_id in firsts:
             link = owners[link_id]
@@ -250,9 +250,11 @@ def _queue_news(svc: Services, rows: list[dict[str, Any]], owners: dict) -> None
             if row["event"] == "refused":
                 extra["count"] = row["count"]
             body = webhook_payload(row["event"], link, row["at"], **extra)
-            hooks += _webhooks(svc, link, row["event"], body, row.get("count") or 1)
+            webhook_messages += _webhooks(
+                svc, link, row["event"], body, row.get("count") or 1
+            )
         queue(conn, messages, now)
-        queue_coalesced(conn, hooks, now)
+        queue_coalesced(conn, webhook_messages, now)
 
 
 def _first_download(svc: Services, link: Any, row: dict[str, Any]) -> dict:

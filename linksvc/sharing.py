@@ -6,6 +6,8 @@ path rules and the expiry limits cannot differ between them.
 
 from __future__ import annotations
 
+from typing import Any
+
 from werkzeug.security import generate_password_hash
 
 from .access import granted_file
@@ -157,7 +159,7 @@ def visible_link(svc: Services, user: User, link_id: str) -> Link:
 
 
 def revoke_link(
-    svc: Services, by: User | None, link_id: str, actor: str = "", **client: str
+    svc: Services, by: User | None, link_id: str, actor: str = "", **client: Any
 ) -> Link:
     """Revoke a link as its owner or an admin (``by``), or as the operator
     on the server's command line (``by`` None); the audit log says who."""

@@ -320,3 +320,27 @@ def start_live(tmp_path: Path, tree: Path):
 def live_server(start_live) -> Live:
     """A real ``linksvc serve`` (gunicorn, 2 workers) on a free 127.0.0.1 port."""
     return start_live()
+
+
+# LINKSVC_TIMES=1: the slowest tests by a clock no frozen time moves
+# (pytest's --durations reads a clock freezegun patches).
+_times: dict[str, float] = {}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    started = time.clock_gettime(time.CLOCK_MONOTONIC)
+    yield
+    _times[item.nodeid] = time.clock_gettime(time.CLOCK_MONOTONIC) - started
+
+
+def pytest_terminal_summary(terminalreporter):
+    if os.environ.get("LINKSVC_TIMES") == "1":
+        by_file: dict[str, float] = {}
+        for nodeid, took in _times.items():
+            name = nodeid.split("::")[0]
+            by_file[name] = by_file.get(name, 0) + took
+        for name, took in sorted(by_file.items(), key=lambda kv: -kv[1])[:25]:
+            terminalreporter.write_line(f"{took:7.2f}s {name}")
+        for nodeid, took in sorted(_times.items(), key=lambda kv: -kv[1])[:25]:
+            terminalreporter.write_line(f"{took:7.2f}s {nodeid}")

@@ -16,7 +16,12 @@ import pytest
 POSTGRES_URL = os.environ.get(
     "LINKSVC_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
-REDIS_URL = os.environ.get("LINKSVC_TEST_REDIS", "redis://127.0.0.1:6379")
+#: Each pytest-xdist worker counts in a Redis database of its own, so two
+#: files' login or password limits never share a key.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+REDIS_URL = os.environ.get("LINKSVC_TEST_REDIS") or (
+    f"redis://127.0.0.1:6379/{1 + int(_WORKER or 0) % 15}"
+)
 
 
 def reachable(host: str, port: int) -> bool:

@@ -146,6 +146,8 @@ def link_edit(
     if not changes:
         raise click.UsageError("Nothing to change: see --help.")
     owner = services.store.users.get(link.created_by)
+    if owner is None:
+        raise click.ClickException(f"The owner of link {link.id} is gone.")
     edited = editing.edit_link(services, owner, link_id, actor="cli", **changes)
     downloads = "no limit" if edited.max_downloads is None else edited.max_downloads
     click.echo(
@@ -173,7 +175,7 @@ def link_list() -> None:
                 link.id,
                 link.path,
                 link.owner,
-                iso(link.expires_at),
+                iso(link.expires_at) or "",
                 link.status(at),
                 downloads,
             ]

@@ -44,8 +44,7 @@ def keys_path(instance_dir: str | os.PathLike[str]) -> Path:
 
 
 def new_key() -> Key:
-    created = iso(now())
-    return Key(secrets.token_urlsafe(32), created)
+    return Key(secrets.token_urlsafe(32), iso(now()) or "")
 
 
 def read_entries(instance_dir: str | os.PathLike[str]) -> list[Key]:

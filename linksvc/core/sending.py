@@ -62,7 +62,7 @@ class Tally:
     def __init__(self, expected: int) -> None:
         self.expected = expected
         self.sent = 0
-        self.callback: Callable[[int, bool], None] | None = None
+        self.callback: Callable[[int, bool | None], None] | None = None
         #: The bytes went to the server in front (offload): not counted here.
         self.handed_over = False
         self._done = False
@@ -179,6 +179,7 @@ class Offload:
 
     def headers(self, path: Path) -> list[tuple[str, str]]:
         if self.mode == "nginx":
+            assert self.root is not None, "nginx offload needs the tree's root"
             relative = path.relative_to(self.root).as_posix()
             return [("X-Accel-Redirect", f"{self.prefix}/{quote(relative)}")]
         return [("X-Sendfile", str(path))]
@@ -298,6 +299,7 @@ def _multipart(
     length += sum(end - start + 1 for start, end in ranges)
 
     def parts() -> Iterator[bytes]:
+        assert fh is not None  # only a response with a body iterates
         for head, one in zip(heads, ranges, strict=True):
             yield head
             yield from _read(fh, [one])

@@ -135,7 +135,7 @@ class LinkSigner:
         if at is None:
             return f"{kid}.{serializer.dumps(payload)}"
         signer = serializer.make_signer(serializer.salt)
-        signer.get_timestamp = lambda: int(at)
+        signer.get_timestamp = lambda: int(at)  # type: ignore[attr-defined]
         signed = signer.sign(serializer.dump_payload(payload)).decode()
         return f"{kid}.{signed}"
 

@@ -30,7 +30,9 @@ class Unlocks:
     newest: itsdangerous signs with the last and accepts any of them)."""
 
     def __init__(self, keys: Sequence[str | bytes], lifetime: int) -> None:
-        self._signer = TimestampSigner(list(keys), salt=UNLOCK_SALT)
+        self._signer = TimestampSigner(
+            [k.encode() if isinstance(k, str) else k for k in keys], salt=UNLOCK_SALT
+        )
         self.lifetime = lifetime
 
     def value(self, link_id: str, password_hash: str) -> str:

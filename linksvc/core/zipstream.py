@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import UTC
+from functools import partial
 from typing import Any
 from typing import BinaryIO
 
@@ -230,10 +231,13 @@ class ZipPlan:
         in order: headers and data of each member, then the directory."""
         for m, offset in zip(self.members, self._offsets, strict=True):
             header_len = self._header_size(m)
-            header = self._bytes(lambda m=m: _local_header(m, self.crc_of(m)))
+            header = self._bytes(partial(self._header, m))
             yield offset, header_len, header
             yield offset + header_len, m.size, self._file(m, self.opener)
         yield self.cd_offset, self.size - self.cd_offset, self._bytes(self._directory)
+
+    def _header(self, m: Member) -> bytes:
+        return _local_header(m, self.crc_of(m))
 
     def _directory(self) -> bytes:
         entries = b"".join(

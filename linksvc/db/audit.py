@@ -33,6 +33,7 @@ from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
 
+from ..core.clients import MAX_CLIENT_TEXT
 from ..core.offload import offload
 from .claims import add_downloads
 from .export import EXPORT_FIELDS  # noqa: F401  (re-exported: audit.to_csv …)
@@ -55,8 +56,6 @@ FOLD_WINDOW = 60
 MAX_FOLDS = 10_000
 #: How often (seconds) a process prunes rows past the retention.
 PRUNE_EVERY = 3600
-#: Longest client text kept (User-Agent, actor), in characters.
-MAX_CLIENT_TEXT = 256
 _FIELDS = ("actor", "remote_addr", "user_agent")
 _COUNT = "_count"
 _FOLD = "_fold"
@@ -101,7 +100,7 @@ class AuditLog:
         """Queue a record. With ``count``, also add one to its link's download
         count (unlimited links, whose count need not be atomic); with
         ``fold``, share a row with identical records of the same window."""
-        row = {
+        row: dict[str, Any] = {
             "at": int(fields.get("at") or time.time()),
             "event": event,
             "outcome": outcome,

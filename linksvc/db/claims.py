@@ -169,7 +169,7 @@ class DownloadClaims(HotStatements):
             return COUNTED
         # Counted out, or changed since it was read: say which.
         check_row(claims, self.state(claims.link_id), at, guard)
-        raise LinkUsedUp(state.max_downloads)
+        raise LinkUsedUp(state.max_downloads or 0)
 
     def count_plain(self, claims: Claims, at: int, client_addr: str) -> bool:
         """Count a download of a limited link whose row has no options (no

@@ -5,6 +5,7 @@ What the policies of a user's groups add up to is policy.py's business.
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 
 from sqlalchemy import delete
@@ -90,7 +91,7 @@ class Groups:
     def list(self) -> list[Group]:
         return self._groups(None)
 
-    def of_user(self, user_id: int) -> list[Group]:
+    def of_user(self, user_id: int) -> builtins.list[Group]:
         """The groups ``user_id`` belongs to (their policies apply to them)."""
         member = select(group_members.c.group_id).where(
             group_members.c.user_id == user_id
@@ -132,13 +133,13 @@ class Groups:
             raise UnknownUser(f"There is no user {username!r}.")
         return user_id
 
-    def _groups(self, where) -> list[Group]:
+    def _groups(self, where) -> builtins.list[Group]:
         query = select(groups).order_by(groups.c.name)
         if where is not None:
             query = query.where(where)
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
-            members: dict[int, list[str]] = {row.id: [] for row in rows}
+            members: dict[int, builtins.list[str]] = {row.id: [] for row in rows}
             if rows:
                 names = conn.execute(
                     select(group_members.c.group_id, users.c.username)

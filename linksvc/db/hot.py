@@ -112,7 +112,7 @@ class HotStatements:
         if not self._sqlite:
             # Each claim is one statement: in autocommit it is one round trip
             # (and still its own durable transaction), not statement + COMMIT.
-            raw.dbapi_connection.autocommit = True
+            raw.dbapi_connection.autocommit = True  # type: ignore[union-attr]
         return raw
 
     def _impatient(self) -> bool:

@@ -5,6 +5,7 @@ What a download does to a link (the atomic count) is claims.py.
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -223,7 +224,7 @@ class Links:
         by_user_id: int | None,
         owner_id: int | None = None,
         path_prefix: str | None = None,
-    ) -> list[str]:
+    ) -> builtins.list[str]:
         """Revoke every unrevoked link of an owner and/or under a path.
 
         ``path_prefix`` follows grant rules: ``a/b`` means ``a/b`` and

@@ -10,6 +10,7 @@ until it is given up and shown to administrators.
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 from typing import Any
 
@@ -141,7 +142,7 @@ class Outbox:
                 .limit(limit * 20)
             ).all()
         taken: dict[str, int] = {}
-        ids = []
+        ids: builtins.list[int] = []
         for message_id, recipient in due:
             if taken.get(recipient, 0) < per_recipient and len(ids) < limit:
                 taken[recipient] = taken.get(recipient, 0) + 1
@@ -208,7 +209,7 @@ class Outbox:
                 update(outbox).where(outbox.c.id == message_id).values(**values)
             )
 
-    def _messages(self, *where, limit: int = 200) -> list[Message]:
+    def _messages(self, *where, limit: int = 200) -> builtins.list[Message]:
         query = select(outbox).where(*where).order_by(outbox.c.id.desc()).limit(limit)
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()

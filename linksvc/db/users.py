@@ -72,7 +72,7 @@ class Users:
                         created_at=now(),
                         email="",
                     )
-                ).inserted_primary_key[0]
+                ).inserted_primary_key[0]  # type: ignore[index]
                 for prefix in dict.fromkeys(grant_prefixes):
                     conn.execute(insert(grants).values(user_id=user_id, prefix=prefix))
         except IntegrityError:
@@ -146,8 +146,8 @@ class Users:
 
     def list(self) -> list[User]:
         with self.engine.connect() as conn:
-            names = conn.execute(select(users.c.username).order_by(users.c.username))
-            names = list(names.scalars())
+            query = select(users.c.username).order_by(users.c.username)
+            names = list(conn.execute(query).scalars())
         return [self.by_name(name) for name in names]
 
     def grant(self, username: str, prefix: str) -> User:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from typing import BinaryIO
 
+from ..core.clients import client
 from ..core.conditional import decide
 from ..core.conditional import Decision
 from ..core.errors import LinkInvalid
@@ -231,7 +232,7 @@ def _zip_response(
         mode,
         claimed,
         decision.status,
-        opening.client(environ),
+        client(environ),
         sent,
         complete,
     )

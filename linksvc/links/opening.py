@@ -32,6 +32,8 @@ from functools import partial
 from typing import Any
 
 from ..core import addresses
+from ..core.clients import Client
+from ..core.clients import client
 from ..core.clock import now as clock_now
 from ..core.conditional import decide
 from ..core.conditional import Decision
@@ -53,7 +55,6 @@ from ..core.sending import FileResponse
 from ..core.sending import send
 from ..core.signing import Claims
 from ..core.signing import INVALID_LINK
-from ..db.audit import MAX_CLIENT_TEXT
 from ..db.claims import check_row
 from ..db.claims import COUNT
 from ..db.claims import COUNTED
@@ -234,8 +235,13 @@ def open_link(
 
 
 #: Request headers that can make a GET anything but a whole 200.
-_NOT_PLAIN = ("HTTP_RANGE", "HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE")
-_NOT_PLAIN += ("HTTP_IF_MATCH", "HTTP_IF_UNMODIFIED_SINCE")
+_NOT_PLAIN = (
+    "HTTP_RANGE",
+    "HTTP_IF_NONE_MATCH",
+    "HTTP_IF_MODIFIED_SINCE",
+    "HTTP_IF_MATCH",
+    "HTTP_IF_UNMODIFIED_SINCE",
+)
 
 
 def _plain_get(environ: dict[str, Any]) -> bool:
@@ -440,24 +446,15 @@ def with_policy(svc: Services, response: FileResponse) -> None:
         response.headers.append(("Cross-Origin-Resource-Policy", policy))
 
 
-def client(environ: dict[str, Any]) -> dict[str, str]:
-    """The client's address (after ProxyFix, when trusted_proxies is set) and
-    User-Agent, as the audit records them."""
-    return {
-        "remote_addr": environ.get("REMOTE_ADDR") or "",
-        "user_agent": (environ.get("HTTP_USER_AGENT") or "")[:MAX_CLIENT_TEXT],
-    }
-
-
 def record_download(
     svc: Services,
     claims: Claims,
     mode: str,
     claimed: str,
     status: int,
-    who: dict[str, str],
+    who: Client,
     sent: int,
-    complete: bool,
+    complete: bool | None,
 ) -> None:
     """The audit row of a response that may have sent bytes, written when
     the server closes its body, with the bytes that went out."""

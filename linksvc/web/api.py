@@ -23,6 +23,7 @@ from .. import editing
 from .. import mailing
 from .. import policy
 from .. import sharing
+from ..core.clients import client
 from ..core.clock import iso
 from ..core.errors import BadRequest
 from ..core.errors import InvalidInput
@@ -33,7 +34,6 @@ from ..db.groups import Group
 from ..db.groups import RULES
 from ..db.links import Link
 from ..db.users import User
-from .clients import client
 from .ext import services
 from .openapi import document
 from .pages import whole_number

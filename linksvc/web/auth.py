@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from functools import partial
 from functools import wraps
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint
@@ -81,7 +82,7 @@ def throttle_logins(app: Flask) -> None:
     registered: the limits wrap its login view."""
     conf = app.config["LINKSVC"]
     limiter = make_limiter(app)
-    view = app.view_functions["auth.login"]
+    view: Any = app.view_functions["auth.login"]
     view = limiter.limit(
         conf["login_limit"],
         key_func=_name_and_address_key,
@@ -229,7 +230,7 @@ def safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> Response | str:
+def login() -> Response | tuple[str, int]:
     form = LoginForm()
     if form.validate_on_submit():
         svc = services()

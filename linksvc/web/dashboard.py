@@ -30,6 +30,7 @@ from .. import access
 from .. import editing
 from .. import mailing
 from .. import sharing
+from ..core.clients import client
 from ..core.clock import iso
 from ..core.clock import minutes
 from ..core.durations import format_duration
@@ -45,7 +46,6 @@ from ..policy import policy_for
 from ..sharing import MAX_LINK_PASSWORD
 from ..sharing import MAX_NOTE
 from .auth import current
-from .clients import client
 from .ext import services
 from .pages import whole_number
 

@@ -9,8 +9,8 @@ from flask_login import login_required
 
 from .. import access
 from ..core import sending
+from ..core.clients import client
 from ..core.sending import FileResponse
-from ..links.opening import client
 from ..links.opening import decision_for
 from .auth import current
 from .ext import services
@@ -36,7 +36,7 @@ def protected(filename: str) -> FileResponse:
     who = client(environ)
     sends_body = environ["REQUEST_METHOD"] == "GET" and decision.status in (200, 206)
 
-    def record(sent: int, complete: bool) -> None:
+    def record(sent: int, complete: bool | None) -> None:
         svc.audit.record(
             "download" if sends_body else "check",
             "ok" if decision.status in (200, 206) else str(decision.status),

@@ -132,14 +132,15 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
         if exc.response is not None and 300 <= exc.response.status_code < 400:
-            return exc.response
+            return exc.response  # type: ignore[return-value]
         if wants_json():
             code = exc.name.lower().replace(" ", "_")
             response = problem(exc.code or 500, code, exc.description or exc.name)
         else:
             response = page(exc.code or 500, exc.name, exc.description or "")
-        if exc.code == 405 and exc.valid_methods:
-            response.headers["Allow"] = ", ".join(exc.valid_methods)
+        allowed = getattr(exc, "valid_methods", None)
+        if exc.code == 405 and allowed:
+            response.headers["Allow"] = ", ".join(allowed)
         return response
 
     @app.errorhandler(Exception)
