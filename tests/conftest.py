@@ -260,6 +260,60 @@ def _toml(value) -> str:
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def launch(
+    tmp: Path,
+    tree: Path,
+    name: str = "live",
+    workers: int = 2,
+    init: bool = True,
+    **extra,
+) -> Live:
+    """A real ``linksvc serve`` (gunicorn) on a free 127.0.0.1 port, with its
+    instance and log under ``tmp``; the caller stops it."""
+    port = free_port()
+    conf = {
+        "protected_dir": str(tree),
+        "instance_dir": str(tmp / f"{name}-instance"),
+        "public_base_url": f"http://127.0.0.1:{port}",
+        **extra,
+    }
+    settings_file = tmp / f"{name}.toml"
+    settings_file.write_text(
+        "".join(f"{key} = {_toml(value)}\n" for key, value in conf.items())
+    )
+    env = {**os.environ, "LINKSVC_SETTINGS": str(settings_file)}
+    env.pop("LINKSVC_SECRET_KEYS", None)
+    if init:
+        subprocess.run([*LINKSVC, "init"], env=env, check=True, capture_output=True)
+        subprocess.run(
+            [*LINKSVC, "user", "add", "admin", "--admin", "--password-stdin"],
+            env=env,
+            input=PASSWORDS["admin"] + "\n",
+            text=True,
+            check=True,
+            capture_output=True,
+        )
+    log_path = tmp / f"{name}.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [*LINKSVC, "serve", "--port", str(port), "--workers", str(workers)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    live = Live(port, env, proc, log_path)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return live
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                live.stop()
+                raise RuntimeError(live.log()) from None
+            time.sleep(0.05)
+
+
 @pytest.fixture
 def start_live(tmp_path: Path, tree: Path):
     """``start_live(name, workers=2, init=True, **settings)``: a real
@@ -268,48 +322,9 @@ def start_live(tmp_path: Path, tree: Path):
     started: list[Live] = []
 
     def start(name: str = "live", workers: int = 2, init: bool = True, **extra):
-        port = free_port()
-        conf = {
-            "protected_dir": str(tree),
-            "instance_dir": str(tmp_path / f"{name}-instance"),
-            "public_base_url": f"http://127.0.0.1:{port}",
-            **extra,
-        }
-        settings_file = tmp_path / f"{name}.toml"
-        settings_file.write_text(
-            "".join(f"{key} = {_toml(value)}\n" for key, value in conf.items())
-        )
-        env = {**os.environ, "LINKSVC_SETTINGS": str(settings_file)}
-        env.pop("LINKSVC_SECRET_KEYS", None)
-        if init:
-            subprocess.run([*LINKSVC, "init"], env=env, check=True, capture_output=True)
-            subprocess.run(
-                [*LINKSVC, "user", "add", "admin", "--admin", "--password-stdin"],
-                env=env,
-                input=PASSWORDS["admin"] + "\n",
-                text=True,
-                check=True,
-                capture_output=True,
-            )
-        log_path = tmp_path / f"{name}.log"
-        with open(log_path, "wb") as log:
-            proc = subprocess.Popen(
-                [*LINKSVC, "serve", "--port", str(port), "--workers", str(workers)],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        live = Live(port, env, proc, log_path)
+        live = launch(tmp_path, tree, name, workers, init, **extra)
         started.append(live)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                return live
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(live.log()) from None
-                time.sleep(0.05)
+        return live
 
     yield start
     for live in started:

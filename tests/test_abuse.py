@@ -148,6 +148,7 @@ def test_client_address_comes_only_from_trusted_proxies(app, make_app):
     assert audit_rows(psvc)[-1].remote_addr == "192.0.2.50"
 
 
+@pytest.mark.slow
 def test_audit_export_streams_in_constant_memory(svc, runner):
     import tracemalloc
 

@@ -1,13 +1,39 @@
-"""A real gunicorn (``linksvc serve``) over real HTTP."""
+"""A real gunicorn (``linksvc serve``) over real HTTP. One server serves
+this module's tests (each works on files and links of its own); the tests
+that stop or re-key a server start their own."""
 
 import csv
 import http.client
 import io
+import shutil
 import signal
 import time
 from urllib.parse import urlsplit
 
+import pytest
+
 from .conftest import BIG_SIZE
+from .conftest import launch
+from .conftest import make_tree
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory):
+    return make_tree(tmp_path_factory.mktemp("live-tree"))
+
+
+@pytest.fixture(scope="module")
+def live_server(tree, tmp_path_factory):
+    live = launch(tmp_path_factory.mktemp("live"), tree)
+    yield live
+    live.stop()
+
+
+def own_copy(tree, name: str, of: str = "big.bin") -> str:
+    """A file of this test's own, so counts and audit rows are its alone."""
+    shutil.copy(tree / of, tree / name)
+    return name
+
 
 HUGE = 64 * 1024 * 1024
 
@@ -70,13 +96,13 @@ def create_link(live, path="big.bin", expires="1h") -> str:
 def test_download_over_http_with_and_without_range(live_server, tree):
     data = (tree / "big.bin").read_bytes()
     assert len(data) == BIG_SIZE
-    path = create_link(live_server)
+    path = create_link(live_server, own_copy(tree, "ranges.bin"))
 
     status, headers, body = get(live_server, path)
     assert status == 200
     assert body == data
     assert headers["Content-Length"] == str(BIG_SIZE)
-    assert headers["Content-Disposition"] == "attachment; filename=big.bin"
+    assert headers["Content-Disposition"] == "attachment; filename=ranges.bin"
 
     status, headers, body = get(live_server, path, headers={"Range": "bytes=1000-1999"})
     assert status == 206
@@ -95,16 +121,21 @@ def test_download_over_http_with_and_without_range(live_server, tree):
 
     # The GET and the range from 0 count; HEAD and the later range do not.
     # Unlimited links are counted by the worker's writer within ~50 ms.
-    assert wait_for_count(live_server, "2")
+    assert wait_for_count(live_server, "ranges.bin", "2")
 
 
-def wait_for_count(live, expected: str, seconds: float = 5) -> bool:
-    import time
+def listed(live, name: str) -> list[str]:
+    """The `link list` line of the one link to ``name``."""
+    for line in live.cli("link", "list").stdout.splitlines():
+        if line.split("\t")[1] == name:
+            return line.split("\t")
+    return []
 
+
+def wait_for_count(live, name: str, expected: str, seconds: float = 5) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        lines = live.cli("link", "list").stdout.splitlines()
-        if lines and lines[0].split("\t")[-1] == expected:
+        if listed(live, name)[-1:] == [expected]:
             return True
         time.sleep(0.1)
     return False
@@ -127,17 +158,20 @@ def test_login_and_refusals_over_http(live_server):
         assert b"root:" not in body
 
 
-def test_sigterm_stops_the_server_cleanly(live_server):
-    live_server.proc.send_signal(signal.SIGTERM)
-    assert live_server.proc.wait(timeout=20) == 0
+@pytest.mark.slow
+def test_sigterm_stops_the_server_cleanly(start_live):
+    own = start_live()
+    own.proc.send_signal(signal.SIGTERM)
+    assert own.proc.wait(timeout=20) == 0
 
 
-def test_one_time_link_under_20_concurrent_gets_serves_exactly_once(live_server):
+def test_one_time_link_under_20_concurrent_gets_serves_exactly_once(live_server, tree):
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
+    name = own_copy(tree, "once.txt", of="readme.txt")
     result = live_server.cli(
-        "link", "create", "readme.txt", "--user", "admin", "--max-downloads", "1"
+        "link", "create", name, "--user", "admin", "--max-downloads", "1"
     )
     path = urlsplit(result.stdout.splitlines()[-1]).path
     barrier = threading.Barrier(20)
@@ -159,11 +193,12 @@ def test_one_time_link_under_20_concurrent_gets_serves_exactly_once(live_server)
     assert statuses == [200] + [410] * 19
     body = next(body for status, body in results if status == 200)
     assert body == b"hello from the protected tree\n"
-    listed = live_server.cli("link", "list").stdout.split("\t")
-    assert listed[-1].strip() == "1/1"
+    assert listed(live_server, name)[-1] == "1/1"
 
 
-def test_rotation_and_retirement_reach_every_worker_without_restart(live_server):
+@pytest.mark.slow
+def test_rotation_and_retirement_reach_every_worker_without_restart(start_live):
+    live_server = start_live()
     import time
 
     old = create_link(live_server, "readme.txt")
@@ -277,7 +312,11 @@ def test_refusals_log_their_request_id_and_dropped_downloads_are_recorded(
     rows = []
     while time.monotonic() < deadline:
         out = live_server.cli("audit", "export", "--format", "csv").stdout
-        rows = [r for r in csv.DictReader(io.StringIO(out)) if r["event"] == "download"]
+        rows = [
+            r
+            for r in csv.DictReader(io.StringIO(out))
+            if r["event"] == "download" and r["path"] == "huge.bin"
+        ]
         if len(rows) == 5:
             break
         time.sleep(0.2)
@@ -290,13 +329,17 @@ def test_refusals_log_their_request_id_and_dropped_downloads_are_recorded(
 def test_whole_downloads_are_recorded_with_every_byte(live_server, tree):
     """Real gunicorn sends whole files with sendfile (and, from version 27,
     rewinds the descriptor afterwards): the audit still has every byte."""
-    path = create_link(live_server, "big.bin")
+    path = create_link(live_server, own_copy(tree, "whole.bin"))
     status, _, body = get(live_server, path)
     assert status == 200 and len(body) == BIG_SIZE
     deadline = time.monotonic() + 10
     rows = []
     while time.monotonic() < deadline and not rows:
         out = live_server.cli("audit", "export", "--format", "csv").stdout
-        rows = [r for r in csv.DictReader(io.StringIO(out)) if r["event"] == "download"]
+        rows = [
+            r
+            for r in csv.DictReader(io.StringIO(out))
+            if r["event"] == "download" and r["path"] == "whole.bin"
+        ]
         time.sleep(0.2)
     assert [(int(r["bytes"]), r["complete"]) for r in rows] == [(BIG_SIZE, "True")]

@@ -262,6 +262,7 @@ def test_a_dead_receiver_and_a_hammered_link_delay_no_one_else(
     waited behind them. Now a hammered link's events coalesce, each receiver
     is served on its own, and a dead one delays only itself."""
     url, cert = receiver
+    monkeypatch.setattr(delivery, "RUN_WAIT", 2.0)
     app = make_app(webhook_allow_private=True, webhook_ca_file=str(cert))
     svc = of(app)
     svc.store.users.set_webhook("alice", dead_receiver, "a" * 64)
