@@ -124,7 +124,7 @@ def create_app(
         )
     delivery.require_webhook_secret(conf)
     svc = services_module.build(conf, keyring)
-    svc.audit.after_write = notices.after_write(svc)
+    svc.notices = notices.subscribe(svc)
     app.extensions[services_module.EXTENSION] = svc
     for problem in private_instance_problems(conf["instance_dir"]):
         app.logger.warning("%s: chmod it so only its owner can read it", problem)

@@ -8,7 +8,8 @@
   expiries.
 
 Download and refusal notices are queued by the audit writer after it wrote
-the records (:func:`after_write`), so a download never waits for them.
+the records (:func:`subscribe`: a receiver of the audit's ``written``
+signal), so a download never waits for them.
 Messages to the owner name the file and link, never the token: the owner's
 dashboard has the URL. delivery.py sends what is queued.
 """
@@ -19,6 +20,7 @@ import hashlib
 import json
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import and_
@@ -29,6 +31,7 @@ from . import sharing
 from .core.clock import iso
 from .core.clock import minutes
 from .core.clock import now as clock_now
+from .db.audit import written
 from .db.outbox import queue
 from .db.outbox import queue_coalesced
 from .db.schema import links
@@ -174,8 +177,10 @@ def _has_news(svc: Services, link: Any) -> bool:
     )
 
 
-def after_write(svc: Services):
-    """The audit writer's hook: notices of the downloads and refusals it wrote.
+def subscribe(svc: Services) -> Callable[..., None]:
+    """Queue notices of the downloads and refusals ``svc.audit`` writes: a
+    receiver of its ``written`` signal (returned: the caller keeps it, as
+    blinker holds receivers weakly).
 
     It reads first and writes only when there is news, so busy links with
     nothing to tell cost one indexed read per batch (none for QUIET seconds
@@ -183,7 +188,7 @@ def after_write(svc: Services):
     """
     quiet: dict[str, float] = {}
 
-    def hook(rows: list[dict[str, Any]]) -> None:
+    def hook(sender: Any, rows: list[dict[str, Any]]) -> None:
         moment = time.monotonic()
         rows = [
             r
@@ -205,6 +210,7 @@ def after_write(svc: Services):
         if rows:
             _queue_news(svc, rows, owners)
 
+    written.connect(hook, sender=svc.audit)
     return hook
 
 

@@ -51,6 +51,9 @@ class Services:
     zips: ZipSlots
     #: Who sends file bytes when not linksvc (settings "offload").
     offload: Offload | None = None
+    #: The receiver of the audit's ``written`` signal that queues notices
+    #: (kept here: blinker holds receivers weakly).
+    notices: Any = None
 
     def refresh_keys(self) -> None:
         """Follow a rotated or retired key (called once per request, by the

@@ -21,11 +21,11 @@ import queue
 import threading
 import time
 import weakref
-from collections.abc import Callable
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from blinker import Namespace
 from sqlalchemy import delete
 from sqlalchemy import Engine
 from sqlalchemy import insert
@@ -75,6 +75,13 @@ class _Prune:
     before: int
 
 
+_signals = Namespace()
+#: Sent by an AuditLog (the sender) on its writer thread with each batch of
+#: ``rows`` once they are written; notices subscribe to it (notices.py), so
+#: the audit writer knows nothing of them.
+written = _signals.signal("linksvc.audit-written")
+
+
 class AuditLog:
     def __init__(self, engine: Engine, retention: int | None = None) -> None:
         self.engine = engine
@@ -85,8 +92,6 @@ class AuditLog:
         self._lock = threading.Lock()
         self._folds: dict[tuple, dict[str, Any]] = {}
         self._pruned_at: float | None = None
-        #: Called with each batch of rows once written (notices.py).
-        self.after_write: Callable[[list[dict[str, Any]]], None] | None = None
         _LOGS.add(self)
 
     def record(
@@ -233,9 +238,9 @@ class AuditLog:
                 if attempt == 2:
                     return log.exception("lost %d audit records: %r", len(rows), rows)
                 time.sleep(0.1 * (attempt + 1))
-        if self.after_write is not None:  # notices: never at the records' cost
+        if written.receivers:  # notices: never at the records' cost
             try:
-                self.after_write(rows)
+                written.send(self, rows=rows)
             except Exception:
                 log.exception("could not queue the notices of %d records", len(rows))
 
