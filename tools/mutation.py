@@ -26,21 +26,21 @@ TARGET = 0.90
 REPORTS = ROOT / "mutation-report"
 #: core module -> its own tests.
 MODULES = {
-    "addresses": ["tests/test_addresses.py"],
-    "clock": ["tests/test_clock.py"],
-    "conditional": ["tests/test_conditional.py"],
-    "durations": ["tests/test_durations.py"],
-    "errors": ["tests/test_errors.py"],
-    "files": ["tests/test_files.py"],
-    "keys": ["tests/test_keys.py"],
-    "offload": ["tests/test_offload.py"],
-    "previews": ["tests/test_previews.py"],
-    "sending": ["tests/test_sending.py"],
-    "signing": ["tests/test_signing.py"],
-    "text": ["tests/test_text.py"],
-    "throttle": ["tests/test_throttle.py"],
-    "unlock": ["tests/test_unlock.py"],
-    "zipstream": ["tests/test_zipstream.py"],
+    "addresses": ["tests/unit/test_addresses.py"],
+    "clock": ["tests/unit/test_clock.py"],
+    "conditional": ["tests/unit/test_conditional.py"],
+    "durations": ["tests/unit/test_durations.py"],
+    "errors": ["tests/unit/test_errors.py"],
+    "files": ["tests/unit/test_files.py"],
+    "keys": ["tests/app/test_keys.py"],
+    "offload": ["tests/unit/test_offload.py"],
+    "previews": ["tests/unit/test_previews.py"],
+    "sending": ["tests/unit/test_sending.py"],
+    "signing": ["tests/unit/test_signing.py"],
+    "text": ["tests/unit/test_text.py"],
+    "throttle": ["tests/unit/test_throttle.py"],
+    "unlock": ["tests/unit/test_unlock.py"],
+    "zipstream": ["tests/unit/test_zipstream.py"],
 }
 #: Mutants judged equivalent (no behaviour can tell them apart), by name.
 EQUIVALENT: set[str] = set(

@@ -1,0 +1,118 @@
+"""Two ``linksvc serve`` instances on one PostgreSQL database and one key file,
+behind one nginx: they act as one service."""
+
+import concurrent.futures
+import secrets
+import time
+
+import pytest
+
+from ..conftest import PASSWORDS
+from ..nginx import start_nginx
+from ..services import postgres_database
+from ..services import REDIS_URL
+from ..services import require
+from .test_live import get
+from .test_live import post_login
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def pair(start_live, tree, tmp_path):
+    require("Redis", "127.0.0.1", 6379)
+    with postgres_database() as url:
+        shared = {
+            "instance_dir": str(tmp_path / "shared-instance"),
+            "database_url": url,
+            "ratelimit_storage_url": REDIS_URL,
+            "login_limit": "3 per minute",
+            "access_log": False,
+        }
+        a = start_live("a", **shared)
+        b = start_live("b", init=False, **shared)
+        nginx = start_nginx(tmp_path, [a.port, b.port], tree)
+        yield a, b, nginx
+        nginx.stop()
+        a.stop()
+        b.stop()
+
+
+def create(live, path="readme.txt", *extra) -> str:
+    result = live.cli("link", "create", path, "--user", "admin", *extra)
+    assert result.returncode == 0, result.stderr
+    return "/d/" + result.stdout.splitlines()[-1].rsplit("/d/", 1)[1]
+
+
+def link_id(live, path: str) -> str:
+    """The id of the link behind ``path``, as the signed token names it."""
+    import base64
+    import json
+
+    payload = path.removeprefix("/d/").split(".")[1]
+    data = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    return json.loads(data)["i"]
+
+
+def test_a_link_made_on_one_downloads_on_the_other_and_revocation_is_shared(pair):
+    a, b, nginx = pair
+    path = create(a)
+    for server in (a, b, nginx):
+        status, _, body = get(server, path)
+        assert status == 200 and body == b"hello from the protected tree\n"
+    revoked = b.cli("link", "revoke", link_id(b, path))
+    assert revoked.returncode == 0, revoked.stderr
+    for server in (a, b, nginx):
+        assert get(server, path)[0] == 410
+
+
+def test_a_one_time_link_hammered_through_both_is_served_once(pair):
+    a, b, nginx = pair
+    path = create(a, "big.bin", "--max-downloads", "1")
+    servers = [a, b, nginx] * 10
+    with concurrent.futures.ThreadPoolExecutor(max_workers=30) as pool:
+        statuses = list(pool.map(lambda s: get(s, path)[0], servers))
+    assert sorted(statuses) == [200] + [410] * 29
+
+
+def test_a_key_rotated_on_one_is_seen_by_the_other(pair):
+    a, b, _ = pair
+    old = create(a)
+    old_kid = a.cli("keys", "list").stdout.split("\t")[0]
+    assert a.cli("keys", "rotate").returncode == 0
+    time.sleep(1.2)  # each process re-reads the key file at most once a second
+    new = create(a)
+    assert new.split(".")[0] != old.split(".")[0]
+    assert get(b, new)[0] == 200 and get(b, old)[0] == 200
+    assert b.cli("keys", "retire", old_kid).returncode == 0
+    time.sleep(1.2)
+    assert get(a, old)[0] == 404 and get(b, old)[0] == 404
+    assert get(a, new)[0] == 200
+
+
+def _login(server, username: str, password: str) -> int:
+    return post_login(server, username, password)[0]
+
+
+def test_login_throttling_counts_across_both_with_redis(pair):
+    a, b, _ = pair
+    add = a.cli(
+        "user",
+        "add",
+        name := f"u{secrets.token_hex(4)}",
+        "--password-stdin",
+        input=PASSWORDS["alice"] + "\n",
+    )
+    assert add.returncode == 0, add.stderr
+    assert _login(a, name, "wrong") == 200
+    assert _login(b, name, "wrong") == 200
+    assert _login(a, name, "wrong") == 200
+    # The fourth failure from this address, on either instance, is over.
+    assert _login(b, name, PASSWORDS["alice"]) == 429
+    assert _login(a, name, PASSWORDS["alice"]) == 429
+
+
+def test_healthz_answers_on_both_and_through_nginx(pair):
+    for server in pair:
+        status, _, body = get(server, "/healthz")
+        assert status == 200 and b'"ok"' in body
