@@ -173,6 +173,19 @@ class Auth:
             },
         )
 
+    def login_as(self, username: str = "alice", next=None):
+        """A logged-in session without the login form's password hash (the
+        login itself is tested in tests/app/test_auth.py): the session holds
+        what start_session puts there."""
+        app = self.client.application
+        with app.app_context():
+            user = services_of(app).store.users.by_name(username)
+        with self.client.session_transaction() as sess:
+            sess.clear()
+            sess["login_at"] = sess["seen_at"] = int(time.time())
+            sess["_user_id"] = f"{user.id}:{user.session_token}"
+            sess["_fresh"] = True
+
     def logout(self):
         token = csrf_token(self.client, "/")
         return self.client.post("/logout", data={"csrf_token": token})

@@ -220,7 +220,7 @@ def test_csv_export_neutralises_formulas(client, auth, make_link, svc):
     make_link("readme.txt", note='=HYPERLINK("http://evil")')
     client.get("/d/nonsense", headers={"User-Agent": "@SUM(1+1)"})
     client.get("/d/nonsense2", headers={"User-Agent": "-2+3"})
-    auth.login("admin")
+    auth.login_as("admin")
     text = client.get("/admin/audit.csv").get_data(as_text=True)
     assert "'@SUM(1+1)" in text and "'-2+3" in text
     for line in text.splitlines()[1:]:
@@ -229,7 +229,7 @@ def test_csv_export_neutralises_formulas(client, auth, make_link, svc):
 
 
 def test_admin_audit_page_passes_only_its_own_filters(client, auth):
-    auth.login("admin")
+    auth.login_as("admin")
     response = client.get("/admin/audit?_method=POST&user=alice&_external=1")
     assert response.status_code == 200
     page = response.get_data(as_text=True)
@@ -331,7 +331,7 @@ def test_history_page_keeps_real_downloads_above_a_flood(client, auth, make_link
     assert real.status_code == 200
     for i in range(600):
         client.head(f"/d/{token}", headers={"User-Agent": f"flood-{i}"})
-    auth.login("alice")
+    auth.login_as("alice")
     link_id = svc.signer.verify(token).link_id
     page = client.get(f"/links/{link_id}").get_data(as_text=True)
     downloads = page.split("<h2>Other requests</h2>")[0]
@@ -339,7 +339,7 @@ def test_history_page_keeps_real_downloads_above_a_flood(client, auth, make_link
 
 
 def test_direct_protected_downloads_are_audited(client, auth, svc):
-    auth.login("alice")
+    auth.login_as("alice")
     assert client.get("/protected/reports/q3/summary.csv").status_code == 200
     rows = [r for r in audit_rows(svc) if r.event == "download"]
     assert [(r.actor, r.path, r.bytes, r.complete) for r in rows] == [

@@ -26,7 +26,7 @@ def aliased(tree, runner):
 def test_a_symlink_into_another_folder_is_judged_by_that_folders_grants(
     aliased, client, auth
 ):
-    auth.login("bob")
+    auth.login_as("bob")
     assert client.get("/protected/pub/open.txt").status_code == 200
     for path in ("pub/tosecret/s.txt", "pub/s-link.txt"):
         response = client.get(f"/protected/{path}")
@@ -57,7 +57,7 @@ def test_links_made_through_an_alias_name_the_real_file_and_revoke_by_it(
 def test_bidi_control_names_are_refused_everywhere(tree, client, auth):
     name = "invoice\u202egpj.exe"
     (tree / name).write_text("x")
-    auth.login("admin")
+    auth.login_as("admin")
     assert name not in client.get("/").get_data(as_text=True)
     assert client.get(f"/protected/{name}").status_code == 400
     assert client.get(f"/share/{name}").status_code == 400
@@ -78,7 +78,7 @@ def test_cli_output_escapes_control_characters(runner, make_link, app, svc):
 
 def test_pages_escape_bidi_in_user_text(client, auth, make_link, svc):
     make_link("reports/q3/summary.csv", user="alice", note="for \u202eevil")
-    auth.login("alice")
+    auth.login_as("alice")
     form = csrf_token(client, "/links")
     assert form
     page = client.get("/links").get_data(as_text=True)

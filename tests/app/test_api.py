@@ -78,7 +78,7 @@ def test_requests_without_a_valid_token_are_401_json(client, headers):
 
 
 def test_a_session_cookie_is_not_accepted(client, auth):
-    auth.login("alice")
+    auth.login_as("alice")
     assert client.get("/").status_code == 200
     assert client.get("/api/v1/links").status_code == 401
 
@@ -231,7 +231,7 @@ def test_tokens_page_creates_and_revokes(client, auth):
     from ..conftest import csrf_token
     from ..conftest import PASSWORDS
 
-    auth.login("alice")
+    auth.login_as("alice")
     form = csrf_token(client, "/account/tokens")
     created = client.post(
         "/account/tokens",

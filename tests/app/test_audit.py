@@ -26,14 +26,14 @@ def history(client, make_link, svc, frozen):
 
 def test_link_history_page(client, auth, history, svc):
     link_id = next(x.id for x in svc.store.links.list() if x.owner == "alice")
-    auth.login("alice")
+    auth.login_as("alice")
     page = client.get(f"/links/{link_id}").get_data(as_text=True)
     assert "created" in page and "download" in page and "curl/8.0" in page
     assert "forged" not in page
 
 
 def test_admin_audit_view_filters(client, auth, history):
-    auth.login("admin")
+    auth.login_as("admin")
     page = client.get("/admin/audit").get_data(as_text=True)
     assert page.count('<tr class="outcome-') == 5
     by_user = client.get("/admin/audit?user=alice").get_data(as_text=True)
@@ -51,7 +51,7 @@ def test_admin_audit_view_filters(client, auth, history):
 
 
 def test_admin_csv_export(client, auth, history):
-    auth.login("admin")
+    auth.login_as("admin")
     response = client.get("/admin/audit.csv?user=alice")
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
@@ -66,7 +66,7 @@ def test_admin_csv_export(client, auth, history):
 
 
 def test_audit_is_for_admins_only(client, auth):
-    auth.login("alice")
+    auth.login_as("alice")
     assert client.get("/admin/audit").status_code == 403
     assert client.get("/admin/audit.csv").status_code == 403
 

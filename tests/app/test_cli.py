@@ -177,7 +177,7 @@ def test_user_ungrant_and_password(runner, svc, client, auth):
     result = runner.invoke(cli, ["user", "ungrant", "alice", "reports/q3/"])
     assert result.exit_code == 0, result.output
     assert svc.store.users.by_name("alice").grants == ()
-    auth.login("alice")
+    auth.login_as("alice")
     assert client.get("/protected/reports/q3/summary.csv").status_code == 403
     changed = runner.invoke(
         cli, ["user", "password", "alice", "--password-stdin"], input="brand-new-pw\n"

@@ -23,7 +23,7 @@ def link_url(response) -> str:
 
 
 def test_admin_sees_the_whole_tree(client, auth):
-    auth.login("admin")
+    auth.login_as("admin")
     page = client.get("/").get_data(as_text=True)
     for name in ("reports/", "web/", "readme.txt", "meeting notes.txt", "big.bin"):
         assert name in page
@@ -32,7 +32,7 @@ def test_admin_sees_the_whole_tree(client, auth):
 
 
 def test_user_sees_only_the_way_to_their_grant(client, auth):
-    auth.login("alice")
+    auth.login_as("alice")
     top = client.get("/").get_data(as_text=True)
     assert "reports/" in top and "readme.txt" not in top
     reports = client.get("/browse/reports").get_data(as_text=True)
@@ -44,21 +44,21 @@ def test_user_sees_only_the_way_to_their_grant(client, auth):
 
 
 def test_browsing_outside_the_grant_is_403(client, auth):
-    auth.login("alice")
+    auth.login_as("alice")
     assert client.get("/browse/reports/q3-old").status_code == 403
     assert client.get("/browse/web").status_code == 403
 
 
 @pytest.mark.parametrize("folder", ["..", "../outside", "escape-dir", "%2e%2e"])
 def test_browsing_traversal_is_refused(client, auth, folder):
-    auth.login("admin")
+    auth.login_as("admin")
     response = client.get(f"/browse/{folder}")
     assert 400 <= response.status_code < 500
     assert b"secret.txt" not in response.data
 
 
 def test_share_creates_a_link_that_downloads(client, auth, app, tree):
-    auth.login("alice")
+    auth.login_as("alice")
     form = client.get("/share/reports/q3/summary.csv").get_data(as_text=True)
     for choice in ("1 hour", "1 day", "7 days", "Custom"):
         assert choice in form
@@ -76,7 +76,7 @@ def test_share_creates_a_link_that_downloads(client, auth, app, tree):
 
 
 def test_custom_expiry_and_its_limits(client, auth):
-    auth.login("alice")
+    auth.login_as("alice")
     ok = share(client, "reports/q3/summary.csv", expires="custom", custom="90m")
     assert ok.status_code == 201
     too_long = share(client, "reports/q3/summary.csv", expires="custom", custom="60d")
@@ -90,7 +90,7 @@ def test_custom_expiry_and_its_limits(client, auth):
 
 
 def test_share_without_csrf_is_rejected(client, auth, svc):
-    auth.login("alice")
+    auth.login_as("alice")
     response = client.post("/share/reports/q3/summary.csv", data={"expires": "1h"})
     assert response.status_code == 400
     assert svc.store.links.list() == []
@@ -108,7 +108,7 @@ def test_share_without_csrf_is_rejected(client, auth, svc):
     ],
 )
 def test_cannot_share_outside_the_grant(client, auth, svc, path):
-    auth.login("alice")
+    auth.login_as("alice")
     assert 400 <= client.get(f"/share/{path}").status_code < 500
     token = csrf_token(client, "/share/reports/q3/summary.csv")
     response = client.post(
@@ -119,7 +119,7 @@ def test_cannot_share_outside_the_grant(client, auth, svc, path):
 
 
 def test_share_a_missing_file_is_404(client, auth):
-    auth.login("admin")
+    auth.login_as("admin")
     assert client.get("/share/nope.txt").status_code == 404
 
 
@@ -148,7 +148,7 @@ def test_my_links_shows_status_and_downloads(client, auth, make_link, app, froze
     make_link("readme.txt", user="admin", expires="1d")
     app.test_client().get(f"/d/{token}").close()
     services_of(app).audit.flush()
-    auth.login("alice")
+    auth.login_as("alice")
     page = client.get("/links").get_data(as_text=True)
     assert "reports/q3/summary.csv" in page
     assert "readme.txt" not in page  # admin's link
@@ -162,14 +162,14 @@ def test_my_links_shows_status_and_downloads(client, auth, make_link, app, froze
 def test_admin_sees_everyones_links(client, auth, make_link):
     make_link("reports/q3/summary.csv", user="alice")
     make_link("readme.txt", user="admin")
-    auth.login("admin")
+    auth.login_as("admin")
     page = client.get("/links").get_data(as_text=True)
     assert "reports/q3/summary.csv" in page and "readme.txt" in page
     assert "<td>alice</td>" in page
 
 
 def test_pages_have_strict_security_headers(client, auth):
-    auth.login("alice")
+    auth.login_as("alice")
     response = client.get("/")
     csp = response.headers["Content-Security-Policy"]
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
@@ -185,7 +185,7 @@ def test_my_links_are_paged(client, auth, make_link, monkeypatch):
     monkeypatch.setattr(dashboard, "LINKS_PER_PAGE", 2)
     for _ in range(5):
         make_link("reports/q3/summary.csv", user="alice")
-    auth.login("alice")
+    auth.login_as("alice")
     first = client.get("/links").get_data(as_text=True)
     assert first.count("data-link-id=") == 2
     assert "Page 1 of 3" in first and 'href="/links?page=2"' in first
@@ -202,7 +202,7 @@ def test_a_live_link_can_be_copied_again_and_a_dead_one_cannot(
 
     token = make_link("reports/q3/summary.csv", user="alice", expires="1h")
     link_id = svc.signer.verify(token).link_id
-    auth.login("alice")
+    auth.login_as("alice")
     page = client.get("/links").get_data(as_text=True)
     shown = re.search(rf'id="url-{link_id}" type="text" readonly value="([^"]+)"', page)
     assert shown and shown[1] == f"https://links.example.org/d/{token}"
@@ -216,7 +216,7 @@ def test_a_live_link_can_be_copied_again_and_a_dead_one_cannot(
 def test_the_created_page_shows_a_qr_code_of_the_url(client, auth):
     from ..conftest import csrf_token
 
-    auth.login("alice")
+    auth.login_as("alice")
     form = csrf_token(client, "/share/reports/q3/summary.csv")
     page = client.post(
         "/share/reports/q3/summary.csv", data={"csrf_token": form, "expires": "1d"}

@@ -82,7 +82,7 @@ def test_pages_answer_503_while_the_database_is_locked(quick_app, svc):
     client = quick_app.test_client()
     from ..conftest import Auth
 
-    Auth(client).login("alice")
+    Auth(client).login_as("alice")
     db = Path(svc.settings["instance_dir"]) / "linksvc.sqlite3"
     holder = sqlite3.connect(db, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")

@@ -145,7 +145,7 @@ def test_a_file_token_is_not_a_folder_and_a_folder_needs_a_grant(
 
 
 def test_sharing_a_folder_from_the_dashboard_and_the_cli(client, auth, folder, runner):
-    auth.login("alice")
+    auth.login_as("alice")
     assert 'href="/share/reports"' not in client.get("/").text  # on the way only
     listing = client.get("/browse/reports").text
     assert 'href="/share/reports/q3"' in listing

@@ -197,7 +197,7 @@ def test_the_admin_page_manages_groups_and_the_share_form_shows_the_policy(
     client, auth, svc
 ):
     svc.store.users.grant("bob", "readme.txt")
-    auth.login("admin")
+    auth.login_as("admin")
     form = {
         "csrf_token": csrf_token(client, "/admin/groups/"),
         "name": "interns",
@@ -215,7 +215,7 @@ def test_the_admin_page_manages_groups_and_the_share_form_shows_the_policy(
     page = client.get("/admin/groups/").text
     assert "interns" in page and "expiry at most 2d" in page and "bob" in page
     auth.logout()
-    auth.login("bob")
+    auth.login_as("bob")
     share = client.get("/share/readme.txt").text
     assert "Your group policy: expiry at most 2d" in share
     data = {

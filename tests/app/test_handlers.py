@@ -75,7 +75,7 @@ def test_a_database_error_is_a_503_with_retry_after(app, client, monkeypatch):
 
     from ..conftest import Auth
 
-    Auth(client).login("alice")
+    Auth(client).login_as("alice")
     monkeypatch.setattr(type(services_of(app).store.links), "list", broken)
     response = client.get("/links")
     assert response.status_code == 503

@@ -20,7 +20,7 @@ def test_owner_revokes_from_the_dashboard_and_the_link_answers_410(
 ):
     token = make_link("reports/q3/summary.csv", user="alice")
     link_id = link_id_of(svc, "reports/q3/summary.csv")
-    auth.login("alice")
+    auth.login_as("alice")
     page = client.get("/links").get_data(as_text=True)
     assert f"/links/{link_id}/revoke" in page
     form = csrf_token(client, "/links")
@@ -37,7 +37,7 @@ def test_owner_revokes_from_the_dashboard_and_the_link_answers_410(
 def test_revoke_needs_csrf(client, auth, make_link, svc):
     make_link("reports/q3/summary.csv", user="alice")
     link_id = link_id_of(svc, "reports/q3/summary.csv")
-    auth.login("alice")
+    auth.login_as("alice")
     assert client.post(f"/links/{link_id}/revoke").status_code == 400
     assert link_row(svc, link_id).revoked_at is None
 
@@ -47,7 +47,7 @@ def test_others_cannot_revoke_or_see_a_link_but_admins_can(
 ):
     make_link("readme.txt", user="admin")
     link_id = link_id_of(svc, "readme.txt")
-    auth.login("bob")
+    auth.login_as("bob")
     form = csrf_token(client, "/links")
     assert client.get(f"/links/{link_id}").status_code == 404
     response = client.post(f"/links/{link_id}/revoke", data={"csrf_token": form})
@@ -56,7 +56,7 @@ def test_others_cannot_revoke_or_see_a_link_but_admins_can(
     auth.logout()
     make_link("reports/q3/summary.csv", user="alice")
     alice_link = link_id_of(svc, "reports/q3/summary.csv")
-    auth.login("admin")
+    auth.login_as("admin")
     form = csrf_token(client, "/links")
     client.post(f"/links/{alice_link}/revoke", data={"csrf_token": form})
     assert link_row(svc, alice_link).revoked_at is not None
@@ -94,7 +94,7 @@ def test_disabling_a_user_revokes_their_links_and_ends_sessions(
     runner, make_link, client, auth
 ):
     token = make_link("reports/q3/summary.csv", user="alice")
-    auth.login("alice")
+    auth.login_as("alice")
     assert client.get("/").status_code == 200
     result = runner.invoke(cli, ["user", "disable", "alice"])
     assert result.exit_code == 0
@@ -189,7 +189,7 @@ def test_not_before(client, make_link, frozen):
 def test_dashboard_creates_limited_scheduled_links_with_a_note(
     client, auth, svc, frozen
 ):
-    auth.login("alice")
+    auth.login_as("alice")
     token = csrf_token(client, "/share/reports/q3/summary.csv")
     response = client.post(
         "/share/reports/q3/summary.csv",
@@ -223,7 +223,7 @@ def test_dashboard_creates_limited_scheduled_links_with_a_note(
 def test_dashboard_refuses_bad_limits_and_starts(
     client, auth, svc, field, value, message
 ):
-    auth.login("alice")
+    auth.login_as("alice")
     token = csrf_token(client, "/share/reports/q3/summary.csv")
     response = client.post(
         "/share/reports/q3/summary.csv",

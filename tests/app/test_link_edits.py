@@ -145,7 +145,7 @@ def test_two_edits_from_the_same_view_cannot_undo_each_other(make_link, svc):
 def test_dashboard_edits_a_link(client, auth, make_link, svc):
     token = make_link("reports/q3/summary.csv", user="alice", max_downloads=1)
     link_id = svc.signer.verify(token).link_id
-    auth.login("alice")
+    auth.login_as("alice")
     page = client.get(f"/links/{link_id}")
     assert "Change this link" in page.text
     form = {

@@ -176,7 +176,7 @@ def test_the_dashboard_and_the_api_send_links(mail_app, smtp):
     link, token = share(app, svc)
     from ..conftest import Auth
 
-    Auth(client).login("alice")
+    Auth(client).login_as("alice")
     page = client.get(f"/links/{link.id}")
     assert "Send by email" in page.text
     form = {
@@ -226,7 +226,7 @@ def test_failures_are_retried_with_back_off_then_shown_to_admins(make_app, froze
     client = app.test_client()
     from ..conftest import Auth
 
-    Auth(client).login("admin")
+    Auth(client).login_as("admin")
     page = client.get("/admin/outbox").text
     assert "given up" in page and "first_download" in page
     failed = app.test_cli_runner().invoke(cli, ["notify", "--failed"])

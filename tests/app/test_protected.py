@@ -6,7 +6,7 @@ from ..conftest import SECRET
 
 
 def test_granted_user_gets_the_file(client, auth, tree):
-    auth.login("alice")
+    auth.login_as("alice")
     response = client.get("/protected/reports/q3/summary.csv")
     assert response.status_code == 200
     assert response.data == (tree / "reports/q3/summary.csv").read_bytes()
@@ -15,7 +15,7 @@ def test_granted_user_gets_the_file(client, auth, tree):
 
 
 def test_ranges_work_on_direct_access_too(client, auth, tree):
-    auth.login("admin")
+    auth.login_as("admin")
     response = client.get("/protected/big.bin", headers={"Range": "bytes=5-9"})
     assert response.status_code == 206
     assert response.data == (tree / "big.bin").read_bytes()[5:10]
@@ -25,14 +25,14 @@ def test_ranges_work_on_direct_access_too(client, auth, tree):
     "path", ["readme.txt", "reports/q3-old/draft.txt", "reports/q3x", "big.bin"]
 )
 def test_user_without_a_grant_gets_403(client, auth, path):
-    auth.login("alice")
+    auth.login_as("alice")
     response = client.get(f"/protected/{path}")
     assert response.status_code == 403
     assert b"Not allowed" in response.data
 
 
 def test_missing_file_and_folder_are_404(client, auth):
-    auth.login("admin")
+    auth.login_as("admin")
     assert client.get("/protected/nope.txt").status_code == 404
     assert client.get("/protected/reports").status_code == 404
 
@@ -57,7 +57,7 @@ def test_missing_file_and_folder_are_404(client, auth):
 )
 @pytest.mark.parametrize("user", ["alice", "admin"])
 def test_traversal_is_refused_and_leaks_nothing(client, auth, path, user):
-    auth.login(user)
+    auth.login_as(user)
     response = client.get(f"/protected/{path}")
     assert 400 <= response.status_code < 500
     assert SECRET not in response.data

@@ -86,7 +86,7 @@ def test_the_right_password_opens_a_folder_link(client, make_link, q3):
 def test_a_session_cannot_guess_its_own_password(client, auth, svc, where):
     """/account/tokens and /account/password checked the current password
     with no limit: 50 guesses, then a token."""
-    auth.login("alice")
+    auth.login_as("alice")
     url = "/account/tokens" if where == "tokens" else "/account/password"
     statuses = []
     for i in range(8):
@@ -125,7 +125,7 @@ def test_files_and_link_pages_are_not_embeddable_elsewhere(client, make_link, au
         got = client.get(url)
         assert got.status_code == 200, url
         assert got.headers["Cross-Origin-Resource-Policy"] == "same-origin", url
-    auth.login("alice")
+    auth.login_as("alice")
     direct = client.get("/protected/reports/q3/summary.csv")
     assert direct.headers["Cross-Origin-Resource-Policy"] == "same-origin"
 
@@ -190,7 +190,7 @@ def test_an_edit_from_a_stale_page_cannot_undo_another(client, auth, make_link, 
 
     token = make_link("reports/q3/summary.csv", user="alice")
     link_id = svc.signer.verify(token).link_id
-    auth.login("alice")
+    auth.login_as("alice")
     page = client.get(f"/links/{link_id}").text
     stale = {
         "csrf_token": csrf_token(client, f"/links/{link_id}"),

@@ -90,7 +90,7 @@ def test_download_refusal_and_expiry_events_are_signed_and_delivered(
     app = make_app(webhook_allow_private=True, webhook_ca_file=str(cert))
     svc = of(app)
     client = app.test_client()
-    Auth(client).login("alice")
+    Auth(client).login_as("alice")
     saved = client.post(
         "/account/webhook/",
         data={"csrf_token": csrf_token(client, "/account/webhook/"), "url": url},
@@ -199,7 +199,7 @@ def test_a_url_that_turns_private_at_delivery_is_not_called(make_app, receiver):
     (message,) = svc.store.outbox.list(kind="webhook")
     assert "loopback, private or reserved" in message.last_error
     client = app.test_client()
-    Auth(client).login("admin")
+    Auth(client).login_as("admin")
     refused = client.post(
         "/account/webhook/",
         data={"csrf_token": csrf_token(client, "/account/webhook/"), "url": url},

@@ -32,7 +32,7 @@ def assert_safe(response, secrets=SECRETS) -> None:
 
 @pytest.fixture
 def alice(client, auth):
-    auth.login("alice")
+    auth.login_as("alice")
     return client
 
 
@@ -46,7 +46,7 @@ def test_protected_route(alice):
 def test_protected_route_as_admin_never_leaves_the_tree(client, auth):
     """An admin may read all of protected/ (the q3-old draft included), and
     still nothing outside it."""
-    auth.login("admin")
+    auth.login_as("admin")
     for raw in CORPUS:
         response = client.get("/protected/" + url_path(raw))
         assert_safe(response, secrets=(SECRET, b"root:x:0:0"))
