@@ -9,6 +9,7 @@ count is added later, in a batch, by the audit writer (:func:`add_downloads`).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 from typing import NamedTuple
 
 from sqlalchemy import bindparam
@@ -176,17 +177,9 @@ class DownloadClaims(HotStatements):
         password, ranges, pin, page, folder) in one statement, unread: the
         common case of a one-time link. False when the row is not such a
         row, or says no: the caller then reads it and decides."""
-        return bool(self._where_it_may(self._count_plain, claims, at, client_addr))
-
-    def _count_plain(self, claims: Claims, at: int, client_addr: str) -> bool:
         return bool(
-            self._run(
-                _COUNT_PLAIN,
-                p_id=claims.link_id,
-                p_path=claims.path,
-                p_at=at,
-                p_addr=client_addr[:64],
-                p_item=claims.path,
+            self._where_it_may(
+                self._count, claims, at, client_addr, claims.path, _COUNT_PLAIN
             )
         )
 
@@ -218,11 +211,19 @@ class DownloadClaims(HotStatements):
             state,
         )
 
-    def _count(self, claims: Claims, at: int, client_addr: str, item: str) -> bool:
-        """One atomic count of a limited link; False when nothing was counted."""
+    def _count(
+        self,
+        claims: Claims,
+        at: int,
+        client_addr: str,
+        item: str,
+        statement: Any = None,
+    ) -> bool:
+        """One atomic count of a limited link (``_COUNT``, or the narrower
+        ``statement``); False when nothing was counted."""
         return bool(
             self._run(
-                _COUNT,
+                _COUNT if statement is None else statement,
                 p_id=claims.link_id,
                 p_path=claims.path,
                 p_at=at,
