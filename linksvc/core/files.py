@@ -35,6 +35,8 @@ _DRIVE = re.compile(r"^[A-Za-z]:")
 #: O_NONBLOCK so a FIFO put in a file's place cannot hang the open.
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+#: Seconds between two looks at whether the protected folder was replaced.
+ROOT_CHECK = 1.0
 
 
 @dataclass
@@ -111,6 +113,11 @@ class ProtectedTree:
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(os.path.realpath(root))
+        #: The root, open once: every file is opened below it by descriptor.
+        #: Looked at again at most every ROOT_CHECK seconds, and when a walk
+        #: fails: a folder put in its place (or remounted) is followed.
+        self._root_fd: int | None = None
+        self._root_checked = 0.0
 
     @staticmethod
     def clean(relpath: str) -> str:
@@ -221,14 +228,49 @@ class ProtectedTree:
         return self.open_real(real)
 
     def _open_walk(self, clean: str, directory: bool = False) -> int:
-        parts = clean.split("/")
-        dirfd = os.open(self.root, _DIR_FLAGS)
+        root_fd = self._root()
         try:
-            for part in parts[:-1]:
+            return self._walk(root_fd, clean, directory)
+        except OSError as exc:
+            if exc.errno in (errno.ELOOP, errno.ENOTDIR) or not self._moved(root_fd):
+                raise
+            # The folder was replaced or remounted: follow it. The old
+            # descriptor stays open (another thread may be walking from it;
+            # closing it could hand its number to some other file).
+            self._root_fd = None
+            return self._walk(self._root(), clean, directory)
+
+    def _moved(self, root_fd: int) -> bool:
+        try:
+            now, held = os.stat(self.root), os.fstat(root_fd)
+        except OSError:
+            return True
+        return (now.st_dev, now.st_ino) != (held.st_dev, held.st_ino)
+
+    def _root(self) -> int:
+        fd = self._root_fd
+        moment = time.monotonic()
+        if fd is not None and moment - self._root_checked > ROOT_CHECK:
+            self._root_checked = moment
+            if self._moved(fd):
+                fd = None  # left open: see _open_walk
+        if fd is None:
+            fd = self._root_fd = os.open(self.root, _DIR_FLAGS)
+            self._root_checked = moment
+        return fd
+
+    @staticmethod
+    def _walk(root_fd: int, clean: str, directory: bool) -> int:
+        parts = clean.split("/")
+        flags = _DIR_FLAGS if directory else _FILE_FLAGS
+        if len(parts) == 1:
+            return os.open(parts[0], flags, dir_fd=root_fd)
+        dirfd = os.open(parts[0], _DIR_FLAGS, dir_fd=root_fd)
+        try:
+            for part in parts[1:-1]:
                 below = os.open(part, _DIR_FLAGS, dir_fd=dirfd)
                 os.close(dirfd)
                 dirfd = below
-            flags = _DIR_FLAGS if directory else _FILE_FLAGS
             return os.open(parts[-1], flags, dir_fd=dirfd)
         finally:
             os.close(dirfd)

@@ -203,12 +203,12 @@ def open_link(
     environ = request.environ
     claims: Claims | None = None
     try:
+        claims = svc.signer.verify(token)
         if purpose is Purpose.LINK and _plain_get(environ):
-            claims = svc.signer.verify(token)
             counted = _counted_plain(svc, environ, claims)
             if counted is not None:
                 return counted
-        claims, state = _row(svc, token)
+        claims, state = _row(svc, claims)
         check_row(claims, state, clock_now(), guard=_no_guard)
         purpose = concrete(purpose, state, environ)
         _kind(purpose, state)
@@ -280,10 +280,9 @@ def _counted_plain(
     return response
 
 
-def _row(svc: Services, token: str) -> tuple[Claims, LinkState]:
+def _row(svc: Services, claims: Claims) -> tuple[Claims, LinkState]:
     """The token's claims and its row, read once (an opaque token's claims
     come from the row)."""
-    claims = svc.signer.verify(token)
     if claims.opaque:
         return svc.store.claims.resolve(claims)
     state = svc.store.claims.state(claims.link_id)

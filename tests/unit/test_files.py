@@ -227,3 +227,27 @@ def test_listing_judges_symlinks_by_where_they_lead(tree):
     ]
     assert "hardlink.txt" not in [e.name for e in tree_.listing("", [""])]
     assert "inside-link.txt" in [e.name for e in tree_.listing("", [""])]
+
+
+def test_a_replaced_protected_folder_is_followed(tmp_path, monkeypatch):
+    """The tree keeps its root open; a folder put in its place is followed
+    (within ROOT_CHECK seconds; here at once), old files are not served."""
+    from linksvc.core import files
+    from linksvc.core.errors import FileMissing
+    from linksvc.core.files import ProtectedTree
+
+    monkeypatch.setattr(files, "ROOT_CHECK", -1)
+    root = tmp_path / "protected"
+    root.mkdir()
+    (root / "a.txt").write_text("old\n")
+    tree_ = ProtectedTree(root)
+    first = tree_.open("a.txt")
+    first.close()
+    root.rename(tmp_path / "protected-old")
+    root.mkdir()
+    (root / "b.txt").write_text("new\n")
+    with pytest.raises(FileMissing):
+        tree_.open("a.txt")  # only in the folder that was replaced
+    second = tree_.open("b.txt")
+    assert os.read(second.fd, 10) == b"new\n"
+    second.close()
