@@ -42,7 +42,7 @@ def make_app() -> Flask:
     return create_app(settings_path=settings_path())
 
 
-def svc() -> Services:
+def services() -> Services:
     """The parts of the app the command runs in (``with_appcontext``)."""
     return services_module.of()
 

@@ -7,8 +7,8 @@ from flask.cli import with_appcontext
 
 from .. import policy
 from ..db.groups import Group
+from .base import services
 from .base import SubGroup
-from .base import svc
 
 
 @click.group("group", cls=SubGroup)
@@ -63,7 +63,7 @@ def _show(group: Group) -> str:
 @with_appcontext
 def group_add(name: str, **options) -> None:
     """Add a group with its rules."""
-    click.echo(_show(policy.add_group(svc(), name, "cli", **_given(**options))))
+    click.echo(_show(policy.add_group(services(), name, "cli", **_given(**options))))
 
 
 @group_group.command("set")
@@ -72,7 +72,7 @@ def group_add(name: str, **options) -> None:
 @with_appcontext
 def group_set(name: str, **options) -> None:
     """Change some rules of a group ('' clears one)."""
-    click.echo(_show(policy.change_group(svc(), name, "cli", **_given(**options))))
+    click.echo(_show(policy.change_group(services(), name, "cli", **_given(**options))))
 
 
 @group_group.command("remove")
@@ -80,7 +80,7 @@ def group_set(name: str, **options) -> None:
 @with_appcontext
 def group_remove(name: str) -> None:
     """Remove a group (its members stay, without its rules)."""
-    policy.remove_group(svc(), name, "cli")
+    policy.remove_group(services(), name, "cli")
     click.echo(f"removed group {name}")
 
 
@@ -90,7 +90,7 @@ def group_remove(name: str) -> None:
 @with_appcontext
 def group_join(name: str, username: str) -> None:
     """Make USERNAME a member of group NAME."""
-    click.echo(_show(policy.join_group(svc(), name, username, "cli")))
+    click.echo(_show(policy.join_group(services(), name, username, "cli")))
 
 
 @group_group.command("leave")
@@ -99,14 +99,14 @@ def group_join(name: str, username: str) -> None:
 @with_appcontext
 def group_leave(name: str, username: str) -> None:
     """Take USERNAME out of group NAME."""
-    click.echo(_show(policy.leave_group(svc(), name, username, "cli")))
+    click.echo(_show(policy.leave_group(services(), name, username, "cli")))
 
 
 @group_group.command("list")
 @with_appcontext
 def group_list() -> None:
     """One line per group: its rules and members."""
-    for group in svc().store.groups.list():
+    for group in services().store.groups.list():
         click.echo(_show(group))
 
 

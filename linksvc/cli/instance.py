@@ -14,9 +14,9 @@ from ..core.keys import ensure_keys
 from ..core.keys import ENV_KEYS
 from ..services import of as services_of
 from .base import make_app
+from .base import services
 from .base import settings_path
 from .base import SubGroup
-from .base import svc
 
 
 @click.command("init")
@@ -69,7 +69,7 @@ def _keys_dir() -> str:
         raise click.ClickException(
             f"The keys come from {ENV_KEYS}; change that variable instead."
         )
-    return svc().settings["instance_dir"]
+    return services().settings["instance_dir"]
 
 
 @keys_group.command("list")
@@ -97,7 +97,7 @@ def keys_retire(key_id: str) -> None:
     """Remove a key: every link it signed stops working at once."""
     key = keys.retire(_keys_dir(), key_id)
     # A session cookie re-signed with a newer key would survive otherwise.
-    svc().store.users.end_all_sessions()
+    services().store.users.end_all_sessions()
     click.echo(
         f"retired {key.id}; links signed with it now answer 404 and every "
         "session has ended"

@@ -15,8 +15,8 @@ from ..core.durations import parse_duration
 from ..core.text import printable
 from ..db import audit
 from .base import plural
+from .base import services
 from .base import SubGroup
-from .base import svc
 
 
 @click.group("link", cls=SubGroup)
@@ -70,10 +70,10 @@ def link_create(
     pin: bool | None,
 ) -> None:
     """Create a link to PATH (a file or a folder); the URL is the last line."""
-    services = svc()
-    user = services.store.users.by_name(username)
+    svc = services()
+    user = svc.store.users.by_name(username)
     link, token = sharing.create_link(
-        services,
+        svc,
         user,
         path,
         expires,
@@ -88,7 +88,7 @@ def link_create(
         actor=f"cli:{username}",
     )
     try:
-        url = sharing.link_url(services, token)
+        url = sharing.link_url(svc, token)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(
@@ -130,8 +130,8 @@ def link_edit(
         raise click.UsageError("Give --max-downloads or --no-limit, not both.")
     if password_stdin and remove_password:
         raise click.UsageError("Give --password-stdin or --remove-password, not both.")
-    services = svc()
-    link = services.store.links.get(link_id)
+    svc = services()
+    link = svc.store.links.get(link_id)
     changes: dict = {}
     if expires is not None:
         changes["expires"] = expires
@@ -145,10 +145,10 @@ def link_edit(
         changes["ranges"] = ranges
     if not changes:
         raise click.UsageError("Nothing to change: see --help.")
-    owner = services.store.users.get(link.created_by)
+    owner = svc.store.users.get(link.created_by)
     if owner is None:
         raise click.ClickException(f"The owner of link {link.id} is gone.")
-    edited = editing.edit_link(services, owner, link_id, actor="cli", **changes)
+    edited = editing.edit_link(svc, owner, link_id, actor="cli", **changes)
     downloads = "no limit" if edited.max_downloads is None else edited.max_downloads
     click.echo(
         printable(
@@ -163,7 +163,7 @@ def link_edit(
 def link_list() -> None:
     """One line per link: id, path, owner, expiry, status, downloads."""
     at = now()
-    store = svc().store
+    store = services().store
     offset = 0
     while True:
         page = store.links.list(limit=LIST_PAGE, offset=offset)
@@ -198,17 +198,15 @@ LIST_PAGE = 1000
 @with_appcontext
 def link_revoke(link_id: str | None, username: str | None, prefix: str | None) -> None:
     """Revoke a link by id, or every link of --user and/or under --path."""
-    services = svc()
+    svc = services()
     if link_id and (username or prefix) or not (link_id or username or prefix):
         raise click.UsageError("Give a link id, or --user and/or --path.")
     if link_id:
-        link = sharing.revoke_link(services, None, link_id, actor="cli")
+        link = sharing.revoke_link(svc, None, link_id, actor="cli")
         click.echo(printable(f"revoked {link.id} ({link.path})"))
         return
-    owner = services.store.users.by_name(username) if username else None
-    ids = sharing.revoke_many(
-        services, None, owner=owner, path_prefix=prefix, actor="cli"
-    )
+    owner = svc.store.users.by_name(username) if username else None
+    ids = sharing.revoke_many(svc, None, owner=owner, path_prefix=prefix, actor="cli")
     for revoked in ids:
         click.echo(f"revoked {revoked}")
     click.echo(f"{plural(len(ids), 'link')} revoked")
@@ -230,10 +228,10 @@ def audit_export(
     since: str, fmt: str, username: str | None, prefix: str | None, outcome: str | None
 ) -> None:
     """Write audit records, newest first, to standard output."""
-    services = svc()
-    services.audit.flush()
+    svc = services()
+    svc.audit.flush()
     records = audit.stream(
-        services.store.engine,
+        svc.store.engine,
         since=now() - parse_duration(since),
         user=username,
         path=prefix,
@@ -252,14 +250,10 @@ def audit_export(
 @with_appcontext
 def audit_prune(older_than: str | None) -> None:
     """Delete audit records (and stored client addresses) past the retention."""
-    services = svc()
-    services.audit.flush()
-    keep = (
-        parse_duration(older_than)
-        if older_than
-        else services.settings["audit_retention"]
-    )
-    deleted = audit.prune(services.store.engine, now() - keep)
+    svc = services()
+    svc.audit.flush()
+    keep = parse_duration(older_than) if older_than else svc.settings["audit_retention"]
+    deleted = audit.prune(svc.store.engine, now() - keep)
     click.echo(f"deleted {plural(deleted, 'audit record')}")
 
 

@@ -7,7 +7,7 @@ from flask.cli import with_appcontext
 
 from .. import delivery
 from .base import plural
-from .base import svc
+from .base import services
 
 
 @click.command("notify")
@@ -20,15 +20,15 @@ def notify(failed: bool) -> None:
     and each message is sent by one sender. Servers do the same every
     outbox_interval; this is for cron or a systemd timer, or a server-less
     setup."""
-    services = svc()
+    svc = services()
     if failed:
-        for m in services.store.outbox.list(unsent=True):
+        for m in svc.store.outbox.list(unsent=True):
             if m.failed_at is not None:
                 click.echo(
                     f"{m.id}\t{m.kind}\t{m.event}\t{m.recipient}\t{m.last_error}"
                 )
         return
-    sent, errors = delivery.run_once(services)
+    sent, errors = delivery.run_once(svc)
     click.echo(f"sent {plural(sent, 'message')}, {plural(errors, 'failure')}")
 
 

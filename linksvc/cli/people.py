@@ -11,8 +11,8 @@ from .. import accounts
 from ..core.clock import iso
 from ..core.text import printable
 from .base import plural
+from .base import services
 from .base import SubGroup
-from .base import svc
 
 
 @click.group("user", cls=SubGroup)
@@ -35,7 +35,7 @@ def user_group() -> None:
 def user_add(name: str, admin: bool, grants: tuple[str, ...], password_stdin: bool):
     """Add a user."""
     password = _read_password(password_stdin)
-    user = accounts.add_user(svc(), name, password, admin=admin, grants=grants)
+    user = accounts.add_user(services(), name, password, admin=admin, grants=grants)
     click.echo(f"added {user.username}{' (admin)' if admin else ''}")
 
 
@@ -53,7 +53,7 @@ def _read_password(from_stdin: bool) -> str:
 @with_appcontext
 def user_grant(name: str, prefix: str) -> None:
     """Let NAME access and share everything under PREFIX."""
-    user = accounts.grant(svc(), name, prefix)
+    user = accounts.grant(services(), name, prefix)
     click.echo(f"{user.username}: {', '.join(user.grants) or '-'}")
 
 
@@ -63,7 +63,7 @@ def user_grant(name: str, prefix: str) -> None:
 @with_appcontext
 def user_ungrant(name: str, prefix: str) -> None:
     """Take back a grant (links already made stay until revoked)."""
-    user = accounts.ungrant(svc(), name, prefix)
+    user = accounts.ungrant(services(), name, prefix)
     click.echo(f"{user.username}: {', '.join(user.grants) or '-'}")
 
 
@@ -73,9 +73,9 @@ def user_ungrant(name: str, prefix: str) -> None:
 @with_appcontext
 def user_password(name: str, password_stdin: bool) -> None:
     """Set a new password for NAME; their sessions and API tokens end."""
-    svc().store.users.by_name(name)
+    services().store.users.by_name(name)
     password = _read_password(password_stdin)
-    accounts.set_password(svc(), name, password)
+    accounts.set_password(services(), name, password)
     click.echo(f"new password for {name}; their sessions have ended")
 
 
@@ -85,7 +85,7 @@ def user_password(name: str, password_stdin: bool) -> None:
 @with_appcontext
 def user_email(name: str, address: str) -> None:
     """Set NAME's email address, for notices ('' removes it)."""
-    user = accounts.set_email(svc(), name, address, "cli")
+    user = accounts.set_email(services(), name, address, "cli")
     click.echo(printable(f"{user.username}: {user.email or 'no email address'}"))
 
 
@@ -93,7 +93,7 @@ def user_email(name: str, address: str) -> None:
 @with_appcontext
 def user_list() -> None:
     """One line per user: name, role, grants."""
-    for user in svc().store.users.list():
+    for user in services().store.users.list():
         role = "admin" if user.is_admin else "user"
         state = " disabled" if user.disabled else ""
         grants = ",".join(user.grants) or "-"
@@ -106,7 +106,7 @@ def user_list() -> None:
 def user_disable(name: str) -> None:
     """Disable NAME: ends their sessions, refuses their API tokens, revokes
     their links."""
-    ids = accounts.disable_user(svc(), name)
+    ids = accounts.disable_user(services(), name)
     click.echo(f"disabled {name}; {plural(len(ids), 'link')} revoked")
 
 
@@ -115,7 +115,7 @@ def user_disable(name: str) -> None:
 @with_appcontext
 def user_enable(name: str) -> None:
     """Let NAME log in again (revoked links and tokens stay revoked)."""
-    accounts.enable_user(svc(), name)
+    accounts.enable_user(services(), name)
     click.echo(f"enabled {name}")
 
 
@@ -130,7 +130,7 @@ def token_group() -> None:
 @with_appcontext
 def token_create(label: str, username: str) -> None:
     """Create a token; it is printed once, as the last line."""
-    store = svc().store
+    store = services().store
     user = store.users.by_name(username)
     token, secret = store.tokens.create(user.id, label[:128])
     click.echo(
@@ -146,7 +146,7 @@ def token_create(label: str, username: str) -> None:
 @with_appcontext
 def token_list(username: str) -> None:
     """One line per token: id, label, created, last used, state."""
-    store = svc().store
+    store = services().store
     for token in store.tokens.list(store.users.by_name(username).id):
         used = iso(token.last_used_at) if token.last_used_at else "-"
         state = "revoked" if token.revoked_at else "active"
@@ -160,7 +160,7 @@ def token_list(username: str) -> None:
 @with_appcontext
 def token_revoke(token_id: str, username: str) -> None:
     """Revoke one of a user's API tokens."""
-    store = svc().store
+    store = services().store
     store.tokens.revoke(token_id, store.users.by_name(username).id)
     click.echo(f"revoked token {token_id}")
 
