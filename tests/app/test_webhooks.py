@@ -265,32 +265,45 @@ def test_a_dead_receiver_and_a_hammered_link_delay_no_one_else(
     monkeypatch.setattr(delivery, "RUN_WAIT", 2.0)
     app = make_app(webhook_allow_private=True, webhook_ca_file=str(cert))
     svc = of(app)
+    # Alice's receiver is dead; admin's link is hammered; bob is anyone else.
+    hammered_url = url.replace("/hook", "/admin")
     svc.store.users.set_webhook("alice", dead_receiver, "a" * 64)
+    svc.store.users.set_webhook("admin", hammered_url, "k" * 64)
     svc.store.users.set_webhook("bob", url, "b" * 64)
     with app.app_context():
-        _, hammered = sharing.create_link(
+        _, dead = sharing.create_link(
             svc, svc.store.users.by_name("alice"), "reports/q3/summary.csv"
+        )
+        _, hammered = sharing.create_link(
+            svc, svc.store.users.by_name("admin"), "big.bin"
         )
         svc.store.users.grant("bob", "readme.txt")
         _, quiet = sharing.create_link(
             svc, svc.store.users.by_name("bob"), "readme.txt"
         )
     client = app.test_client()
+    assert client.get(f"/d/{dead}").status_code == 200
     for _ in range(300):
-        assert client.get(f"/d/{hammered}").status_code == 200
+        assert client.head(f"/d/{hammered}").status_code == 200
+        assert (
+            client.get(f"/d/{hammered}", headers={"Range": "bytes=0-0"}).status_code
+            == 206
+        )
     assert client.get(f"/d/{quiet}").status_code == 200
     svc.audit.flush()
     waiting = svc.store.outbox.list(kind="webhook", unsent=True)
     assert sorted((m.recipient, m.events) for m in waiting) == sorted(
-        [(dead_receiver, 300), (url, 1)]
+        [(dead_receiver, 1), (hammered_url, 300), (url, 1)]
     )
     started = time.monotonic()
     sent, failed = delivery.run_once(svc)
     assert time.monotonic() - started < delivery.RUN_WAIT + 1
-    assert (sent, failed) == (1, 0)  # bob's; alice's is still being tried
-    (got,) = Receiver.got
-    assert json.loads(got[1])["link"]["path"] == "readme.txt"
+    assert (sent, failed) == (2, 0)  # admin's and bob's; alice's is being tried
+    bobs = [g for g in Receiver.got if json.loads(g[1])["link"]["path"] == "readme.txt"]
+    (got,) = bobs
     assert verify("b" * 64, got[0], got[1])
+    hammer = [g for g in Receiver.got if json.loads(g[1])["link"]["path"] == "big.bin"]
+    assert [json.loads(g[1])["count"] for g in hammer] == [300]
     # Alice's message stays held while it is tried: never sent twice.
     assert delivery.run_once(svc) == (0, 0)
 
