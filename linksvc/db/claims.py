@@ -89,6 +89,25 @@ def check_row(
     return state
 
 
+def resumes(
+    state: LinkState,
+    at: int,
+    client_addr: str,
+    resume_window: int,
+    item: str | None = None,
+) -> bool:
+    """Whether a range may continue the download counted last: the same
+    address within ``resume_window`` of that count, and the same ``item``
+    (None: any item, for a check made before the item is known). Pure."""
+    last_at = state.last_downloaded_at
+    return (
+        state.last_download_addr == client_addr[:64]
+        and (item is None or state.last_download_item == item)
+        and last_at is not None
+        and at - last_at <= resume_window
+    )
+
+
 def needs_count(
     state: LinkState,
     at: int,
@@ -109,15 +128,8 @@ def needs_count(
     limit = state.max_downloads
     if limit is None:
         return DEFERRED if mode == COUNT else FREE
-    if mode == RESUME:
-        last_at = state.last_downloaded_at
-        if (
-            state.last_download_addr == client_addr[:64]
-            and state.last_download_item == item
-            and last_at is not None
-            and at - last_at <= resume_window
-        ):
-            return FREE
+    if mode == RESUME and resumes(state, at, client_addr, resume_window, item):
+        return FREE
     if mode != PEEK:
         return None
     if state.download_count >= limit:

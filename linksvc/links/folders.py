@@ -42,6 +42,7 @@ from ..core.zipstream import zip_response
 from ..core.zipstream import ZipPlan
 from ..db import crcs
 from ..db.claims import LinkState
+from ..db.claims import PEEK
 from ..db.claims import ZIP_ITEM
 from ..services import Services
 from . import opening
@@ -119,7 +120,7 @@ def opened(
         return _member(svc, environ, claims, state, grants, request.member or "")
     if purpose is Purpose.ZIP:
         return _zip(svc, environ, claims, state, grants)
-    opening.claim(svc, environ, claims, state, "peek", "")
+    opening.claim(svc, environ, claims, state, PEEK, "")
     shown = listing(svc, claims, grants)
     opening.record_look(svc, environ, claims, purpose)
     return Opened(purpose, claims, state, extra=shown)

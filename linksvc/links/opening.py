@@ -62,6 +62,7 @@ from ..db.claims import DEFERRED
 from ..db.claims import LinkState
 from ..db.claims import PEEK
 from ..db.claims import RESUME
+from ..db.claims import resumes
 from ..services import Services
 
 #: The request headers RFC 9110 preconditions and ranges read, by WSGI name.
@@ -227,7 +228,7 @@ def open_link(
             opened.close()
             st = opened.st
             _pinned(state, st)
-        _peek(svc, environ, claims, state)
+        claim(svc, environ, claims, state, PEEK, "")  # works now, counts nothing
     except LinksvcError as exc:
         return refuse(svc, environ, exc, claims)
     record_look(svc, environ, claims, purpose)
@@ -334,13 +335,9 @@ def _not_used_up(svc: Services, environ: dict[str, Any], state: LinkState) -> No
     limit = state.max_downloads
     if limit is None or state.download_count < limit:
         return
-    last_at = state.last_downloaded_at
-    if (
-        "HTTP_RANGE" in environ
-        and state.last_download_addr == (environ.get("REMOTE_ADDR") or "")[:64]
-        and last_at is not None
-        and clock_now() - last_at <= svc.settings["resume_window"]
-    ):
+    addr = environ.get("REMOTE_ADDR") or ""
+    window = svc.settings["resume_window"]
+    if "HTTP_RANGE" in environ and resumes(state, clock_now(), addr, window):
         return
     raise LinkUsedUp(limit)
 
@@ -366,19 +363,6 @@ def _unlock(
 def _pinned(state: LinkState, st: os.stat_result | None) -> None:
     if state.version is not None and (st is None or state.version != version(st)):
         raise FileChanged("The file has changed since this link was made.")
-
-
-def _peek(
-    svc: Services, environ: dict[str, Any], claims: Claims, state: LinkState
-) -> None:
-    """A look that counts nothing: the link must work now (not used up)."""
-    svc.store.claims.claim(
-        claims,
-        clock_now(),
-        PEEK,
-        state=state,
-        guard=_no_guard,
-    )
 
 
 def claim(
