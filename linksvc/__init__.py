@@ -88,13 +88,13 @@ def create_app(
         conf = config.load(settings_path)
     else:
         conf = config.validate(settings, Path.cwd())
-    given = conf.get("secret_keys")
-    keys = require_keys(given or read_keys(conf["instance_dir"]))
+    given = conf.secret_keys
+    keys = require_keys(list(given) or read_keys(conf.instance_dir))
     from_file = not given and not os.environ.get(ENV_KEYS)
-    keyring = KeyRing(conf["instance_dir"], keys, from_file)
-    Path(conf["instance_dir"]).mkdir(mode=0o700, parents=True, exist_ok=True)
+    keyring = KeyRing(conf.instance_dir, keys, from_file)
+    Path(conf.instance_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
 
-    secure = conf["public_base_url"].startswith("https://")
+    secure = conf.public_base_url.startswith("https://")
     app.config.update(
         LINKSVC=conf,
         SECRET_KEY=keyring.keys[-1],
@@ -108,7 +108,7 @@ def create_app(
         REMEMBER_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_SECURE=secure,
         PREFERRED_URL_SCHEME="https" if secure else "http",
-        TRUSTED_HOSTS=conf["trusted_hosts"] or None,
+        TRUSTED_HOSTS=list(conf.trusted_hosts) or None,
         MAX_CONTENT_LENGTH=1024 * 1024,
         WTF_CSRF_TIME_LIMIT=None,
         # Pages send no Referer (Referrer-Policy: no-referrer), so Flask-WTF's
@@ -117,7 +117,7 @@ def create_app(
         WTF_CSRF_SSL_STRICT=False,
     )
 
-    if not conf["public_base_url"] and not conf["trusted_hosts"]:
+    if not conf.public_base_url and not conf.trusted_hosts:
         app.logger.warning(
             "public_base_url and trusted_hosts are both empty: share links are "
             "built from the request's Host header, which a client can spoof"
@@ -126,13 +126,13 @@ def create_app(
     svc = services_module.build(conf, keyring)
     svc.notices = notices.subscribe(svc)
     app.extensions[services_module.EXTENSION] = svc
-    for problem in private_instance_problems(conf["instance_dir"]):
+    for problem in private_instance_problems(conf.instance_dir):
         app.logger.warning("%s: chmod it so only its owner can read it", problem)
     wsgi: Callable = links.FastLinks(app, app.wsgi_app, svc)
-    if conf["trusted_proxies"]:
+    if conf.trusted_proxies:
         # Only as many X-Forwarded-* hops as there are proxies of ours: an
         # outsider's own X-Forwarded-For never names the client.
-        n = conf["trusted_proxies"]
+        n = conf.trusted_proxies
         wsgi = ProxyFix(wsgi, x_for=n, x_proto=n)
     app.wsgi_app = KeyFollower(app, wsgi)  # type: ignore[method-assign]
     app.session_interface = CookielessSessions()

@@ -8,10 +8,14 @@ silently fall back to a default.
 
 from __future__ import annotations
 
+import logging
 import os
 import tomllib
 from collections.abc import Callable
 from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +62,7 @@ RECIPIENT_PAGE = False
 OPAQUE_LINKS = False
 #: New links are pinned to the file as it is (size, time, inode): if it is
 #: replaced or changed, the link answers 410. A choice per link.
-PIN_VERSIONS = False
+PIN = False
 #: Wrong (and right) password attempts allowed per link, from anywhere: an
 #: office shares one address, so the limit is the link's, not the client's.
 LINK_PASSWORD_LIMIT = "5 per minute; 30 per hour"
@@ -78,7 +82,7 @@ CROSS_ORIGIN_RESOURCE_POLICY = "same-origin"
 UNLOCK_LIFETIME = "1h"
 #: New links tell their owner (by email, when the owner has an address) of
 #: their first download; a choice per link.
-NOTIFY_FIRST_DOWNLOAD = False
+NOTIFY = False
 #: The SMTP server for notices; empty: no email is sent (messages wait in
 #: the outbox). The password comes from LINKSVC_SMTP_PASSWORD or the file
 #: ``smtp_password_file`` names, never from this file.
@@ -238,12 +242,21 @@ def _bool(value: Any) -> bool:
     return value
 
 
-def _host_list(value: Any) -> list[str]:
+def _host_list(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [part.strip() for part in value.split(",") if part.strip()]
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+    if not isinstance(value, list | tuple) or not all(
+        isinstance(v, str) for v in value
+    ):
         raise TypeError("a list of host names")
-    return value
+    return tuple(value)
+
+
+def _setting(default: Any, convert: Callable[[Any], Any]) -> Any:
+    """A field of :class:`Settings`: its default as written in settings.toml
+    and the converter that checks it (no dataclass default: every value
+    comes through :func:`validate`)."""
+    return field(metadata={"default": default, "convert": convert})
 
 
 def _base_url(value: Any) -> str:
@@ -253,60 +266,77 @@ def _base_url(value: Any) -> str:
     return value
 
 
-#: key -> (default, converter). Converters raise TypeError with what they want.
-SCHEMA: dict[str, tuple[Any, Callable[[Any], Any]]] = {
-    "protected_dir": (PROTECTED_DIR, _path),
-    "instance_dir": (INSTANCE_DIR, _path),
-    "database_url": (DATABASE_URL, _str),
-    "default_expiry": (DEFAULT_EXPIRY, _duration),
-    "max_expiry": (MAX_EXPIRY, _duration),
-    "public_base_url": (PUBLIC_BASE_URL, _base_url),
-    "trusted_hosts": (TRUSTED_HOSTS, _host_list),
-    "resume_window": (RESUME_WINDOW, _duration),
-    "login_limit": (LOGIN_LIMIT, _limit),
-    "login_limit_per_address": (LOGIN_LIMIT_PER_ADDRESS, _limit),
-    "login_limit_per_name": (LOGIN_LIMIT_PER_NAME, _limit),
-    "api_auth_limit": (API_AUTH_LIMIT, _limit),
-    "refusal_limit": (REFUSAL_LIMIT, _limit),
-    "trusted_proxies": (TRUSTED_PROXIES, _count),
-    "audit_retention": (AUDIT_RETENTION, _duration),
-    "session_idle_timeout": (SESSION_IDLE_TIMEOUT, _duration),
-    "session_lifetime": (SESSION_LIFETIME, _duration),
-    "ratelimit_storage_url": (RATELIMIT_STORAGE_URL, _str),
-    "database_timeout": (DATABASE_TIMEOUT, _seconds),
-    "header_timeout": (HEADER_TIMEOUT, _duration),
-    "threads": (THREADS, _positive(256)),
-    "connections": (CONNECTIONS, _positive(1_000_000, zero=True)),
-    "access_log": (ACCESS_LOG, _bool),
-    "recipient_page": (RECIPIENT_PAGE, _bool),
-    "opaque_links": (OPAQUE_LINKS, _bool),
-    "pin_versions": (PIN_VERSIONS, _bool),
-    "link_password_limit": (LINK_PASSWORD_LIMIT, _limit),
-    "unlock_lifetime": (UNLOCK_LIFETIME, _duration),
-    "reauth_limit": (REAUTH_LIMIT, _limit),
-    "send_timeout": (SEND_TIMEOUT, _duration),
-    "zip_slots": (ZIP_SLOTS, _positive(1024)),
-    "cross_origin_resource_policy": (
+@dataclass(frozen=True)
+class Settings:
+    """The validated settings, built once by :func:`validate`; read as
+    attributes (``svc.settings.max_expiry``), so a misspelt name is a type
+    error, not a KeyError at the first request that reads it."""
+
+    protected_dir: str = _setting(PROTECTED_DIR, _path)
+    instance_dir: str = _setting(INSTANCE_DIR, _path)
+    database_url: str = _setting(DATABASE_URL, _str)
+    default_expiry: int = _setting(DEFAULT_EXPIRY, _duration)
+    max_expiry: int = _setting(MAX_EXPIRY, _duration)
+    public_base_url: str = _setting(PUBLIC_BASE_URL, _base_url)
+    trusted_hosts: tuple[str, ...] = _setting(TRUSTED_HOSTS, _host_list)
+    resume_window: int = _setting(RESUME_WINDOW, _duration)
+    login_limit: str = _setting(LOGIN_LIMIT, _limit)
+    login_limit_per_address: str = _setting(LOGIN_LIMIT_PER_ADDRESS, _limit)
+    login_limit_per_name: str = _setting(LOGIN_LIMIT_PER_NAME, _limit)
+    api_auth_limit: str = _setting(API_AUTH_LIMIT, _limit)
+    refusal_limit: str = _setting(REFUSAL_LIMIT, _limit)
+    trusted_proxies: int = _setting(TRUSTED_PROXIES, _count)
+    audit_retention: int = _setting(AUDIT_RETENTION, _duration)
+    session_idle_timeout: int = _setting(SESSION_IDLE_TIMEOUT, _duration)
+    session_lifetime: int = _setting(SESSION_LIFETIME, _duration)
+    ratelimit_storage_url: str = _setting(RATELIMIT_STORAGE_URL, _str)
+    database_timeout: float = _setting(DATABASE_TIMEOUT, _seconds)
+    header_timeout: int = _setting(HEADER_TIMEOUT, _duration)
+    threads: int = _setting(THREADS, _positive(256))
+    connections: int = _setting(CONNECTIONS, _positive(1_000_000, zero=True))
+    access_log: bool = _setting(ACCESS_LOG, _bool)
+    recipient_page: bool = _setting(RECIPIENT_PAGE, _bool)
+    opaque_links: bool = _setting(OPAQUE_LINKS, _bool)
+    pin: bool = _setting(PIN, _bool)
+    link_password_limit: str = _setting(LINK_PASSWORD_LIMIT, _limit)
+    unlock_lifetime: int = _setting(UNLOCK_LIFETIME, _duration)
+    reauth_limit: str = _setting(REAUTH_LIMIT, _limit)
+    send_timeout: int = _setting(SEND_TIMEOUT, _duration)
+    zip_slots: int = _setting(ZIP_SLOTS, _positive(1024))
+    cross_origin_resource_policy: str = _setting(
         CROSS_ORIGIN_RESOURCE_POLICY,
         _choice("same-origin", "same-site", "cross-origin", ""),
-    ),
-    "notify_first_download": (NOTIFY_FIRST_DOWNLOAD, _bool),
-    "smtp_host": (SMTP_HOST, _str),
-    "smtp_port": (SMTP_PORT, _positive(65535)),
-    "smtp_security": (SMTP_SECURITY, _choice("starttls", "tls", "none")),
-    "smtp_user": (SMTP_USER, _str),
-    "smtp_password_file": (SMTP_PASSWORD_FILE, _str),
-    "mail_from": (MAIL_FROM, _str),
-    "reminder_before": (REMINDER_BEFORE, _duration_or_zero),
-    "webhook_url": (WEBHOOK_URL, _str),
-    "webhook_secret_file": (WEBHOOK_SECRET_FILE, _str),
-    "webhook_allow_private": (WEBHOOK_ALLOW_PRIVATE, _bool),
-    "webhook_ca_file": (WEBHOOK_CA_FILE, _str),
-    "send_limit": (SEND_LIMIT, _limit),
-    "outbox_interval": (OUTBOX_INTERVAL, _duration),
-    "offload": (OFFLOAD, _choice("none", "nginx", "sendfile")),
-    "offload_prefix": (OFFLOAD_PREFIX, _location),
+    )
+    notify: bool = _setting(NOTIFY, _bool)
+    smtp_host: str = _setting(SMTP_HOST, _str)
+    smtp_port: int = _setting(SMTP_PORT, _positive(65535))
+    smtp_security: str = _setting(SMTP_SECURITY, _choice("starttls", "tls", "none"))
+    smtp_user: str = _setting(SMTP_USER, _str)
+    smtp_password_file: str = _setting(SMTP_PASSWORD_FILE, _str)
+    mail_from: str = _setting(MAIL_FROM, _str)
+    reminder_before: int = _setting(REMINDER_BEFORE, _duration_or_zero)
+    webhook_url: str = _setting(WEBHOOK_URL, _str)
+    webhook_secret_file: str = _setting(WEBHOOK_SECRET_FILE, _str)
+    webhook_allow_private: bool = _setting(WEBHOOK_ALLOW_PRIVATE, _bool)
+    webhook_ca_file: str = _setting(WEBHOOK_CA_FILE, _str)
+    send_limit: str = _setting(SEND_LIMIT, _limit)
+    outbox_interval: int = _setting(OUTBOX_INTERVAL, _duration)
+    offload: str = _setting(OFFLOAD, _choice("none", "nginx", "sendfile"))
+    offload_prefix: str = _setting(OFFLOAD_PREFIX, _location)
+    #: From LINKSVC_SECRET_KEYS or given by tests; empty: instance/secret_keys.
+    secret_keys: tuple[str, ...] = ()
+
+
+#: key -> (default, converter), from the fields. Converters raise TypeError
+#: with what they want.
+SCHEMA: dict[str, tuple[Any, Callable[[Any], Any]]] = {
+    f.name: (f.metadata["default"], f.metadata["convert"])
+    for f in fields(Settings)
+    if f.metadata
 }
+
+#: Old names still read for one release (a warning names the new one).
+RENAMED = {"pin_versions": "pin", "notify_first_download": "notify"}
 
 #: Keys that hold paths, resolved against the settings file's folder.
 PATH_KEYS = ("protected_dir", "instance_dir")
@@ -340,47 +370,66 @@ def read_file(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
-    """The ``LINKSVC_<KEY>`` overrides for keys in the schema."""
+    """The ``LINKSVC_<KEY>`` overrides for keys in the schema (old names too)."""
     return {
         key: environ[ENV_PREFIX + key.upper()]
-        for key in SCHEMA
+        for key in (*SCHEMA, *RENAMED)
         if ENV_PREFIX + key.upper() in environ
     }
 
 
-def validate(raw: Mapping[str, Any], base_dir: Path) -> dict[str, Any]:
+def _renamed(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """``raw`` with old names read as the new ones; both at once is an error."""
+    out = dict(raw)
+    for old, new in RENAMED.items():
+        if old in out:
+            if new in out:
+                raise ConfigError(
+                    f"The setting {old!r} is the old name of {new!r}: give only one."
+                )
+            logging.getLogger("linksvc").warning(
+                "the setting %r is now called %r; the old name ends next release",
+                old,
+                new,
+            )
+            out[new] = out.pop(old)
+    return out
+
+
+def validate(raw: Mapping[str, Any], base_dir: Path) -> Settings:
     """Fill defaults, convert types and resolve paths; raise ConfigError."""
+    raw = _renamed(raw)
     unknown = sorted(set(raw) - set(SCHEMA) - {"secret_keys"})
     if unknown:
         raise ConfigError(
             f"There is no setting {unknown[0]!r} (unknown setting); "
             f"known: {', '.join(SCHEMA)}."
         )
-    settings: dict[str, Any] = {}
+    values: dict[str, Any] = {}
     for key, (default, convert) in SCHEMA.items():
         value = raw.get(key, default)
         try:
-            settings[key] = convert(value)
+            values[key] = convert(value)
         except TypeError as exc:
             raise ConfigError(
                 f"The setting {key!r} must be {exc} (got {value!r})."
             ) from None
     for key in PATH_KEYS:
-        settings[key] = str((base_dir / settings[key]).resolve())
-    if not settings["database_url"]:
-        db = Path(settings["instance_dir"], "linksvc.sqlite3")
-        settings["database_url"] = f"sqlite:///{db}"
-    if settings["default_expiry"] > settings["max_expiry"]:
+        values[key] = str((base_dir / values[key]).resolve())
+    if not values["database_url"]:
+        db = Path(values["instance_dir"], "linksvc.sqlite3")
+        values["database_url"] = f"sqlite:///{db}"
+    if values["default_expiry"] > values["max_expiry"]:
         raise ConfigError("The setting 'default_expiry' must not exceed 'max_expiry'.")
-    if "secret_keys" in raw:
-        settings["secret_keys"] = list(raw["secret_keys"])
-    return settings
+    if raw.get("secret_keys"):
+        values["secret_keys"] = tuple(raw["secret_keys"])
+    return Settings(**values)
 
 
 def load(
     path: str | os.PathLike[str] | None = None,
     environ: Mapping[str, str] | None = None,
-) -> dict[str, Any]:
+) -> Settings:
     """Settings from ``path`` (or ``LINKSVC_SETTINGS``, or ./settings.toml).
 
     Without any file the defaults apply, relative to the working directory.
@@ -391,9 +440,9 @@ def load(
     if path is None and Path(SETTINGS_FILE).is_file():
         path = SETTINGS_FILE
     if path is not None:
-        raw = read_file(path)
+        raw = _renamed(read_file(path))
         base_dir = Path(path).resolve().parent
     else:
         base_dir = Path.cwd()
-    raw.update(from_environ(environ))
+    raw.update(_renamed(from_environ(environ)))
     return validate(raw, base_dir)

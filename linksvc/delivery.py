@@ -34,6 +34,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from . import notices
+from .config import Settings
 from .core.clock import now as clock_now
 from .core.errors import ConfigError
 from .core.errors import InvalidInput
@@ -134,7 +135,7 @@ def check_webhook_url(svc: Services, url: str) -> str:
     if url:
         if len(url) > 2048:
             raise InvalidInput("A webhook URL may have at most 2048 characters.")
-        resolve(url, svc.settings["webhook_allow_private"])
+        resolve(url, svc.settings.webhook_allow_private)
     return url
 
 
@@ -161,13 +162,13 @@ class UserGone(Exception):
     """A message for a user who is disabled or removed: never sent."""
 
 
-def require_webhook_secret(settings: dict) -> None:
+def require_webhook_secret(settings: Settings) -> None:
     """The server-wide webhook signs with a secret, or the server does not
     start (an empty key would sign what anyone can forge)."""
-    if not settings["webhook_url"]:
+    if not settings.webhook_url:
         return
     try:
-        secret = secret_from("LINKSVC_WEBHOOK_SECRET", settings["webhook_secret_file"])
+        secret = secret_from("LINKSVC_WEBHOOK_SECRET", settings.webhook_secret_file)
     except OSError as exc:
         raise ConfigError(f"webhook_secret_file cannot be read: {exc}") from None
     if not secret:
@@ -193,12 +194,10 @@ def _within(conn: http.client.HTTPConnection, deadline: float) -> None:
 
 def send_webhook(svc: Services, message: Message) -> None:
     scheme, host, port, address = resolve(
-        message.recipient, svc.settings["webhook_allow_private"]
+        message.recipient, svc.settings.webhook_allow_private
     )
     if message.user_id is None:
-        secret = secret_from(
-            "LINKSVC_WEBHOOK_SECRET", svc.settings["webhook_secret_file"]
-        )
+        secret = secret_from("LINKSVC_WEBHOOK_SECRET", svc.settings.webhook_secret_file)
     else:
         user = svc.store.users.get(message.user_id)
         if user is None or user.disabled:
@@ -208,7 +207,7 @@ def send_webhook(svc: Services, message: Message) -> None:
     step = min(TIMEOUT, DELIVERY_DEADLINE)
     if scheme == "https":
         context = ssl.create_default_context(
-            cafile=svc.settings["webhook_ca_file"] or None
+            cafile=svc.settings.webhook_ca_file or None
         )
         conn: http.client.HTTPConnection = _Pinned(host, address, port, context, step)
     else:
@@ -248,26 +247,26 @@ def send_webhook(svc: Services, message: Message) -> None:
 def send_email(svc: Services, message: Message) -> None:
     s = svc.settings
     email = EmailMessage()
-    email["From"] = s["mail_from"]
+    email["From"] = s.mail_from
     email["To"] = message.recipient
     email["Subject"] = message.subject
     email["Auto-Submitted"] = "auto-generated"
     email.set_content(message.body)
-    if s["smtp_security"] == "tls":
+    if s.smtp_security == "tls":
         server: smtplib.SMTP = smtplib.SMTP_SSL(
-            s["smtp_host"],
-            s["smtp_port"],
+            s.smtp_host,
+            s.smtp_port,
             timeout=TIMEOUT,
             context=ssl.create_default_context(),
         )
     else:
-        server = smtplib.SMTP(s["smtp_host"], s["smtp_port"], timeout=TIMEOUT)
+        server = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=TIMEOUT)
     with server:
-        if s["smtp_security"] == "starttls":
+        if s.smtp_security == "starttls":
             server.starttls(context=ssl.create_default_context())
-        if s["smtp_user"]:
-            password = secret_from("LINKSVC_SMTP_PASSWORD", s["smtp_password_file"])
-            server.login(s["smtp_user"], password)
+        if s.smtp_user:
+            password = secret_from("LINKSVC_SMTP_PASSWORD", s.smtp_password_file)
+            server.login(s.smtp_user, password)
         # To exactly the one address stored, whatever the header could mean.
         server.send_message(email, to_addrs=[message.recipient])
 
@@ -303,8 +302,8 @@ def _due(svc: Services) -> list[Message]:
     notices.remind(svc, now)
     notices.expiries(svc, now)
     # Sent and given-up messages are kept as long as the audit log.
-    svc.store.outbox.prune(now - svc.settings["audit_retention"])
-    kinds = ("email", "webhook") if svc.settings["smtp_host"] else ("webhook",)
+    svc.store.outbox.prune(now - svc.settings.audit_retention)
+    kinds = ("email", "webhook") if svc.settings.smtp_host else ("webhook",)
     return svc.store.outbox.hold_due(now, kinds)
 
 
@@ -362,7 +361,7 @@ def start(svc: Services) -> threading.Thread:
                 run_once(svc)
             except Exception:
                 log.exception("the outbox run failed")
-            time.sleep(svc.settings["outbox_interval"])
+            time.sleep(svc.settings.outbox_interval)
 
     thread = threading.Thread(target=loop, name="linksvc-outbox", daemon=True)
     thread.start()

@@ -86,7 +86,7 @@ def edit_link(
         if link.not_before is not None and at <= link.not_before:
             raise InvalidInput("The new expiry must come after the link's start.")
         sharing.within_max_expiry(svc, at - now)
-        policy.expiry(at - now, svc.settings["default_expiry"])
+        policy.expiry(at - now, svc.settings.default_expiry)
         if at != link.expires_at:
             changes["expires_at"] = at
             said.append(f"expires_at: {minutes(link.expires_at)} → {minutes(at)} UTC")

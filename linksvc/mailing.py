@@ -46,7 +46,7 @@ def send_link(
     url = sharing.shareable_url(svc, link, base_url)
     if url is None:
         raise InvalidInput("Only a link that still works can be sent.")
-    if not svc.settings["smtp_host"]:
+    if not svc.settings.smtp_host:
         raise InvalidInput("This server sends no email (smtp_host is not set).")
     wait = svc.sends.hit(str(by.id))
     if wait is not None:

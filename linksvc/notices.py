@@ -92,7 +92,7 @@ def _mark_due(conn, column, at: int, where) -> list[str]:
 
 
 def _link_page(svc: Services, link_id: str) -> str:
-    base = svc.settings["public_base_url"]
+    base = svc.settings.public_base_url
     return f"{base}/links/{link_id}" if base else f"/links/{link_id}"
 
 
@@ -139,7 +139,7 @@ def _webhooks(
     own = "" if getattr(link, "disabled", False) else link.webhook_url
     for user_id, url in (
         (link.user_id, own),
-        (None, svc.settings["webhook_url"]),
+        (None, svc.settings.webhook_url),
     ):
         if url:
             key = f"webhook:{secrets.token_hex(12)}"
@@ -173,7 +173,7 @@ def _has_news(svc: Services, link: Any) -> bool:
         (link.notify and link.first_noticed_at is None)
         or (link.max_downloads is not None and link.used_up_noticed_at is None)
         or (link.webhook_url and not link.disabled)
-        or svc.settings["webhook_url"]
+        or svc.settings.webhook_url
     )
 
 
@@ -225,7 +225,7 @@ def _queue_news(svc: Services, rows: list[dict[str, Any]], owners: dict) -> None
         and owners[i].used_up_noticed_at is None
         and owners[i].download_count >= owners[i].max_downloads
     }
-    hooks = svc.settings["webhook_url"] or any(owners[i].webhook_url for i in owners)
+    hooks = svc.settings.webhook_url or any(owners[i].webhook_url for i in owners)
     if not (owed or full or hooks):
         return  # nothing to write: the write lock stays free for downloads
     with svc.store.engine.begin() as conn:
@@ -291,7 +291,7 @@ def remind(svc: Services, now: int) -> int:
     ``reminder_before``; each link once, whoever else runs at the same time.
     A link that lives no longer than that is not reminded of: the reminder
     would come as it is made. Returns how many links were reminded of."""
-    before = svc.settings["reminder_before"]
+    before = svc.settings.reminder_before
     if not before:
         return 0
     due = and_(

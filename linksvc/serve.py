@@ -16,6 +16,7 @@ import resource
 from gunicorn.app.base import BaseApplication
 
 from . import services as services_module
+from .config import Settings
 from .core import offload
 
 log = logging.getLogger("linksvc")
@@ -90,10 +91,10 @@ def _worker_exit(worker) -> None:
 
 
 def serve(
-    settings_path: str | None, host: str, port: int, workers: int, settings: dict
+    settings_path: str | None, host: str, port: int, workers: int, settings: Settings
 ) -> None:
     open_files = raise_open_files()
-    per_worker = connections_per_worker(open_files, settings["connections"])
+    per_worker = connections_per_worker(open_files, settings.connections)
     _log_to_stderr()
     log.info(
         "linksvc on %s:%d: %d workers x %d connections = %d at once "
@@ -105,8 +106,8 @@ def serve(
         per_worker,
         workers * per_worker,
         open_files,
-        settings["threads"],
-        settings["header_timeout"],
+        settings.threads,
+        settings.header_timeout,
     )
     options = {
         "bind": f"{host}:{port}",
@@ -114,12 +115,12 @@ def serve(
         "worker_class": "gevent",
         "worker_connections": per_worker,
         # The gevent worker bounds the wait for every request head by this.
-        "keepalive": settings["header_timeout"],
-        "threads": settings["threads"],
+        "keepalive": settings.header_timeout,
+        "threads": settings.threads,
         "backlog": 2048,
         "timeout": 60,
         "graceful_timeout": 10,
-        "accesslog": "-" if settings["access_log"] else None,
+        "accesslog": "-" if settings.access_log else None,
         "proc_name": "linksvc",
         "post_worker_init": _worker_started,
         "worker_exit": lambda _arbiter, worker: _worker_exit(worker),

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .config import Settings
 from .core.files import ProtectedTree
 from .core.keys import KeyRing
 from .core.sending import Offload
@@ -30,7 +31,7 @@ EXTENSION = "linksvc"
 class Services:
     """Everything a request, a command or a test needs."""
 
-    settings: dict[str, Any]
+    settings: Settings
     store: Store
     tree: ProtectedTree
     keyring: KeyRing
@@ -68,39 +69,37 @@ class Services:
         self.store.dispose()
 
 
-def build(settings: dict[str, Any], keyring: KeyRing) -> Services:
-    store = Store(settings["database_url"], settings["database_timeout"])
-    limits = settings["ratelimit_storage_url"]
+def build(settings: Settings, keyring: KeyRing) -> Services:
+    store = Store(settings.database_url, settings.database_timeout)
+    limits = settings.ratelimit_storage_url
     return Services(
         settings,
         store,
-        ProtectedTree(settings["protected_dir"]),
+        ProtectedTree(settings.protected_dir),
         keyring,
         LinkSigner(keyring.keys),
-        AuditLog(store.engine, settings["audit_retention"]),
-        Throttle(limits, settings["refusal_limit"], "refusal"),
-        Throttle(limits, settings["api_auth_limit"], "api-auth"),
+        AuditLog(store.engine, settings.audit_retention),
+        Throttle(limits, settings.refusal_limit, "refusal"),
+        Throttle(limits, settings.api_auth_limit, "api-auth"),
         PasswordCheck(
             {
-                "link": Throttle(
-                    limits, settings["link_password_limit"], "link-password"
-                ),
-                "account": Throttle(limits, settings["reauth_limit"], "reauth"),
+                "link": Throttle(limits, settings.link_password_limit, "link-password"),
+                "account": Throttle(limits, settings.reauth_limit, "reauth"),
                 "login": None,
             }
         ),
-        Unlocks(keyring.keys, settings["unlock_lifetime"]),
-        Throttle(limits, settings["send_limit"], "send"),
-        ZipSlots(settings["zip_slots"]),
+        Unlocks(keyring.keys, settings.unlock_lifetime),
+        Throttle(limits, settings.send_limit, "send"),
+        ZipSlots(settings.zip_slots),
         _offload(settings),
     )
 
 
-def _offload(settings: dict[str, Any]) -> Offload | None:
-    if settings["offload"] == "none":
+def _offload(settings: Settings) -> Offload | None:
+    if settings.offload == "none":
         return None
-    root = ProtectedTree(settings["protected_dir"]).root
-    return Offload(settings["offload"], settings["offload_prefix"], root)
+    root = ProtectedTree(settings.protected_dir).root
+    return Offload(settings.offload, settings.offload_prefix, root)
 
 
 def of(app: Any = None) -> Services:

@@ -43,14 +43,14 @@ def expiry_seconds(
     maximum (of the settings, then of the user's groups)."""
     policy = policy or Policy()
     if expires is None or expires == "":
-        return policy.expiry(None, svc.settings["default_expiry"])
+        return policy.expiry(None, svc.settings.default_expiry)
     seconds = parse_duration(expires)
     within_max_expiry(svc, seconds)
-    return policy.expiry(seconds, svc.settings["default_expiry"])
+    return policy.expiry(seconds, svc.settings.default_expiry)
 
 
 def within_max_expiry(svc: Services, seconds: int) -> None:
-    limit = svc.settings["max_expiry"]
+    limit = svc.settings.max_expiry
     if seconds > limit:
         raise ExpiryTooLong(
             f"Share links may live at most {format_duration(limit)}, "
@@ -88,9 +88,9 @@ def create_link(
     link. The user's group policy applies to all of it.
     """
     if recipient_page is None:
-        recipient_page = svc.settings["recipient_page"]
+        recipient_page = svc.settings.recipient_page
     if pin is None:
-        pin = svc.settings["pin_versions"]
+        pin = svc.settings.pin
     folder = is_folder(svc, path)
     if folder:
         # A folder link shares what the folder holds when it is opened.
@@ -101,7 +101,7 @@ def create_link(
     else:
         clean, _, st = granted_file(svc, user, path)
     if notify is None:
-        notify = svc.settings["notify_first_download"]
+        notify = svc.settings.notify
     now = clock_now()
     policy = policy_for(svc, user)
     seconds = expiry_seconds(svc, expires, policy)
@@ -117,7 +117,7 @@ def create_link(
         not_before = parse_instant(not_before, now)
         if not_before <= now:
             not_before = None  # a start in the past is simply "now"
-        elif not_before - now > svc.settings["max_expiry"]:
+        elif not_before - now > svc.settings.max_expiry:
             raise InvalidInput("A link may not start later than max_expiry from now.")
     start = now if not_before is None else not_before
     expires_at = start + seconds
@@ -132,7 +132,7 @@ def create_link(
         password_hash=hashed(password),
         ranges=ranges,
         version=version(st) if pin and st is not None else None,
-        opaque=svc.settings["opaque_links"],
+        opaque=svc.settings.opaque_links,
         folder=folder,
         notify=bool(notify),
     )
@@ -234,7 +234,7 @@ def shareable_url(svc: Services, link: Link, base_url: str | None = None) -> str
 
 def link_url(svc: Services, token: str, base_url: str | None = None) -> str:
     """The absolute download URL: ``public_base_url`` wins over the request."""
-    base = svc.settings["public_base_url"] or (base_url or "").rstrip("/")
+    base = svc.settings.public_base_url or (base_url or "").rstrip("/")
     if not base:
         raise ValueError("Set public_base_url to print absolute links.")
     return f"{base}/d/{token}"

@@ -27,17 +27,17 @@ def init_command(demo_admin: bool) -> None:
     """Create the instance folder, secret keys and database (idempotent)."""
     conf = config.load(settings_path())
     if not os.environ.get(ENV_KEYS):
-        ensure_keys(conf["instance_dir"])
+        ensure_keys(conf.instance_dir)
     app = make_app()
     store = services_of(app).store
     store.migrate()
-    click.echo(f"instance: {conf['instance_dir']}")
+    click.echo(f"instance: {conf.instance_dir}")
     click.echo(f"database: {store.engine.url.render_as_string(hide_password=True)}")
     if demo_admin and store.users.count() == 0:
         password = secrets.token_urlsafe(12)
         store.users.add("admin", password, is_admin=True)
         click.echo("")
-        where = conf["public_base_url"] or "http://127.0.0.1:8000"
+        where = conf.public_base_url or "http://127.0.0.1:8000"
         click.echo(f"Created the demo admin. Log in at {where}/login with")
         click.echo("  user name: admin")
         click.echo(f"  password:  {password}")
@@ -69,7 +69,7 @@ def _keys_dir() -> str:
         raise click.ClickException(
             f"The keys come from {ENV_KEYS}; change that variable instead."
         )
-    return services().settings["instance_dir"]
+    return services().settings.instance_dir
 
 
 @keys_group.command("list")

@@ -53,7 +53,7 @@ def link_group() -> None:
 @click.option(
     "--pin/--no-pin",
     default=None,
-    help="410 once the file changes (default: the pin_versions setting).",
+    help="410 once the file changes (default: the pin setting).",
 )
 @with_appcontext
 def link_create(
@@ -252,7 +252,7 @@ def audit_prune(older_than: str | None) -> None:
     """Delete audit records (and stored client addresses) past the retention."""
     svc = services()
     svc.audit.flush()
-    keep = parse_duration(older_than) if older_than else svc.settings["audit_retention"]
+    keep = parse_duration(older_than) if older_than else svc.settings.audit_retention
     deleted = audit.prune(svc.store.engine, now() - keep)
     click.echo(f"deleted {plural(deleted, 'audit record')}")
 

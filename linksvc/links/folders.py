@@ -217,7 +217,7 @@ def _zip_response(
     claimed = opening.claim(svc, environ, claims, state, mode, ZIP_ITEM)
     if decision.status in (200, 206):
         cache.prefetch(members)
-    restore = _watch_progress(environ, svc.settings["send_timeout"])
+    restore = _watch_progress(environ, svc.settings.send_timeout)
 
     def done() -> None:
         restore()

@@ -336,7 +336,7 @@ def _not_used_up(svc: Services, environ: dict[str, Any], state: LinkState) -> No
     if limit is None or state.download_count < limit:
         return
     addr = environ.get("REMOTE_ADDR") or ""
-    window = svc.settings["resume_window"]
+    window = svc.settings.resume_window
     if "HTTP_RANGE" in environ and resumes(state, clock_now(), addr, window):
         return
     raise LinkUsedUp(limit)
@@ -378,7 +378,7 @@ def claim(
         claims,
         clock_now(),
         mode,
-        svc.settings["resume_window"],
+        svc.settings.resume_window,
         environ.get("REMOTE_ADDR") or "",
         state,
         _no_guard,
@@ -424,7 +424,7 @@ def send_file(
 
 def with_policy(svc: Services, response: FileResponse) -> None:
     """Other sites may not embed a link's file (``cross_origin_resource_policy``)."""
-    policy = svc.settings["cross_origin_resource_policy"]
+    policy = svc.settings.cross_origin_resource_policy
     if policy:
         response.headers.append(("Cross-Origin-Resource-Policy", policy))
 

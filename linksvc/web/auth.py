@@ -84,14 +84,14 @@ def throttle_logins(app: Flask) -> None:
     limiter = make_limiter(app)
     view: Any = app.view_functions["auth.login"]
     view = limiter.limit(
-        conf["login_limit"],
+        conf.login_limit,
         key_func=_name_and_address_key,
         methods=["POST"],
         deduct_when=_failed,
         scope="login-name-address",
     )(view)
     view = limiter.limit(
-        conf["login_limit_per_name"],
+        conf.login_limit_per_name,
         key_func=_username_key,
         methods=["POST"],
         deduct_when=_failed,
@@ -99,7 +99,7 @@ def throttle_logins(app: Flask) -> None:
         scope="login-user",
     )(view)
     view = limiter.limit(
-        conf["login_limit_per_address"],
+        conf.login_limit_per_address,
         methods=["POST"],
         deduct_when=_failed,
         scope="login-address",
@@ -171,8 +171,8 @@ def _session_is_current() -> bool:
     if (
         not isinstance(login_at, int)
         or not isinstance(seen_at, int)
-        or now - login_at > conf["session_lifetime"]
-        or now - seen_at > conf["session_idle_timeout"]
+        or now - login_at > conf.session_lifetime
+        or now - seen_at > conf.session_idle_timeout
     ):
         session.clear()
         return False

@@ -164,12 +164,12 @@ def share(filename: str):
         clean, _, _ = access.granted_file(svc, user, filename)
     form = ShareForm()
     if not form.is_submitted():
-        form.recipient_page.data = svc.settings["recipient_page"]
-        form.pin.data = svc.settings["pin_versions"]
-        form.notify.data = svc.settings["notify_first_download"]
-        form.expires.data = _default_choice(svc.settings["default_expiry"])
+        form.recipient_page.data = svc.settings.recipient_page
+        form.pin.data = svc.settings.pin
+        form.notify.data = svc.settings.notify
+        form.expires.data = _default_choice(svc.settings.default_expiry)
         if form.expires.data == "custom":
-            form.custom.data = format_duration(svc.settings["default_expiry"])
+            form.custom.data = format_duration(svc.settings.default_expiry)
     if form.validate_on_submit():
         choice = (
             form.custom.data if form.expires.data == "custom" else form.expires.data
@@ -204,7 +204,7 @@ def share(filename: str):
             "share.html",
             form=form,
             path=clean,
-            max_expiry=format_duration(svc.settings["max_expiry"]),
+            max_expiry=format_duration(svc.settings.max_expiry),
             policy=policy_for(svc, user).describe(),
             is_folder=access.is_folder(svc, clean),
         ),
@@ -296,7 +296,7 @@ def link_detail(link_id: str):
         revoke_form=RevokeForm(),
         form=form,
         send_form=SendForm(prefix="send"),
-        email=bool(svc.settings["smtp_host"]),
+        email=bool(svc.settings.smtp_host),
     ), status
 
 

@@ -30,7 +30,7 @@ def protected(filename: str) -> FileResponse:
     real_path = svc.tree.relative(opened.real)
     decision = decision_for(environ, opened.st)
     response = sending.send(environ, opened, decision, svc.offload)
-    policy = svc.settings["cross_origin_resource_policy"]
+    policy = svc.settings.cross_origin_resource_policy
     if policy:
         response.headers.append(("Cross-Origin-Resource-Policy", policy))
     who = client(environ)

@@ -17,6 +17,6 @@ login_manager = LoginManager()
 def make_limiter(app: Flask) -> Limiter:
     """A limiter per app, so tests (and apps) never share counts."""
     conf = app.config["LINKSVC"]
-    app.config.setdefault("RATELIMIT_STORAGE_URI", conf["ratelimit_storage_url"])
+    app.config.setdefault("RATELIMIT_STORAGE_URI", conf.ratelimit_storage_url)
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     return Limiter(get_remote_address, app=app, default_limits=[])

@@ -126,7 +126,7 @@ def _headed(svc: Services, rv: tuple) -> tuple:
     """A link's page with the headers every one carries."""
     body, status, headers = rv
     headers = dict(headers)
-    policy = svc.settings["cross_origin_resource_policy"]
+    policy = svc.settings.cross_origin_resource_policy
     if policy:
         headers["Cross-Origin-Resource-Policy"] = policy
     return body, status, headers

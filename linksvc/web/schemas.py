@@ -148,11 +148,11 @@ SCHEMAS: dict[str, Any] = {
             "notify": {
                 "type": ["boolean", "null"],
                 "description": "email me on the first download "
-                "(default: notify_first_download)",
+                "(default: the notify setting)",
             },
             "pinned": {
                 "type": ["boolean", "null"],
-                "description": "410 once the file changes (default: pin_versions)",
+                "description": "410 once the file changes (default: the pin setting)",
             },
         },
     },

@@ -1,5 +1,6 @@
 """settings.toml + LINKSVC_* environment -> validated settings."""
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -19,23 +20,23 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_defaults_without_a_file(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     settings = config.load(environ={})
-    assert settings["protected_dir"] == str(tmp_path / "protected")
-    assert settings["default_expiry"] == 86400
-    assert settings["max_expiry"] == 30 * 86400
-    assert settings["database_url"] == f"sqlite:///{tmp_path}/instance/linksvc.sqlite3"
+    assert settings.protected_dir == str(tmp_path / "protected")
+    assert settings.default_expiry == 86400
+    assert settings.max_expiry == 30 * 86400
+    assert settings.database_url == f"sqlite:///{tmp_path}/instance/linksvc.sqlite3"
 
 
 def test_relative_paths_are_relative_to_the_file(tmp_path):
     path = write(tmp_path, 'protected_dir = "files"\ninstance_dir = "../var"\n')
     settings = config.load(path, environ={})
-    assert settings["protected_dir"] == str(tmp_path / "conf" / "files")
-    assert settings["instance_dir"] == str(tmp_path / "var")
+    assert settings.protected_dir == str(tmp_path / "conf" / "files")
+    assert settings.instance_dir == str(tmp_path / "var")
 
 
 def test_settings_path_from_the_environment(tmp_path):
     path = write(tmp_path, 'default_expiry = "2h"\n')
     settings = config.load(environ={"LINKSVC_SETTINGS": str(path)})
-    assert settings["default_expiry"] == 7200
+    assert settings.default_expiry == 7200
 
 
 def test_environment_overrides_every_key(tmp_path):
@@ -66,10 +67,10 @@ def test_environment_overrides_every_key(tmp_path):
         "LINKSVC_OFFLOAD_PREFIX": "/_files/",
         "LINKSVC_RECIPIENT_PAGE": "true",
         "LINKSVC_OPAQUE_LINKS": "yes",
-        "LINKSVC_PIN_VERSIONS": "1",
+        "LINKSVC_PIN": "1",
         "LINKSVC_LINK_PASSWORD_LIMIT": "3 per minute",
         "LINKSVC_UNLOCK_LIFETIME": "30m",
-        "LINKSVC_NOTIFY_FIRST_DOWNLOAD": "true",
+        "LINKSVC_NOTIFY": "true",
         "LINKSVC_SMTP_HOST": "mail.example.org",
         "LINKSVC_SMTP_PORT": "465",
         "LINKSVC_SMTP_SECURITY": "tls",
@@ -89,46 +90,46 @@ def test_environment_overrides_every_key(tmp_path):
         "LINKSVC_CROSS_ORIGIN_RESOURCE_POLICY": "same-site",
     }
     settings = config.load(path, environ=environ)
-    assert settings["protected_dir"] == "/srv/files"
-    assert settings["public_base_url"] == "https://files.example.org"
-    assert settings["max_expiry"] == 14 * 86400
-    assert settings["trusted_hosts"] == ["files.example.org", "localhost"]
-    assert settings["database_url"] == "sqlite:////tmp/x.db"
-    assert settings["resume_window"] == 600
-    assert settings["login_limit"] == "3 per minute"
-    assert settings["login_limit_per_address"] == "9 per hour"
-    assert settings["ratelimit_storage_url"] == "redis://127.0.0.1:6379"
-    assert settings["database_timeout"] == 2.5
-    assert settings["login_limit_per_name"] == "4 per minute"
-    assert settings["api_auth_limit"] == "7 per minute"
-    assert settings["refusal_limit"] == "8 per minute"
-    assert settings["trusted_proxies"] == 2
-    assert settings["audit_retention"] == 30 * 86400
-    assert settings["session_idle_timeout"] == 900
-    assert settings["session_lifetime"] == 8 * 3600
-    assert settings["header_timeout"] == 20
-    assert (settings["threads"], settings["connections"]) == (8, 500)
-    assert settings["access_log"] is False
-    assert (settings["offload"], settings["offload_prefix"]) == ("nginx", "/_files")
-    assert settings["recipient_page"] is True
-    assert settings["opaque_links"] is True and settings["pin_versions"] is True
-    assert settings["link_password_limit"] == "3 per minute"
-    assert settings["unlock_lifetime"] == 1800
-    assert settings["notify_first_download"] is True
-    assert (settings["smtp_host"], settings["smtp_port"]) == ("mail.example.org", 465)
-    assert (settings["smtp_security"], settings["smtp_user"]) == ("tls", "linksvc")
-    assert settings["smtp_password_file"] == "/run/secrets/smtp"
-    assert settings["mail_from"] == "files@example.org"
-    assert settings["reminder_before"] == 0
-    assert settings["webhook_url"] == "https://hooks.example.org/x"
-    assert settings["webhook_secret_file"] == "/run/secrets/webhook"
-    assert settings["webhook_allow_private"] is False
-    assert settings["webhook_ca_file"] == "/etc/ssl/ca.pem"
-    assert settings["send_limit"] == "3 per hour"
-    assert settings["outbox_interval"] == 10
-    assert settings["reauth_limit"] == "2 per minute"
-    assert (settings["send_timeout"], settings["zip_slots"]) == (5, 3)
-    assert settings["cross_origin_resource_policy"] == "same-site"
+    assert settings.protected_dir == "/srv/files"
+    assert settings.public_base_url == "https://files.example.org"
+    assert settings.max_expiry == 14 * 86400
+    assert settings.trusted_hosts == ("files.example.org", "localhost")
+    assert settings.database_url == "sqlite:////tmp/x.db"
+    assert settings.resume_window == 600
+    assert settings.login_limit == "3 per minute"
+    assert settings.login_limit_per_address == "9 per hour"
+    assert settings.ratelimit_storage_url == "redis://127.0.0.1:6379"
+    assert settings.database_timeout == 2.5
+    assert settings.login_limit_per_name == "4 per minute"
+    assert settings.api_auth_limit == "7 per minute"
+    assert settings.refusal_limit == "8 per minute"
+    assert settings.trusted_proxies == 2
+    assert settings.audit_retention == 30 * 86400
+    assert settings.session_idle_timeout == 900
+    assert settings.session_lifetime == 8 * 3600
+    assert settings.header_timeout == 20
+    assert (settings.threads, settings.connections) == (8, 500)
+    assert settings.access_log is False
+    assert (settings.offload, settings.offload_prefix) == ("nginx", "/_files")
+    assert settings.recipient_page is True
+    assert settings.opaque_links is True and settings.pin is True
+    assert settings.link_password_limit == "3 per minute"
+    assert settings.unlock_lifetime == 1800
+    assert settings.notify is True
+    assert (settings.smtp_host, settings.smtp_port) == ("mail.example.org", 465)
+    assert (settings.smtp_security, settings.smtp_user) == ("tls", "linksvc")
+    assert settings.smtp_password_file == "/run/secrets/smtp"
+    assert settings.mail_from == "files@example.org"
+    assert settings.reminder_before == 0
+    assert settings.webhook_url == "https://hooks.example.org/x"
+    assert settings.webhook_secret_file == "/run/secrets/webhook"
+    assert settings.webhook_allow_private is False
+    assert settings.webhook_ca_file == "/etc/ssl/ca.pem"
+    assert settings.send_limit == "3 per hour"
+    assert settings.outbox_interval == 10
+    assert settings.reauth_limit == "2 per minute"
+    assert (settings.send_timeout, settings.zip_slots) == (5, 3)
+    assert settings.cross_origin_resource_policy == "same-site"
     assert set(config.SCHEMA) == {
         key.removeprefix("LINKSVC_").lower() for key in environ
     } | {"instance_dir", "default_expiry"}
@@ -193,3 +194,24 @@ def test_trusted_hosts_refuse_other_hosts(tmp_path, settings):
     assert client.get("/login", base_url="https://evil.example").status_code == 400
     ok = client.get("/login", base_url="https://links.example.org")
     assert ok.status_code == 200
+
+
+def test_old_setting_names_are_read_for_one_release(tmp_path, caplog):
+    path = write(tmp_path, "pin_versions = true\n")
+    settings = config.load(path, environ={"LINKSVC_NOTIFY_FIRST_DOWNLOAD": "yes"})
+    assert settings.pin is True and settings.notify is True
+    assert "'pin_versions' is now called 'pin'" in caplog.text
+    assert "'notify_first_download' is now called 'notify'" in caplog.text
+
+
+def test_old_and_new_name_together_are_refused(tmp_path):
+    path = write(tmp_path, "pin_versions = true\npin = false\n")
+    with pytest.raises(ConfigError, match="'pin_versions' is the old name of 'pin'"):
+        config.load(path, environ={})
+
+
+def test_settings_are_read_as_attributes_and_cannot_change(tmp_path):
+    settings = config.load(write(tmp_path, 'max_expiry = "2d"\n'), environ={})
+    assert settings.max_expiry == 2 * 86400
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.max_expiry = 1  # type: ignore[misc]

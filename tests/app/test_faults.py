@@ -56,7 +56,7 @@ def test_locked_database_gives_503_and_loses_nothing(quick_app, caplog):
         _, unlimited = sharing.create_link(svc, owner, "readme.txt", "1h")
     svc.audit.flush()
     client = quick_app.test_client()
-    db = Path(svc.settings["instance_dir"]) / "linksvc.sqlite3"
+    db = Path(svc.settings.instance_dir) / "linksvc.sqlite3"
     holder = sqlite3.connect(db, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")
     try:
@@ -83,7 +83,7 @@ def test_pages_answer_503_while_the_database_is_locked(quick_app, svc):
     from ..conftest import Auth
 
     Auth(client).login_as("alice")
-    db = Path(svc.settings["instance_dir"]) / "linksvc.sqlite3"
+    db = Path(svc.settings.instance_dir) / "linksvc.sqlite3"
     holder = sqlite3.connect(db, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")
     try:

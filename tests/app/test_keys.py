@@ -1,5 +1,6 @@
 """Signing keys: list, rotate, retire; running apps follow without restart."""
 
+import dataclasses
 import stat
 
 import pytest
@@ -263,9 +264,13 @@ def test_every_signed_value_follows_a_rotation_and_ends_with_its_key(
         _, locked = sharing.create_link(
             svc, admin, "readme.txt", "1h", password="open sesame"
         )
-        monkeypatch.setitem(svc.settings, "opaque_links", True)
+        monkeypatch.setattr(
+            svc, "settings", dataclasses.replace(svc.settings, opaque_links=True)
+        )
         _, opaque = sharing.create_link(svc, admin, "readme.txt", "1h")
-        monkeypatch.setitem(svc.settings, "opaque_links", False)
+        monkeypatch.setattr(
+            svc, "settings", dataclasses.replace(svc.settings, opaque_links=False)
+        )
     browser = app.test_client()
     form = re.search(r'value="([^"]+)"', browser.get(f"/d/{locked}").text)[1]
     unlocked = browser.post(

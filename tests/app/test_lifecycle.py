@@ -291,7 +291,7 @@ def test_a_revocation_from_elsewhere_is_seen_by_a_busy_worker(client, make_link,
     from pathlib import Path
 
     tokens = [make_link("readme.txt") for _ in range(20)]
-    db = Path(svc.settings["instance_dir"]) / "linksvc.sqlite3"
+    db = Path(svc.settings.instance_dir) / "linksvc.sqlite3"
     other = sqlite3.connect(db, isolation_level=None)
     try:
         for token in tokens:

@@ -1,6 +1,7 @@
 """Address ranges, pinned versions and opaque links, on the download path."""
 
 import base64
+import dataclasses
 import os
 
 import pytest
@@ -87,7 +88,7 @@ def test_a_pinned_link_stops_when_the_file_is_written(client, make_link, tree):
 def test_pinning_follows_the_setting_by_default(make_app, tree):
     from linksvc.services import of
 
-    app = make_app(pin_versions=True)
+    app = make_app(pin=True)
     svc = of(app)
     with app.app_context():
         admin = svc.store.users.by_name("admin")
@@ -143,7 +144,7 @@ def test_opaque_and_signed_links_work_side_by_side(opaque_app, make_link, svc):
     with opaque_app.app_context():
         admin = opaque_svc.store.users.by_name("admin")
         _, opaque = sharing.create_link(opaque_svc, admin, "readme.txt", "1h")
-    opaque_svc.settings["opaque_links"] = False
+    opaque_svc.settings = dataclasses.replace(opaque_svc.settings, opaque_links=False)
     with opaque_app.app_context():
         _, signed = sharing.create_link(opaque_svc, admin, "readme.txt", "1h")
     assert len(opaque.split(".")) == 3 and len(signed.split(".")) == 4

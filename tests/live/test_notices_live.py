@@ -28,7 +28,7 @@ def test_a_server_mails_the_owner_of_a_first_download_on_its_own(start_live):
             smtp_port=controller.port,
             smtp_security="none",
             outbox_interval="1s",
-            notify_first_download=True,
+            notify=True,
             access_log=False,
         )
         assert live.cli("user", "email", "admin", "admin@example.org").returncode == 0
