@@ -5,7 +5,7 @@ downloads or half-sent request heads cost memory, not threads, and the
 dashboard keeps answering. A request head must arrive whole within
 ``header_timeout`` (gunicorn's gevent worker applies its keep-alive timeout to
 every request head), and work that would block the loop runs on ``threads``
-real threads per worker (core/offload.py).
+real threads per worker (files/offload.py).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from gunicorn.app.base import BaseApplication
 
 from . import services as services_module
 from .config import Settings
-from .core import offload
+from .files import offload
 
 log = logging.getLogger("linksvc")
 #: File descriptors a worker keeps for itself (database, logs, keys, pipes).
@@ -39,7 +39,7 @@ class _Gunicorn(BaseApplication):
             self.cfg.set("control_socket_disable", True)
 
     def load(self):
-        from . import create_app
+        from .app import create_app
 
         _log_to_stderr()
         return create_app(settings_path=self.settings_path)
@@ -79,7 +79,7 @@ def _worker_started(worker) -> None:
     offload.enable(worker.cfg.settings["threads"].value)
     app = getattr(worker, "wsgi", None)
     if app is not None and services_module.EXTENSION in getattr(app, "extensions", {}):
-        from . import delivery
+        from .notify import delivery
 
         delivery.start(services_module.of(app))  # the outbox sender
 

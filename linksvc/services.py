@@ -3,7 +3,7 @@
 :func:`build` makes them from the settings; the app keeps them in
 ``app.extensions`` and :func:`of` hands them to views, commands and tests
 alike. The rules about links and people live beside what they are about
-(access.py, sharing.py, accounts.py), not here.
+(accounts/, links/, notify/), not here.
 """
 
 from __future__ import annotations
@@ -11,17 +11,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .accounts.passwords import PasswordCheck
 from .config import Settings
-from .core.files import ProtectedTree
-from .core.keys import KeyRing
-from .core.sending import Offload
 from .core.signing import LinkSigner
-from .core.throttle import Throttle
 from .core.unlock import Unlocks
 from .db.audit import AuditLog
 from .db.store import Store
+from .files.sending import Offload
+from .files.tree import ProtectedTree
+from .keys import KeyRing
 from .links.slots import ZipSlots
-from .passwords import PasswordCheck
+from .throttle import Throttle
 
 #: Where the app keeps its Services.
 EXTENSION = "linksvc"

@@ -14,11 +14,11 @@ from flask.testing import FlaskClient
 from freezegun import freeze_time
 from sqlalchemy import select
 
-from linksvc import create_app
-from linksvc import sharing
+from linksvc.app import create_app
 from linksvc.db.schema import audit
 from linksvc.db.schema import links
 from linksvc.db.store import Store
+from linksvc.links import sharing
 from linksvc.services import of as services_of
 
 KEYS = ["test-key-newest-0123456789abcdef", "test-key-older-0123456789abcdef"]

@@ -1,4 +1,4 @@
-"""Mutation testing of linksvc/core/, each module against its own tests.
+"""Mutation testing of the pure modules, each against its own tests.
 
 For every module in MODULES, mutmut 3 runs in a scratch copy of the project
 (mutants/ and its cache never touch the work tree), mutating only that
@@ -24,23 +24,24 @@ ROOT = Path(__file__).resolve().parent.parent
 TARGET = 0.90
 #: Survivors' diffs go here (git-ignored).
 REPORTS = ROOT / "mutation-report"
-#: core module -> its own tests.
+#: module (under linksvc/) -> its own tests.
 MODULES = {
-    "addresses": ["tests/unit/test_addresses.py"],
-    "clock": ["tests/unit/test_clock.py"],
-    "conditional": ["tests/unit/test_conditional.py"],
-    "durations": ["tests/unit/test_durations.py"],
-    "errors": ["tests/unit/test_errors.py"],
-    "files": ["tests/unit/test_files.py"],
+    "core/addresses": ["tests/unit/test_addresses.py"],
+    "core/clock": ["tests/unit/test_clock.py"],
+    "core/conditional": ["tests/unit/test_conditional.py"],
+    "core/durations": ["tests/unit/test_durations.py"],
+    "core/errors": ["tests/unit/test_errors.py"],
+    "files/tree": ["tests/unit/test_files.py"],
     "keys": ["tests/app/test_keys.py"],
-    "offload": ["tests/unit/test_offload.py"],
-    "previews": ["tests/unit/test_previews.py"],
-    "sending": ["tests/unit/test_sending.py"],
-    "signing": ["tests/unit/test_signing.py"],
-    "text": ["tests/unit/test_text.py"],
+    "files/offload": ["tests/unit/test_offload.py"],
+    "core/previews": ["tests/unit/test_previews.py"],
+    "files/sending": ["tests/unit/test_sending.py"],
+    "core/signing": ["tests/unit/test_signing.py"],
+    "core/text": ["tests/unit/test_text.py"],
     "throttle": ["tests/unit/test_throttle.py"],
-    "unlock": ["tests/unit/test_unlock.py"],
-    "zipstream": ["tests/unit/test_zipstream.py"],
+    "core/unlock": ["tests/unit/test_unlock.py"],
+    "files/zipstream": ["tests/unit/test_zipstream.py"],
+    "links/options": ["tests/unit/test_options.py"],
 }
 #: Mutants judged equivalent (no behaviour can tell them apart), by name.
 EQUIVALENT: set[str] = set(
@@ -51,7 +52,9 @@ EQUIVALENT: set[str] = set(
 
 
 def run(module: str, tests: list[str]) -> tuple[int, int, list[str]]:
-    with tempfile.TemporaryDirectory(prefix=f"mutation-{module}-") as tmp:
+    with tempfile.TemporaryDirectory(
+        prefix=f"mutation-{module.replace('/', '-')}-"
+    ) as tmp:
         work = Path(tmp)
         shutil.copytree(ROOT / "linksvc", work / "linksvc")
         shutil.copytree(ROOT / "tests", work / "tests")
@@ -59,7 +62,7 @@ def run(module: str, tests: list[str]) -> tuple[int, int, list[str]]:
         config += (
             "\n[tool.mutmut]\n"
             'source_paths = ["linksvc/"]\n'
-            f'only_mutate = ["linksvc/core/{module}.py"]\n'
+            f'only_mutate = ["linksvc/{module}.py"]\n'
             f"pytest_add_cli_args_test_selection = {json.dumps(tests)}\n"
             'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q"]\n'
         )

@@ -8,8 +8,8 @@ import click
 from flask import Flask
 from flask.cli import FlaskGroup
 
-from .. import create_app
 from .. import services as services_module
+from ..app import create_app
 from ..core.errors import LinksvcError
 from ..services import Services
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
-from .. import policy
 from ..db.groups import Group
+from ..links import policy
 from .base import services
 from .base import SubGroup
 

@@ -9,9 +9,9 @@ import click
 from flask.cli import with_appcontext
 
 from .. import config
-from ..core import keys
-from ..core.keys import ensure_keys
-from ..core.keys import ENV_KEYS
+from .. import keys
+from ..keys import ensure_keys
+from ..keys import ENV_KEYS
 from ..services import of as services_of
 from .base import make_app
 from .base import services

@@ -7,13 +7,13 @@ import sys
 import click
 from flask.cli import with_appcontext
 
-from .. import editing
-from .. import sharing
 from ..core.clock import iso
 from ..core.clock import now
 from ..core.durations import parse_duration
 from ..core.text import printable
 from ..db import audit
+from ..links import editing
+from ..links import sharing
 from .base import plural
 from .base import services
 from .base import SubGroup

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
-from .. import delivery
+from ..notify import delivery
 from .base import plural
 from .base import services
 

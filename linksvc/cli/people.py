@@ -7,7 +7,7 @@ import sys
 import click
 from flask.cli import with_appcontext
 
-from .. import accounts
+from ..accounts import people as accounts
 from ..core.clock import iso
 from ..core.text import printable
 from .base import plural

@@ -34,7 +34,7 @@ from sqlalchemy import select
 from sqlalchemy import update
 
 from ..core.clients import MAX_CLIENT_TEXT
-from ..core.offload import offload
+from ..files.offload import offload
 from .claims import add_downloads
 from .export import EXPORT_FIELDS  # noqa: F401  (re-exported: audit.to_csv …)
 from .export import to_csv  # noqa: F401
@@ -77,7 +77,7 @@ class _Prune:
 
 _signals = Namespace()
 #: Sent by an AuditLog (the sender) on its writer thread with each batch of
-#: ``rows`` once they are written; notices subscribe to it (notices.py), so
+#: ``rows`` once they are written; notices subscribe to it (notify/notices.py), so
 #: the audit writer knows nothing of them.
 written = _signals.signal("linksvc.audit-written")
 

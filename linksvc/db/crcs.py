@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import Engine
 from sqlalchemy import select
 
-from ..core.offload import offload
+from ..files.offload import offload
 from .inserts import insert_new
 from .schema import crcs
 

@@ -1,6 +1,6 @@
 """Groups of users and the link policy each sets; no Flask.
 
-What the policies of a user's groups add up to is policy.py's business.
+What the policies of a user's groups add up to is links/policy.py's business.
 """
 
 from __future__ import annotations

@@ -19,9 +19,9 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
 from ..core.errors import StoreUnavailable
-from ..core.offload import native_local
-from ..core.offload import offload
-from ..core.offload import on_loop
+from ..files.offload import native_local
+from ..files.offload import offload
+from ..files.offload import on_loop
 
 
 class _Busy(Exception):
@@ -43,7 +43,7 @@ class HotStatements:
         # SQLite in WAL mode never makes a reader wait for a lock, and its
         # calls never yield to another greenlet: reads run where they are
         # asked. Writes (which may wait for the write lock) and every
-        # statement to a server go to a real thread (core/offload.py).
+        # statement to a server go to a real thread (files/offload.py).
         self._sqlite = engine.dialect.name == "sqlite"
 
     def _where_it_may(self, fn, *args):

@@ -144,7 +144,7 @@ outbox = Table(
     Column("failed_at", BigInteger),
     Column("last_error", Text, nullable=False, default=""),
     # Events this message stands for: notices to one receiver in one window
-    # are coalesced into one message (notices.py).
+    # are coalesced into one message (notify/notices.py).
     Column("events", Integer, nullable=False, default=1),
     Index("ix_outbox_due", "sent_at", "failed_at", "due_at"),
     Index("ix_outbox_user", "user_id"),

@@ -22,7 +22,7 @@ from werkzeug.security import generate_password_hash
 from ..core.clock import now
 from ..core.errors import UnknownUser
 from ..core.errors import UserExists
-from ..core.offload import offload
+from ..files.offload import offload
 from .schema import grants
 from .schema import users
 from .tokens import revoke_all
@@ -125,9 +125,9 @@ class Users:
         A password is checked against a hash every time, a stand-in one for
         an unknown name, so a wrong password takes as long for an unknown or
         disabled user as for a real one and the timing names no account.
-        Hashing runs off the event loop (core/offload.py): it takes ~0.1 s
+        Hashing runs off the event loop (files/offload.py): it takes ~0.1 s
         of CPU by design, and the hash releases the GIL. ``verify(hash,
-        given)`` is the app's throttled check (passwords.py).
+        given)`` is the app's throttled check (accounts/passwords.py).
         """
         with self.engine.connect() as conn:
             row = conn.execute(

@@ -49,10 +49,6 @@ from ..core.errors import PathRefused
 from ..core.errors import TooManyAttempts
 from ..core.errors import TooManyRequests
 from ..core.errors import WrongPassword
-from ..core.files import OpenFile
-from ..core.files import version
-from ..core.sending import FileResponse
-from ..core.sending import send
 from ..core.signing import Claims
 from ..core.signing import INVALID_LINK
 from ..db.claims import check_row
@@ -63,6 +59,10 @@ from ..db.claims import LinkState
 from ..db.claims import PEEK
 from ..db.claims import RESUME
 from ..db.claims import resumes
+from ..files.sending import FileResponse
+from ..files.sending import send
+from ..files.tree import OpenFile
+from ..files.tree import version
 from ..services import Services
 
 #: The request headers RFC 9110 preconditions and ranges read, by WSGI name.

@@ -15,7 +15,7 @@ from wtforms import StringField
 from wtforms.validators import DataRequired
 from wtforms.validators import Length
 
-from .. import accounts
+from ..accounts import people as accounts
 from ..core.errors import LinksvcError
 from ..core.errors import TooManyRequests
 from .auth import current

@@ -18,11 +18,7 @@ from flask import request
 from flask import url_for
 from werkzeug.wrappers import Response
 
-from .. import access
-from .. import editing
-from .. import mailing
-from .. import policy
-from .. import sharing
+from ..accounts import access
 from ..core.clients import client
 from ..core.clock import iso
 from ..core.errors import BadRequest
@@ -34,6 +30,10 @@ from ..db.groups import Group
 from ..db.groups import RULES
 from ..db.links import Link
 from ..db.users import User
+from ..links import editing
+from ..links import policy
+from ..links import sharing
+from ..notify import mailing
 from .ext import services
 from .openapi import document
 from .pages import whole_number

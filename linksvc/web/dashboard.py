@@ -26,10 +26,7 @@ from wtforms.validators import Length
 from wtforms.validators import NumberRange
 from wtforms.validators import Optional
 
-from .. import access
-from .. import editing
-from .. import mailing
-from .. import sharing
+from ..accounts import access
 from ..core.clients import client
 from ..core.clock import iso
 from ..core.clock import minutes
@@ -37,14 +34,17 @@ from ..core.durations import format_duration
 from ..core.errors import EditConflict
 from ..core.errors import InvalidInput
 from ..core.errors import LinksvcError
-from ..core.files import covers
 from ..core.text import filesize
 from ..core.text import printable
 from ..db import audit
-from ..policy import MAX_DOWNLOADS
-from ..policy import policy_for
-from ..sharing import MAX_LINK_PASSWORD
-from ..sharing import MAX_NOTE
+from ..files.tree import covers
+from ..links import editing
+from ..links import sharing
+from ..links.policy import MAX_DOWNLOADS
+from ..links.policy import policy_for
+from ..links.sharing import MAX_LINK_PASSWORD
+from ..links.sharing import MAX_NOTE
+from ..notify import mailing
 from .auth import current
 from .ext import services
 from .pages import whole_number

@@ -7,10 +7,10 @@ from flask import Blueprint
 from flask import request
 from flask_login import login_required
 
-from .. import access
-from ..core import sending
+from ..accounts import access
 from ..core.clients import client
-from ..core.sending import FileResponse
+from ..files import sending
+from ..files.sending import FileResponse
 from ..links.opening import decision_for
 from .auth import current
 from .ext import services

@@ -1,6 +1,6 @@
 """Blueprint: the administrators' page for groups and their link policy.
 
-The same rules and audit records as ``linksvc group …`` (policy.py).
+The same rules and audit records as ``linksvc group …`` (links/policy.py).
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from wtforms.validators import Length
 from wtforms.validators import NumberRange
 from wtforms.validators import Optional
 
-from .. import policy
 from ..core.durations import format_duration
 from ..core.errors import LinksvcError
 from ..db.groups import Group
-from ..policy import MAX_DOWNLOADS
+from ..links import policy
+from ..links.policy import MAX_DOWNLOADS
 from .auth import admin_required
 from .auth import current
 from .ext import services

@@ -30,8 +30,8 @@ from werkzeug.wrappers import Response
 from ..core.errors import PasswordRequired
 from ..core.errors import WrongPassword
 from ..core.previews import is_preview_bot
-from ..core.sending import FileResponse
 from ..core.unlock import COOKIE
+from ..files.sending import FileResponse
 from ..links import folders as _folders  # noqa: F401  (registers folder purposes)
 from ..links.opening import open_link
 from ..links.opening import Opened

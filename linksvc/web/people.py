@@ -1,6 +1,6 @@
 """Blueprint: the administrators' pages for people: users and their grants.
 
-The same rules and audit records as ``linksvc user …`` (accounts.py).
+The same rules and audit records as ``linksvc user …`` (accounts/people.py).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from wtforms import StringField
 from wtforms.validators import DataRequired
 from wtforms.validators import Length
 
-from .. import accounts
+from ..accounts import people as accounts
 from ..core.errors import LinksvcError
 from .auth import admin_required
 from .auth import current

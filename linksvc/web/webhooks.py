@@ -14,7 +14,7 @@ from wtforms import BooleanField
 from wtforms import StringField
 from wtforms.validators import Length
 
-from .. import accounts
+from ..accounts import people as accounts
 from ..core.errors import LinksvcError
 from .auth import current
 from .ext import services

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import insert
 from sqlalchemy import update
 
-from linksvc import sharing
 from linksvc.db.schema import audit
 from linksvc.db.schema import links
+from linksvc.links import sharing
 from linksvc.services import of as services_of
 
 from ..conftest import audit_rows

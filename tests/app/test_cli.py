@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from linksvc.cli import cli
-from linksvc.core.keys import read_keys
+from linksvc.keys import read_keys
 
 from ..conftest import SECRET
 
@@ -217,7 +217,7 @@ def test_link_ids_never_start_like_an_option(monkeypatch, svc, runner, app):
     """An id starting with "-" could not be given to `linksvc link edit`."""
     import secrets
 
-    from linksvc import sharing
+    from linksvc.links import sharing
 
     drawn = iter(["-dashFirst123456", "plainAfter123456"])
     monkeypatch.setattr(secrets, "token_urlsafe", lambda n: next(drawn))

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from linksvc import config
-from linksvc import create_app
+from linksvc.app import create_app
 from linksvc.core.errors import ConfigError
 
 

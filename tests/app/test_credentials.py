@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from linksvc import create_app
+from linksvc.app import create_app
 from linksvc.cli import cli
 from linksvc.services import of as services_of
 

@@ -148,7 +148,7 @@ def test_tampered_token_is_404(client, make_link):
 
 
 def test_token_from_another_deployment_is_404(app, client, tree, tmp_path):
-    from linksvc import create_app
+    from linksvc.app import create_app
 
     other = create_app(
         {
@@ -248,7 +248,7 @@ def test_error_pages_show_the_request_id_the_log_has(client, caplog):
 
 
 def test_offload_sendfile_hands_the_path_to_the_server_in_front(make_app, svc, tree):
-    from linksvc import sharing
+    from linksvc.links import sharing
     from linksvc.services import of as services_of
 
     front = make_app(offload="sendfile")

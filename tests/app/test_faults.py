@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event
 
-from linksvc import create_app
-from linksvc import sharing
+from linksvc.app import create_app
+from linksvc.links import sharing
 from linksvc.services import of as services_of
 
 from ..conftest import audit_rows

@@ -135,8 +135,8 @@ def test_each_download_all_and_each_file_counts_on_a_limited_link(
 def test_a_file_token_is_not_a_folder_and_a_folder_needs_a_grant(
     client, make_link, folder, svc, app
 ):
-    from linksvc import sharing
     from linksvc.core.errors import NotGranted
+    from linksvc.links import sharing
 
     file_token = make_link("readme.txt")
     assert client.get(f"/d/{file_token}/readme.txt").status_code == 404
@@ -177,7 +177,7 @@ def test_the_api_shares_folders(client, runner, folder):
 def test_a_worker_makes_a_bounded_number_of_zips_shared_between_addresses(
     make_app, folder
 ):
-    from linksvc import sharing
+    from linksvc.links import sharing
     from linksvc.services import of
 
     app = make_app(zip_slots=4)  # a quarter each: one per address

@@ -3,13 +3,13 @@ a refusal names the group and the rule."""
 
 import pytest
 
-from linksvc import editing
-from linksvc import policy
-from linksvc import sharing
 from linksvc.cli import cli
 from linksvc.core.errors import GroupExists
 from linksvc.core.errors import InvalidInput
 from linksvc.core.errors import PolicyRefused
+from linksvc.links import editing
+from linksvc.links import policy
+from linksvc.links import sharing
 
 from ..conftest import audit_rows
 from ..conftest import csrf_token

@@ -6,9 +6,9 @@ import stat
 import pytest
 from click.testing import CliRunner
 
-from linksvc import create_app
+from linksvc import keys
+from linksvc.app import create_app
 from linksvc.cli import cli
-from linksvc.core import keys
 from linksvc.services import of as services_of
 
 from ..conftest import Auth
@@ -252,8 +252,8 @@ def test_every_signed_value_follows_a_rotation_and_ends_with_its_key(
 
     from itsdangerous import URLSafeTimedSerializer
 
-    from linksvc import sharing
     from linksvc.core.unlock import COOKIE
+    from linksvc.links import sharing
     from linksvc.web import auth
 
     app, settings, instance = keyed

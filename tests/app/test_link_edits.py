@@ -5,13 +5,13 @@ from datetime import timedelta
 
 import pytest
 
-from linksvc import editing
-from linksvc import sharing
 from linksvc.cli import cli
 from linksvc.core.errors import AlreadyRevoked
 from linksvc.core.errors import EditConflict
 from linksvc.core.errors import ExpiryTooLong
 from linksvc.core.errors import InvalidInput
+from linksvc.links import editing
+from linksvc.links import sharing
 
 from ..conftest import audit_rows
 from ..conftest import csrf_token
@@ -194,7 +194,7 @@ def test_the_audit_export_has_the_new_events_and_what_changed(
 ):
     import json
 
-    from linksvc import policy
+    from linksvc.links import policy
 
     token = make_link("readme.txt", max_downloads=1)
     edit(svc, admin, token, max_downloads=2, password="a secret one")

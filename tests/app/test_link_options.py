@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from linksvc import sharing
+from linksvc.links import sharing
 
 from ..conftest import audit_rows
 from ..conftest import link_row

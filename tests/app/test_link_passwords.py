@@ -92,7 +92,7 @@ def test_wrong_passwords_are_limited_per_link_not_per_address(
 
 
 def test_a_new_password_ends_earlier_unlocks(client, locked, svc, auth, app):
-    from linksvc import editing
+    from linksvc.links import editing
 
     assert unlock(client, locked, PASSWORD).status_code == 303
     assert client.get(f"/d/{locked}").status_code == 200

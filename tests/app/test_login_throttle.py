@@ -4,7 +4,7 @@ import secrets
 
 import pytest
 
-from linksvc import create_app
+from linksvc.app import create_app
 
 from ..conftest import Auth
 from ..conftest import BufferedClient

@@ -9,12 +9,12 @@ from datetime import timedelta
 import pytest
 from aiosmtpd.controller import Controller
 
-from linksvc import delivery
-from linksvc import mailing
-from linksvc import notices
 from linksvc.cli import cli
 from linksvc.core.errors import InvalidInput
 from linksvc.core.errors import TooManyRequests
+from linksvc.notify import delivery
+from linksvc.notify import mailing
+from linksvc.notify import notices
 from linksvc.services import of
 
 from ..conftest import audit_rows
@@ -65,7 +65,7 @@ def body(message) -> str:
 
 
 def share(app, svc, path="reports/q3/summary.csv", **kw):
-    from linksvc import sharing
+    from linksvc.links import sharing
 
     with app.app_context():
         alice = svc.store.users.by_name("alice")

@@ -13,8 +13,8 @@ import time
 import pytest
 from sqlalchemy import update
 
-from linksvc import sharing
 from linksvc.db.schema import links
+from linksvc.links import sharing
 from linksvc.services import of
 
 from ..conftest import audit_rows
@@ -98,7 +98,7 @@ def shared(tmp_path_factory, template_db):
     import itertools
     import shutil
 
-    from linksvc import create_app
+    from linksvc.app import create_app
 
     from ..conftest import KEYS
     from ..conftest import make_tree
@@ -178,7 +178,7 @@ def test_every_entry_refuses_alike_and_leaks_nothing(
 
 def test_a_refused_zip_walks_nothing(make_link, client, folder_tree, monkeypatch):
     """The row says no before the folder is walked (or statted)."""
-    from linksvc.core.files import ProtectedTree
+    from linksvc.files.tree import ProtectedTree
 
     walked = []
     real = ProtectedTree.files_under

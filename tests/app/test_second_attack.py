@@ -131,7 +131,7 @@ def test_files_and_link_pages_are_not_embeddable_elsewhere(client, make_link, au
 
 
 def test_the_resource_policy_is_a_setting(make_app, q3):
-    from linksvc import sharing
+    from linksvc.links import sharing
     from linksvc.services import of
 
     app = make_app(cross_origin_resource_policy="")
@@ -186,7 +186,7 @@ def _revision(page_text: str) -> str:
 def test_an_edit_from_a_stale_page_cannot_undo_another(client, auth, make_link, svc):
     """The owner's form, loaded before an admin added a limit and ranges,
     silently removed them when saved: it carried no revision."""
-    from linksvc import editing
+    from linksvc.links import editing
 
     token = make_link("reports/q3/summary.csv", user="alice")
     link_id = svc.signer.verify(token).link_id
@@ -217,7 +217,7 @@ def test_an_edit_from_a_stale_page_cannot_undo_another(client, auth, make_link, 
 
 
 def test_the_api_refuses_an_edit_of_a_revision_it_did_not_see(client, make_link, svc):
-    from linksvc import editing
+    from linksvc.links import editing
 
     token = make_link("readme.txt")
     link_id = svc.signer.verify(token).link_id

@@ -12,9 +12,9 @@ import time
 
 import pytest
 
-from linksvc import delivery
-from linksvc import sharing
 from linksvc.core.errors import InvalidInput
+from linksvc.links import sharing
+from linksvc.notify import delivery
 from linksvc.services import of
 
 from ..conftest import Auth
@@ -227,7 +227,7 @@ def test_the_server_wide_webhook_refuses_to_start_without_a_secret(
 
 def test_a_disabled_users_webhook_hears_nothing_more(app, svc, make_link):
     """It kept receiving refusals of their links, with each client's address."""
-    from linksvc import accounts
+    from linksvc.accounts import people as accounts
 
     svc.store.users.set_webhook("alice", "https://hooks.example.org/a", "k" * 64)
     token = make_link("reports/q3/summary.csv", user="alice")

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from linksvc import sharing
+from linksvc.links import sharing
 from linksvc.services import of as services_of
 
 from ..services import postgres_database
@@ -70,10 +70,10 @@ def test_link_options_folders_and_notices_on_postgres(pg_app, frozen, tree):
     import io
     import zipfile
 
-    from linksvc import delivery
-    from linksvc import editing
-    from linksvc import notices
-    from linksvc import policy
+    from linksvc.links import editing
+    from linksvc.links import policy
+    from linksvc.notify import delivery
+    from linksvc.notify import notices
 
     svc = services_of(pg_app)
     client = pg_app.test_client()

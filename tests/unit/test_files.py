@@ -4,9 +4,9 @@ import pytest
 
 from linksvc.core.errors import FileMissing
 from linksvc.core.errors import PathRefused
-from linksvc.core.files import covers
-from linksvc.core.files import leads_to_grant
-from linksvc.core.files import ProtectedTree
+from linksvc.files.tree import covers
+from linksvc.files.tree import leads_to_grant
+from linksvc.files.tree import ProtectedTree
 
 
 @pytest.mark.parametrize(
@@ -232,9 +232,9 @@ def test_listing_judges_symlinks_by_where_they_lead(tree):
 def test_a_replaced_protected_folder_is_followed(tmp_path, monkeypatch):
     """The tree keeps its root open; a folder put in its place is followed
     (within ROOT_CHECK seconds; here at once), old files are not served."""
-    from linksvc.core import files
     from linksvc.core.errors import FileMissing
-    from linksvc.core.files import ProtectedTree
+    from linksvc.files import tree as files
+    from linksvc.files.tree import ProtectedTree
 
     monkeypatch.setattr(files, "ROOT_CHECK", -1)
     root = tmp_path / "protected"

@@ -1,10 +1,10 @@
-"""core/offload.py: blocking work leaves the event loop, and only there."""
+"""files/offload.py: blocking work leaves the event loop, and only there."""
 
 import threading
 
 import pytest
 
-from linksvc.core import offload
+from linksvc.files import offload
 
 
 def test_outside_a_gevent_worker_it_simply_calls():

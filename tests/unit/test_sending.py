@@ -1,4 +1,4 @@
-"""core/sending.py without Flask: the one way a file leaves."""
+"""files/sending.py without Flask: the one way a file leaves."""
 
 import os
 
@@ -7,12 +7,12 @@ import pytest
 from linksvc.core.conditional import Decision
 from linksvc.core.conditional import make_etag
 from linksvc.core.errors import FileMissing
-from linksvc.core.files import ProtectedTree
-from linksvc.core.sending import attachment
-from linksvc.core.sending import content_type
-from linksvc.core.sending import Offload
-from linksvc.core.sending import send
-from linksvc.core.sending import Tally
+from linksvc.files.sending import attachment
+from linksvc.files.sending import content_type
+from linksvc.files.sending import Offload
+from linksvc.files.sending import send
+from linksvc.files.sending import Tally
+from linksvc.files.tree import ProtectedTree
 
 DATA = bytes(range(256)) * 1024  # 256 KiB: several chunks
 

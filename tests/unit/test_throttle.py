@@ -1,9 +1,9 @@
-"""core/throttle.py: per-client limits on the limiter's storage."""
+"""throttle.py: per-client limits on the limiter's storage."""
 
 import pytest
 from freezegun import freeze_time
 
-from linksvc.core.throttle import Throttle
+from linksvc.throttle import Throttle
 
 
 def test_a_key_over_its_limit_is_told_how_long_to_wait():

@@ -1,4 +1,4 @@
-"""core/zipstream.py: a folder as a stored zip, made while it is sent."""
+"""files/zipstream.py: a folder as a stored zip, made while it is sent."""
 
 import io
 import os
@@ -7,11 +7,11 @@ import zlib
 
 import pytest
 
-from linksvc.core.zipstream import CrcCache
-from linksvc.core.zipstream import file_crc
-from linksvc.core.zipstream import Member
-from linksvc.core.zipstream import version_key
-from linksvc.core.zipstream import ZipPlan
+from linksvc.files.zipstream import CrcCache
+from linksvc.files.zipstream import file_crc
+from linksvc.files.zipstream import Member
+from linksvc.files.zipstream import version_key
+from linksvc.files.zipstream import ZipPlan
 
 
 def members(tmp_path, files: dict[str, bytes]) -> list[Member]:
@@ -118,8 +118,8 @@ from datetime import datetime  # noqa: E402
 from datetime import UTC  # noqa: E402
 
 from linksvc.core.conditional import Decision  # noqa: E402
-from linksvc.core.zipstream import CHUNK  # noqa: E402
-from linksvc.core.zipstream import zip_response  # noqa: E402
+from linksvc.files.zipstream import CHUNK  # noqa: E402
+from linksvc.files.zipstream import zip_response  # noqa: E402
 
 WHEN = datetime(2026, 3, 1, 12, 34, 57, tzinfo=UTC).timestamp()
 DOS_TIME = (12 << 11) | (34 << 5) | (57 // 2)

@@ -10,16 +10,16 @@ from typing import Any
 
 from sqlalchemy import update
 
-from . import sharing
-from .accounts import EMAIL
-from .core.clock import minutes
-from .core.clock import now as clock_now
-from .core.errors import InvalidInput
-from .core.errors import TooManyRequests
-from .core.text import filesize
-from .db.outbox import queue
-from .db.schema import links
-from .services import Services
+from ..accounts.people import EMAIL
+from ..core.clock import minutes
+from ..core.clock import now as clock_now
+from ..core.errors import InvalidInput
+from ..core.errors import TooManyRequests
+from ..core.text import filesize
+from ..db.outbox import queue
+from ..db.schema import links
+from ..links import sharing
+from ..services import Services
 
 #: Addresses remembered per link for reminders (the latest ones).
 MAX_SENT_TO = 20

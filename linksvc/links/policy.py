@@ -15,15 +15,15 @@ from dataclasses import dataclass
 from dataclasses import replace
 from typing import Any
 
-from .core import addresses
-from .core.durations import format_duration
-from .core.durations import parse_duration
-from .core.errors import InvalidInput
-from .core.errors import PolicyRefused
-from .db.groups import Group
-from .db.groups import RULES
-from .db.users import User
-from .services import Services
+from ..core import addresses
+from ..core.durations import format_duration
+from ..core.durations import parse_duration
+from ..core.errors import InvalidInput
+from ..core.errors import PolicyRefused
+from ..db.groups import Group
+from ..db.groups import RULES
+from ..db.users import User
+from ..services import Services
 
 #: The largest download limit accepted; beyond it, leave the link unlimited.
 MAX_DOWNLOADS = 1_000_000

@@ -33,7 +33,7 @@ from typing import BinaryIO
 from werkzeug.http import http_date
 from werkzeug.wsgi import ClosingIterator
 
-from .conditional import Decision
+from ..core.conditional import Decision
 from .offload import offload
 from .sending import attachment
 from .sending import FILE_HEADERS
@@ -59,7 +59,7 @@ class Member:
     path: str
     size: int
     mtime: float
-    #: What identifies this version of the file (core/files.py: version).
+    #: What identifies this version of the file (files/tree.py: version).
     version: str
 
 

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
 
-from .errors import FileChanged
-from .errors import FileMissing
-from .errors import PathRefused
-from .text import BIDI_CONTROLS
+from ..core.errors import FileChanged
+from ..core.errors import FileMissing
+from ..core.errors import PathRefused
+from ..core.text import BIDI_CONTROLS
 
 #: Longest relative path accepted, in characters; longer is refused, not tried.
 MAX_PATH = 1024

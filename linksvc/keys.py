@@ -17,11 +17,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .clock import iso
-from .clock import now
-from .errors import ConfigError
-from .errors import InvalidInput
-from .signing import key_id
+from .core.clock import iso
+from .core.clock import now
+from .core.errors import ConfigError
+from .core.errors import InvalidInput
+from .core.signing import key_id
 
 KEYS_FILE = "secret_keys"
 ENV_KEYS = "LINKSVC_SECRET_KEYS"

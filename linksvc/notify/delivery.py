@@ -33,16 +33,16 @@ from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from ..config import Settings
+from ..core.clock import now as clock_now
+from ..core.errors import ConfigError
+from ..core.errors import InvalidInput
+from ..db.outbox import Message
+from ..files.offload import offload
+from ..services import Services
 from . import notices
-from .config import Settings
-from .core.clock import now as clock_now
-from .core.errors import ConfigError
-from .core.errors import InvalidInput
-from .core.offload import offload
-from .db.outbox import Message
-from .services import Services
 
-log = logging.getLogger("linksvc.delivery")
+log = logging.getLogger("linksvc.notify.delivery")
 #: Seconds a webhook receiver or the SMTP server has for each step.
 TIMEOUT = 15
 #: Seconds one webhook delivery may take in all (connect, send, answer): a

@@ -9,14 +9,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .core.errors import LinksvcError
-from .core.errors import NotGranted
-from .core.files import covers
-from .core.files import Entry
-from .core.files import leads_to_grant
-from .core.files import OpenFile
-from .db.users import User
-from .services import Services
+from ..core.errors import LinksvcError
+from ..core.errors import NotGranted
+from ..db.users import User
+from ..files.tree import covers
+from ..files.tree import Entry
+from ..files.tree import leads_to_grant
+from ..files.tree import OpenFile
+from ..services import Services
 
 
 def granted_file(

@@ -10,26 +10,26 @@ from typing import Any
 
 from werkzeug.security import generate_password_hash
 
-from .access import granted_file
-from .access import granted_folder
-from .access import is_folder
-from .core import addresses
-from .core.clock import now as clock_now
-from .core.durations import format_duration
-from .core.durations import parse_duration
-from .core.durations import parse_instant
-from .core.errors import ExpiryTooLong
-from .core.errors import InvalidInput
-from .core.errors import LinksvcError
-from .core.errors import UnknownLink
-from .core.files import version
-from .core.offload import offload
-from .db.links import Link
-from .db.users import User
+from ..accounts.access import granted_file
+from ..accounts.access import granted_folder
+from ..accounts.access import is_folder
+from ..core import addresses
+from ..core.clock import now as clock_now
+from ..core.durations import format_duration
+from ..core.durations import parse_duration
+from ..core.durations import parse_instant
+from ..core.errors import ExpiryTooLong
+from ..core.errors import InvalidInput
+from ..core.errors import LinksvcError
+from ..core.errors import UnknownLink
+from ..db.links import Link
+from ..db.users import User
+from ..files.offload import offload
+from ..files.tree import version
+from ..services import Services
 from .policy import download_limit
 from .policy import Policy
 from .policy import policy_for
-from .services import Services
 
 #: Link passwords: long enough not to be guessed within the per-link
 #: throttle, short enough to read out on the phone.

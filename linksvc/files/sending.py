@@ -28,9 +28,9 @@ from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wsgi import ClosingIterator
 from werkzeug.wsgi import wrap_file
 
-from .conditional import Decision
-from .conditional import make_etag
-from .files import OpenFile
+from ..core.conditional import Decision
+from ..core.conditional import make_etag
+from .tree import OpenFile
 
 #: Bytes read at a time for ranges.
 CHUNK = 64 * 1024

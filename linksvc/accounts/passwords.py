@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from werkzeug.security import check_password_hash
 
-from .core.errors import TooManyAttempts
-from .core.offload import offload
-from .core.throttle import Throttle
+from ..core.errors import TooManyAttempts
+from ..files.offload import offload
+from ..throttle import Throttle
 
 #: What each scope's limit is about, for the message a client is shown.
 _SUBJECT = {"link": "this link", "account": "this account"}

@@ -10,21 +10,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..core import addresses
+from ..core.clock import minutes
+from ..core.clock import now as clock_now
+from ..core.durations import parse_duration
+from ..core.durations import parse_instant
+from ..core.errors import AlreadyRevoked
+from ..core.errors import EditConflict
+from ..core.errors import InvalidInput
+from ..core.errors import PolicyRefused
+from ..db.links import Link
+from ..db.users import User
+from ..services import Services
 from . import sharing
-from .core import addresses
-from .core.clock import minutes
-from .core.clock import now as clock_now
-from .core.durations import parse_duration
-from .core.durations import parse_instant
-from .core.errors import AlreadyRevoked
-from .core.errors import EditConflict
-from .core.errors import InvalidInput
-from .core.errors import PolicyRefused
-from .db.links import Link
-from .db.users import User
 from .policy import download_limit
 from .policy import policy_for
-from .services import Services
 
 #: "Leave it as it is", as opposed to None ("remove it").
 UNCHANGED: Any = object()

@@ -27,16 +27,16 @@ from sqlalchemy import and_
 from sqlalchemy import select
 from sqlalchemy import update
 
-from . import sharing
-from .core.clock import iso
-from .core.clock import minutes
-from .core.clock import now as clock_now
-from .db.audit import written
-from .db.outbox import queue
-from .db.outbox import queue_coalesced
-from .db.schema import links
-from .db.schema import users
-from .services import Services
+from ..core.clock import iso
+from ..core.clock import minutes
+from ..core.clock import now as clock_now
+from ..db.audit import written
+from ..db.outbox import queue
+from ..db.outbox import queue_coalesced
+from ..db.schema import links
+from ..db.schema import users
+from ..links import sharing
+from ..services import Services
 
 #: Expired links whose expiry is still worth a webhook (older ones are only
 #: marked, so the first run after an upgrade does not flood receivers).

@@ -12,11 +12,11 @@ import re
 import secrets
 from functools import partial
 
-from .core.errors import InvalidInput
-from .db.users import User
-from .delivery import check_webhook_url
-from .services import Services
-from .sharing import revoke_many
+from ..core.errors import InvalidInput
+from ..db.users import User
+from ..links.sharing import revoke_many
+from ..notify.delivery import check_webhook_url
+from ..services import Services
 
 #: User names people can type and read back: letters, digits, . _ @ -.
 USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")

@@ -1,0 +1,1 @@
+"""People: accounts, their passwords, and which files their grants reach."""

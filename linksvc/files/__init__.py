@@ -1,0 +1,2 @@
+"""Files: the protected tree (the one path cleaner), sending bytes, zips,
+and the hand-off of blocking work off the event loop."""
