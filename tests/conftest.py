@@ -220,7 +220,9 @@ def make_link(app, svc):
     def make(path: str = "readme.txt", user: str = "admin", expires="1h", **kw) -> str:
         with app.app_context():
             owner = svc.store.users.by_name(user)
-            _, token = sharing.create_link(svc, owner, path, expires, **kw)
+            _, token = sharing.create_link(
+                svc, owner, path, sharing.options(expires=expires, **kw)
+            )
         return token
 
     return make

@@ -14,6 +14,8 @@ from ..core.text import printable
 from ..db import audit
 from ..links import editing
 from ..links import sharing
+from ..links.options import EDITABLE
+from ..links.options import parse
 from .base import plural
 from .base import services
 from .base import SubGroup
@@ -34,7 +36,8 @@ def link_group() -> None:
 )
 @click.option("--note", default="", help="Who the link is for.")
 @click.option(
-    "--page/--no-page",
+    "--recipient-page/--no-recipient-page",
+    "--page/--no-page",  # the old spelling, read until the next release
     "recipient_page",
     default=None,
     help="Show the recipient a page before the download (default: setting).",
@@ -72,19 +75,22 @@ def link_create(
     """Create a link to PATH (a file or a folder); the URL is the last line."""
     svc = services()
     user = svc.store.users.by_name(username)
+    given = {
+        "expires": expires,
+        "max_downloads": max_downloads,
+        "not_before": not_before,
+        "note": note,
+        "recipient_page": recipient_page,
+        "password": _stdin_password() if password_stdin else None,
+        "ranges": ranges,
+        "pin": pin,
+        "notify": notify,
+    }
     link, token = sharing.create_link(
         svc,
         user,
         path,
-        expires,
-        max_downloads=max_downloads,
-        not_before=not_before,
-        note=note,
-        recipient_page=recipient_page,
-        password=_stdin_password() if password_stdin else None,
-        ranges=ranges,
-        pin=pin,
-        notify=notify,
+        sharing.options(**{k: v for k, v in given.items() if v is not None}),
         actor=f"cli:{username}",
     )
     try:
@@ -148,7 +154,9 @@ def link_edit(
     owner = svc.store.users.get(link.created_by)
     if owner is None:
         raise click.ClickException(f"The owner of link {link.id} is gone.")
-    edited = editing.edit_link(svc, owner, link_id, actor="cli", **changes)
+    edited = editing.edit_link(
+        svc, owner, link_id, parse(changes, now(), only=EDITABLE), actor="cli"
+    )
     downloads = "no limit" if edited.max_downloads is None else edited.max_downloads
     click.echo(
         printable(

@@ -69,8 +69,9 @@ class Claims:
     not_before: int | None
     key_id: str
     limited: bool = True
-    #: The link first shows the recipient a page (name, size, expiry).
-    page: bool = False
+    #: The link first shows the recipient a page (name, size, expiry); the
+    #: token's field is "w" (short, and the same in every token ever made).
+    recipient_page: bool = False
     #: The token named only the link: the rest comes from its row.
     opaque: bool = False
     #: The path is a folder: a listing, its files, a streamed zip.
@@ -108,7 +109,7 @@ class LinkSigner:
         not_before: int | None = None,
         limited: bool = True,
         at: int | None = None,
-        page: bool = False,
+        recipient_page: bool = False,
         folder: bool = False,
     ) -> str:
         """A token for a link; ``limited`` says it has a download limit, so a
@@ -126,7 +127,7 @@ class LinkSigner:
         }
         if not_before is not None:
             payload["n"] = int(not_before)
-        if page:
+        if recipient_page:
             payload["w"] = 1
         if folder:
             payload["f"] = 1

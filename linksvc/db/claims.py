@@ -49,10 +49,10 @@ class LinkState(NamedTuple):
     download_count: int
     last_downloaded_at: int | None
     last_download_addr: str | None
-    landing: bool
+    recipient_page: bool
     password_hash: str | None
     ranges: str
-    version: str | None
+    pin: str | None
     folder: bool
     #: What the last count was for: a file's path, a member's, or ZIP_ITEM.
     last_download_item: str | None = None
@@ -63,7 +63,7 @@ class LinkState(NamedTuple):
     def guarded(self) -> bool:
         """A password, address ranges or a pinned version: the request must
         be checked against them (a ``guard``) before it is allowed."""
-        return bool(self.password_hash is not None or self.ranges or self.version)
+        return bool(self.password_hash is not None or self.ranges or self.pin)
 
 
 #: Checks a request against a guarded link's row; raises why not.
@@ -216,7 +216,7 @@ class DownloadClaims(HotStatements):
                 state.not_before,
                 claims.key_id,
                 limited=state.max_downloads is not None,
-                page=bool(state.landing),
+                recipient_page=bool(state.recipient_page),
                 opaque=True,
                 folder=bool(state.folder),
             ),
@@ -285,8 +285,8 @@ _COUNT = (
 _COUNT_PLAIN = _COUNT.where(
     links.c.password_hash.is_(None),
     links.c.ranges == "",
-    links.c.version.is_(None),
-    links.c.landing.is_(False),
+    links.c.pin.is_(None),
+    links.c.recipient_page.is_(False),
     links.c.folder.is_(False),
 )
 _REFUND = (
@@ -304,10 +304,10 @@ _STATE = select(
     links.c.download_count,
     links.c.last_downloaded_at,
     links.c.last_download_addr,
-    links.c.landing,
+    links.c.recipient_page,
     links.c.password_hash,
     links.c.ranges,
-    links.c.version,
+    links.c.pin,
     links.c.folder,
     links.c.last_download_item,
     links.c.created_by,

@@ -20,6 +20,7 @@ from ..core.clock import now
 from ..core.errors import AlreadyRevoked
 from ..core.errors import EditConflict
 from ..core.errors import UnknownLink
+from ..links.options import LinkOptions
 from .paths import under
 from .schema import links
 from .schema import users
@@ -51,10 +52,11 @@ class Link:
     last_downloaded_at: int | None
     revoked_at: int | None
     note: str
-    landing: bool = False
+    recipient_page: bool = False
     password_hash: str | None = None
     ranges: str = ""
-    version: str | None = None
+    #: The file version the link is pinned to (None: not pinned).
+    pin: str | None = None
     opaque: bool = False
     token_expires_at: int | None = None
     token_limited: bool | None = None
@@ -107,17 +109,14 @@ class Links:
         path: str,
         user_id: int,
         expires_at: int,
-        not_before: int | None = None,
-        max_downloads: int | None = None,
-        note: str = "",
-        landing: bool = False,
+        options: LinkOptions,
+        *,
         password_hash: str | None = None,
-        ranges: str = "",
-        version: str | None = None,
-        opaque: bool = False,
-        folder: bool = False,
-        notify: bool = False,
+        pin: str | None = None,
     ) -> Link:
+        """A new link with ``options`` as the rules resolved them (nothing
+        left None but the start and the limit); the password comes hashed,
+        the pin as the file version it keeps."""
         link_id = new_link_id()
         with self.engine.begin() as conn:
             conn.execute(
@@ -127,17 +126,17 @@ class Links:
                     created_by=user_id,
                     created_at=now(),
                     expires_at=expires_at,
-                    not_before=not_before,
-                    max_downloads=max_downloads,
+                    not_before=options.not_before,
+                    max_downloads=options.max_downloads,
                     download_count=0,
-                    note=note,
-                    landing=landing,
+                    note=options.note,
+                    recipient_page=bool(options.recipient_page),
                     password_hash=password_hash,
-                    ranges=ranges,
-                    version=version,
-                    opaque=opaque,
-                    folder=folder,
-                    notify=notify,
+                    ranges=options.ranges,
+                    pin=pin,
+                    opaque=bool(options.opaque),
+                    folder=bool(options.folder),
+                    notify=bool(options.notify),
                 )
             )
         return self.get(link_id)

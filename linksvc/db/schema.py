@@ -68,12 +68,13 @@ links = Table(
     Column("revoked_by", ForeignKey("users.id")),
     Column("note", Text, nullable=False, default=""),
     # The recipient first sees a page with the file's name, size and expiry.
-    Column("landing", Boolean, nullable=False, default=False),
+    Column("recipient_page", Boolean, nullable=False, default=False),
     # Options (issue 14): a werkzeug hash of the link's password; the address
-    # ranges it may be used from ("" none); the file version it is pinned to.
+    # ranges it may be used from ("" none); the file version it is pinned to
+    # ("pin"; before 0009 "version", and "recipient_page" was "landing").
     Column("password_hash", String(256)),
     Column("ranges", Text, nullable=False, default=""),
-    Column("version", String(96)),
+    Column("pin", String(96)),
     # The token names only the link; the rest is read from this row.
     Column("opaque", Boolean, nullable=False, default=False),
     # What the token was signed with, kept when an edit changes the row, so

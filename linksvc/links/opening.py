@@ -190,7 +190,7 @@ def concrete(purpose: Purpose, state: LinkState, environ: dict[str, Any]) -> Pur
         return purpose
     if state.folder:
         return Purpose.FOLDER
-    if state.landing and environ.get("REQUEST_METHOD") == "GET":
+    if state.recipient_page and environ.get("REQUEST_METHOD") == "GET":
         if state.max_downloads is not None or not wants_file(environ):
             return Purpose.PAGE
     return Purpose.FILE
@@ -263,7 +263,7 @@ def _counted_plain(
     before it); then the file is opened, and a file that cannot be opened
     gives its count back. None when the row is not such a row: the caller
     reads it and decides, as for any link."""
-    if claims.opaque or not claims.limited or claims.page or claims.folder:
+    if claims.opaque or not claims.limited or claims.recipient_page or claims.folder:
         return None
     addr = environ.get("REMOTE_ADDR") or ""
     if not svc.store.claims.count_plain(claims, clock_now(), addr):
@@ -361,7 +361,7 @@ def _unlock(
 
 
 def _pinned(state: LinkState, st: os.stat_result | None) -> None:
-    if state.version is not None and (st is None or state.version != version(st)):
+    if state.pin is not None and (st is None or state.pin != version(st)):
         raise FileChanged("The file has changed since this link was made.")
 
 

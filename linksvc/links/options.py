@@ -189,10 +189,14 @@ def parse(
     values: dict[str, Any] = {}
     for name, value in raw.items():
         new = OLD_NAMES.get(name, name)
+        if new not in PARSERS and only is None:
+            raise InvalidInput(
+                f"There is no link option {name!r}; the options are: "
+                f"{', '.join(allowed)}."
+            )
         if new not in allowed:
             raise InvalidInput(
-                f"{name} is not a link option that can be given here; "
-                f"these can: {', '.join(allowed)}."
+                f"{name} cannot be changed; these can: {', '.join(allowed)}."
             )
         if new in values:
             raise InvalidInput(f"Give {new} once (not also as {name}).")

@@ -15,35 +15,29 @@ from dataclasses import dataclass
 from dataclasses import replace
 from typing import Any
 
+from ..config import Settings
 from ..core import addresses
 from ..core.durations import format_duration
 from ..core.durations import parse_duration
+from ..core.errors import ExpiryTooLong
 from ..core.errors import InvalidInput
 from ..core.errors import PolicyRefused
 from ..db.groups import Group
 from ..db.groups import RULES
 from ..db.users import User
 from ..services import Services
+from .options import download_limit
+from .options import Expiry
+from .options import LinkOptions
 
-#: The largest download limit accepted; beyond it, leave the link unlimited.
-MAX_DOWNLOADS = 1_000_000
 
-
-def download_limit(value: int | str | None) -> int | None:
-    """A download limit from what a person gave (empty: none)."""
-    if value is None or value == "":
-        return None
-    try:
-        limit = int(value)
-    except (TypeError, ValueError):
-        raise InvalidInput(
-            f"The download limit (max_downloads) must be a whole number, not {value!r}."
-        ) from None
-    if isinstance(value, bool) or not 1 <= limit <= MAX_DOWNLOADS:
-        raise InvalidInput(
-            f"The download limit (max_downloads) must be between 1 and {MAX_DOWNLOADS}."
+def within_max_expiry(seconds: int, limit: int) -> None:
+    """The settings' ``max_expiry``, before any group's."""
+    if seconds > limit:
+        raise ExpiryTooLong(
+            f"Share links may live at most {format_duration(limit)}, "
+            f"not {format_duration(seconds)}."
         )
-    return limit
 
 
 @dataclass(frozen=True)
@@ -126,6 +120,52 @@ class Policy:
                     f"Group {group.name!r} allows address ranges inside "
                     f"{group.ranges}; {', '.join(outside)} is not."
                 )
+
+    def applied(
+        self,
+        options: LinkOptions,
+        start: int,
+        settings: Settings,
+        edit: bool = False,
+    ) -> LinkOptions:
+        """``options`` as this policy lets them be, for a link starting at
+        ``start`` (an edit: now): the expiry as a length, from the groups'
+        default when none was given; the download limit, the group's maximum
+        when none was given; a password and ranges where a group requires
+        them. An edit is judged only on what it gives. PolicyRefused names
+        the group, ExpiryTooLong the setting."""
+
+        def asked(name: str) -> bool:
+            return not edit or name in options.given
+
+        changes: dict[str, Any] = {}
+        if asked("expires"):
+            if options.expires is None:
+                if edit:
+                    raise InvalidInput("Give the new expiry, or leave it unchanged.")
+                seconds = self.expiry(None, settings.default_expiry)
+            else:
+                seconds = options.expires.length(start)
+                if seconds <= 0:
+                    raise InvalidInput(
+                        "The expiry must be in the future; "
+                        "revoke the link to end it now."
+                    )
+                within_max_expiry(seconds, settings.max_expiry)
+                seconds = self.expiry(seconds, settings.default_expiry)
+            changes["expires"] = Expiry(seconds)
+        if asked("max_downloads"):
+            if edit and options.max_downloads is None and self.max_downloads:
+                raise PolicyRefused(
+                    f"Group {self.max_downloads[1]!r} requires a download limit "
+                    "on every link."
+                )
+            changes["max_downloads"] = self.downloads(options.max_downloads)
+        if asked("password"):
+            self.check_password(options.password is not None)
+        if asked("ranges"):
+            self.check_ranges(options.ranges)
+        return replace(options, **changes)
 
     def describe(self) -> list[str]:
         """The rules in words, for the share form and the API."""

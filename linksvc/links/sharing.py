@@ -6,6 +6,9 @@ path rules and the expiry limits cannot differ between them.
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any
 
 from werkzeug.security import generate_password_hash
@@ -13,12 +16,7 @@ from werkzeug.security import generate_password_hash
 from ..accounts.access import granted_file
 from ..accounts.access import granted_folder
 from ..accounts.access import is_folder
-from ..core import addresses
 from ..core.clock import now as clock_now
-from ..core.durations import format_duration
-from ..core.durations import parse_duration
-from ..core.durations import parse_instant
-from ..core.errors import ExpiryTooLong
 from ..core.errors import InvalidInput
 from ..core.errors import LinksvcError
 from ..core.errors import UnknownLink
@@ -27,121 +25,92 @@ from ..db.users import User
 from ..files.offload import offload
 from ..files.tree import version
 from ..services import Services
-from .policy import download_limit
-from .policy import Policy
+from .options import LinkOptions
+from .options import parse
 from .policy import policy_for
 
-#: Link passwords: long enough not to be guessed within the per-link
-#: throttle, short enough to read out on the phone.
-MIN_LINK_PASSWORD, MAX_LINK_PASSWORD = 6, 128
+#: Every option left to its setting and the group policy.
+DEFAULTS = LinkOptions()
 
 
-def expiry_seconds(
-    svc: Services, expires: str | int | None, policy: Policy | None = None
-) -> int:
-    """Seconds a new link lives: the default, or ``expires`` up to the
-    maximum (of the settings, then of the user's groups)."""
-    policy = policy or Policy()
-    if expires is None or expires == "":
-        return policy.expiry(None, svc.settings.default_expiry)
-    seconds = parse_duration(expires)
-    within_max_expiry(svc, seconds)
-    return policy.expiry(seconds, svc.settings.default_expiry)
+@dataclass(frozen=True)
+class Target:
+    """What a user may make a link to, as :func:`target` found it: the real
+    path under the tree, whether it is a folder, and a file's stat (the
+    version a pinned link keeps)."""
+
+    path: str
+    folder: bool
+    st: os.stat_result | None = None
 
 
-def within_max_expiry(svc: Services, seconds: int) -> None:
-    limit = svc.settings.max_expiry
-    if seconds > limit:
-        raise ExpiryTooLong(
-            f"Share links may live at most {format_duration(limit)}, "
-            f"not {format_duration(seconds)}."
-        )
+def target(svc: Services, user: User, path: str) -> Target:
+    """The one grant check before a link is made (the share page, the API,
+    the CLI): NotGranted, or what ``path`` names. The whole tree is not a
+    folder one can share."""
+    if is_folder(svc, path):
+        clean, _ = granted_folder(svc, user, path)
+        if not clean:
+            raise InvalidInput("Name a folder to share, not the whole protected tree.")
+        return Target(clean, folder=True)
+    clean, _, st = granted_file(svc, user, path)
+    return Target(clean, folder=False, st=st)
+
+
+def options(**raw: object) -> LinkOptions:
+    """LinkOptions from values by name, parsed now (the CLI, tests)."""
+    return parse(raw, clock_now())
 
 
 def create_link(
     svc: Services,
     user: User,
-    path: str,
-    expires: str | int | None = None,
+    shared: Target | str,
+    asked: LinkOptions = DEFAULTS,
     *,
-    not_before: str | int | None = None,
-    max_downloads: int | str | None = None,
-    note: str = "",
-    recipient_page: bool | None = None,
-    password: str | None = None,
-    ranges: str | list[str] | None = None,
-    pin: bool | None = None,
-    notify: bool | None = None,
     actor: str = "",
     remote_addr: str = "",
     user_agent: str = "",
 ) -> tuple[Link, str]:
-    """Store and sign a link to an existing file ``user`` may access.
+    """Store and sign a link to what ``shared`` names (a path is checked
+    against ``user``'s grants first: :func:`target`).
 
-    Returns the link and its token. The expiry counts from ``not_before``
-    when a start is given, so a scheduled link lives as long as asked.
-    ``recipient_page`` (default: the setting) makes the link show the
-    recipient a page before the download; ``password`` asks the recipient
-    for it; ``ranges`` limits it to address ranges; ``pin`` (default: the
-    setting) ties it to the file as it is now; ``notify`` (default: the
-    setting) tells the owner of the first download. A folder gives a folder
-    link. The user's group policy applies to all of it.
+    Returns the link and its token. Options left None take their setting
+    (``recipient_page``, ``pin``, ``notify``, ``opaque_links``) and the
+    user's group policy (expiry, download limit), which also judges the
+    rest. The expiry counts from ``not_before`` when a start is given, so a
+    scheduled link lives as long as asked. A folder link is never pinned.
     """
-    if recipient_page is None:
-        recipient_page = svc.settings.recipient_page
-    if pin is None:
-        pin = svc.settings.pin
-    folder = is_folder(svc, path)
-    if folder:
-        # A folder link shares what the folder holds when it is opened.
-        clean, _ = granted_folder(svc, user, path)
-        if not clean:
-            raise InvalidInput("Name a folder to share, not the whole protected tree.")
-        st, pin = None, False
-    else:
-        clean, _, st = granted_file(svc, user, path)
-    if notify is None:
-        notify = svc.settings.notify
+    if isinstance(shared, str):
+        shared = target(svc, user, shared)
     now = clock_now()
-    policy = policy_for(svc, user)
-    seconds = expiry_seconds(svc, expires, policy)
-    max_downloads = policy.downloads(download_limit(max_downloads))
-    note = clean_note(note)
-    password = clean_password(password)
-    policy.check_password(password is not None)
-    ranges = addresses.parse_ranges(ranges)
-    policy.check_ranges(ranges)
-    if not_before in (None, ""):
-        not_before = None
-    else:
-        not_before = parse_instant(not_before, now)
-        if not_before <= now:
-            not_before = None  # a start in the past is simply "now"
-        elif not_before - now > svc.settings.max_expiry:
-            raise InvalidInput("A link may not start later than max_expiry from now.")
-    start = now if not_before is None else not_before
-    expires_at = start + seconds
+    settings = svc.settings
+    if asked.not_before is not None and asked.not_before - now > settings.max_expiry:
+        raise InvalidInput("A link may not start later than max_expiry from now.")
+    start = now if asked.not_before is None else asked.not_before
+    chosen = asked.resolved(
+        recipient_page=settings.recipient_page,
+        pin=settings.pin,
+        notify=settings.notify,
+        opaque=settings.opaque_links,
+    )
+    chosen = replace(chosen, folder=shared.folder, pin=chosen.pin and not shared.folder)
+    chosen = policy_for(svc, user).applied(chosen, start, settings)
+    assert chosen.expires is not None  # the policy gives every new link one
     link = svc.store.links.add(
-        clean,
+        shared.path,
         user.id,
-        expires_at,
-        not_before=not_before,
-        max_downloads=max_downloads,
-        note=note,
-        landing=bool(recipient_page),
-        password_hash=hashed(password),
-        ranges=ranges,
-        version=version(st) if pin and st is not None else None,
-        opaque=svc.settings.opaque_links,
-        folder=folder,
-        notify=bool(notify),
+        chosen.expires.at(start),
+        chosen,
+        password_hash=hashed(chosen.password),
+        pin=version(shared.st) if chosen.pin and shared.st is not None else None,
     )
     token = link_token(svc, link)
     svc.audit.record(
         "created",
         "ok",
         link_id=link.id,
-        path=clean,
+        path=shared.path,
         actor=actor or user.username,
         remote_addr=remote_addr,
         user_agent=user_agent,
@@ -219,7 +188,7 @@ def link_token(svc: Services, link: Link) -> str:
         link.not_before,
         limited=limited,
         at=link.created_at,
-        page=link.landing,
+        recipient_page=link.recipient_page,
         folder=link.folder,
     )
 
@@ -240,31 +209,6 @@ def link_url(svc: Services, token: str, base_url: str | None = None) -> str:
     return f"{base}/d/{token}"
 
 
-#: Longest note on a link, in characters.
-MAX_NOTE = 500
-
-
-def clean_password(password: str | None) -> str | None:
-    """None or a password of acceptable length (the empty string is none)."""
-    if password is None or password == "":
-        return None
-    if not isinstance(password, str):
-        raise InvalidInput("The link's password must be text.")
-    if not MIN_LINK_PASSWORD <= len(password) <= MAX_LINK_PASSWORD:
-        raise InvalidInput(
-            f"A link's password needs {MIN_LINK_PASSWORD} to "
-            f"{MAX_LINK_PASSWORD} characters."
-        )
-    return password
-
-
 def hashed(password: str | None) -> str | None:
     # Hashing takes tens of milliseconds: on a real thread, not the loop.
     return None if password is None else offload(generate_password_hash, password)
-
-
-def clean_note(note: str | None) -> str:
-    note = (note or "").strip()
-    if len(note) > MAX_NOTE:
-        raise InvalidInput(f"The note may have at most {MAX_NOTE} characters.")
-    return note

@@ -69,7 +69,7 @@ def send_link(
     if link.max_downloads is not None and not link.folder:
         # A mail scanner fetches every URL of the message: a limited link
         # sent by email shows the recipient page, downloaded by a POST.
-        values["landing"] = True
+        values["recipient_page"] = True
     with svc.store.engine.begin() as conn:
         conn.execute(update(links).where(links.c.id == link.id).values(**values))
         queue(

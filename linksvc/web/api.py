@@ -21,6 +21,7 @@ from werkzeug.wrappers import Response
 from ..accounts import access
 from ..core.clients import client
 from ..core.clock import iso
+from ..core.clock import now
 from ..core.errors import BadRequest
 from ..core.errors import InvalidInput
 from ..core.errors import NotGranted
@@ -33,6 +34,9 @@ from ..db.users import User
 from ..links import editing
 from ..links import policy
 from ..links import sharing
+from ..links.options import EDITABLE
+from ..links.options import LinkOptions
+from ..links.options import parse
 from ..notify import mailing
 from .ext import services
 from .openapi import document
@@ -58,10 +62,12 @@ def link_json(link: Link) -> dict[str, Any]:
         "download_count": link.download_count,
         "last_downloaded_at": iso(link.last_downloaded_at),
         "revoked_at": iso(link.revoked_at),
-        "recipient_page": link.landing,
+        "recipient_page": link.recipient_page,
         "password": link.has_password,
         "ranges": link.ranges.split(),
-        "pinned": link.version is not None,
+        "pin": link.pin is not None,
+        # The old name of "pin", still sent for one release.
+        "pinned": link.pin is not None,
         "opaque": link.opaque,
         "folder": link.folder,
         "notify": link.notify,
@@ -158,10 +164,36 @@ def files() -> Response:
     return jsonify({"folder": folder, "entries": entries})
 
 
+#: The JSON types each link option takes ("pinned": the old name of "pin").
+OPTION_TYPES: dict[str, tuple[type, ...]] = {
+    "expires": (str, int),
+    "not_before": (str, int),
+    "max_downloads": (int,),
+    "note": (str,),
+    "password": (str,),
+    "ranges": (list, str),
+    "pin": (bool,),
+    "pinned": (bool,),
+    "recipient_page": (bool,),
+    "notify": (bool,),
+}
+
+
+def _options(data: dict[str, Any], only: tuple[str, ...] | None = None) -> LinkOptions:
+    """The body's link options, typed as JSON says, parsed once."""
+    raw = {
+        name: _optional(data, name, OPTION_TYPES[name])
+        if name in OPTION_TYPES
+        else value
+        for name, value in data.items()
+    }
+    return parse(raw, now(), only=only)
+
+
 @bp.post("/links")
 def create_link() -> tuple[Response, int, dict[str, str]]:
     data = _body()
-    path = data.get("path")
+    path = data.pop("path", None)
     if not isinstance(path, str) or not path:
         raise InvalidInput("A path is required: the file's path under protected/.")
     svc = services()
@@ -169,15 +201,7 @@ def create_link() -> tuple[Response, int, dict[str, str]]:
         svc,
         _user(),
         path,
-        _optional(data, "expires", (str, int)),
-        max_downloads=_optional(data, "max_downloads", (int,)),
-        not_before=_optional(data, "not_before", (str, int)),
-        note=_optional(data, "note", (str,)) or "",
-        recipient_page=_optional(data, "recipient_page", (bool,)),
-        password=_optional(data, "password", (str,)),
-        ranges=_optional(data, "ranges", (list, str)),
-        pin=_optional(data, "pinned", (bool,)),
-        notify=_optional(data, "notify", (bool,)),
+        _options(data),
         actor=f"api:{_user().username}",
         **client(request.environ),
     )
@@ -211,29 +235,13 @@ def get_link(link_id: str) -> Response:
     return jsonify({**link_json(link), "url": url})
 
 
-#: What PATCH /links/ID may change, and the types each takes (None clears
-#: max_downloads, password and ranges).
-EDITABLE = {
-    "expires": (str, int),
-    "max_downloads": (int,),
-    "note": (str,),
-    "password": (str,),
-    "ranges": (list, str),
-    "revision": (str,),
-}
-
-
 @bp.patch("/links/<link_id>")
 def edit_link(link_id: str) -> Response:
     """Change a live link; its URL stays the same."""
     data = _body()
-    unknown = sorted(set(data) - set(EDITABLE))
-    if unknown:
-        raise InvalidInput(
-            f"{unknown[0]} cannot be changed; these can: {', '.join(EDITABLE)}."
-        )
-    changes = {name: _optional(data, name, EDITABLE[name]) for name in data}
-    if changes.get("expires", "") is None or changes.get("note", "") is None:
+    revision = _optional(data, "revision", (str,))
+    data.pop("revision", None)
+    if data.get("expires", "") is None or data.get("note", "") is None:
         raise InvalidInput("expires and note cannot be null.")
     svc = services()
     user = _user()
@@ -241,8 +249,9 @@ def edit_link(link_id: str) -> Response:
         svc,
         user,
         link_id,
+        _options(data, only=EDITABLE),
+        revision=revision,
         actor=f"api:{user.username}",
-        **changes,
         **client(request.environ),
     )
     return jsonify(

@@ -30,6 +30,7 @@ from ..accounts import access
 from ..core.clients import client
 from ..core.clock import iso
 from ..core.clock import minutes
+from ..core.clock import now
 from ..core.durations import format_duration
 from ..core.errors import EditConflict
 from ..core.errors import InvalidInput
@@ -40,10 +41,13 @@ from ..db import audit
 from ..files.tree import covers
 from ..links import editing
 from ..links import sharing
-from ..links.policy import MAX_DOWNLOADS
+from ..links.options import EDITABLE
+from ..links.options import LinkOptions
+from ..links.options import MAX_DOWNLOADS
+from ..links.options import MAX_LINK_PASSWORD
+from ..links.options import MAX_NOTE
+from ..links.options import parse
 from ..links.policy import policy_for
-from ..links.sharing import MAX_LINK_PASSWORD
-from ..links.sharing import MAX_NOTE
 from ..notify import mailing
 from .auth import current
 from .ext import services
@@ -91,6 +95,18 @@ class ShareForm(FlaskForm):
     )
     pin = BooleanField("Stop working if the file is replaced or changed")
     notify = BooleanField("Email me when it is first downloaded")
+
+    def options(self) -> LinkOptions:
+        """The link's options as the form gives them (field names are the
+        options' names)."""
+        expires = (
+            self.custom.data if self.expires.data == "custom" else self.expires.data
+        )
+        if not expires:
+            raise InvalidInput("Give a custom expiry such as 90m, 2d or 2w.")
+        names = ("max_downloads", "not_before", "note", "recipient_page", "password")
+        raw = {name: self[name].data for name in (*names, "ranges", "pin", "notify")}
+        return parse({**raw, "expires": expires}, now())
 
 
 class EditForm(FlaskForm):
@@ -158,10 +174,7 @@ def browse(folder: str = "") -> str:
 def share(filename: str):
     user = current()
     svc = services()
-    if access.is_folder(svc, filename):
-        clean, _ = access.granted_folder(svc, user, filename)
-    else:
-        clean, _, _ = access.granted_file(svc, user, filename)
+    shared = sharing.target(svc, user, filename)
     form = ShareForm()
     if not form.is_submitted():
         form.recipient_page.data = svc.settings.recipient_page
@@ -171,26 +184,9 @@ def share(filename: str):
         if form.expires.data == "custom":
             form.custom.data = format_duration(svc.settings.default_expiry)
     if form.validate_on_submit():
-        choice = (
-            form.custom.data if form.expires.data == "custom" else form.expires.data
-        )
         try:
-            if not choice:
-                raise InvalidInput("Give a custom expiry such as 90m, 2d or 2w.")
             link, token = sharing.create_link(
-                svc,
-                user,
-                clean,
-                choice,
-                max_downloads=form.max_downloads.data,
-                not_before=form.not_before.data,
-                note=form.note.data,
-                recipient_page=form.recipient_page.data,
-                password=form.password.data or None,
-                ranges=form.ranges.data,
-                pin=form.pin.data,
-                notify=form.notify.data,
-                **client(request.environ),
+                svc, user, shared, form.options(), **client(request.environ)
             )
         except LinksvcError as exc:
             form.form_errors.append(str(exc))
@@ -203,10 +199,10 @@ def share(filename: str):
         render_template(
             "share.html",
             form=form,
-            path=clean,
+            path=shared.path,
             max_expiry=format_duration(svc.settings.max_expiry),
             policy=policy_for(svc, user).describe(),
-            is_folder=access.is_folder(svc, clean),
+            is_folder=shared.folder,
         ),
         status,
     )
@@ -320,20 +316,22 @@ def send(link_id: str) -> Response:
 
 
 def _edit(svc, link, form: EditForm):
-    password = editing.UNCHANGED
+    raw = {
+        "max_downloads": form.max_downloads.data,
+        "note": form.note.data,
+        "ranges": form.ranges.data,
+    }
+    if form.expires.data:
+        raw["expires"] = form.expires.data
     if form.remove_password.data:
-        password = None
+        raw["password"] = None
     elif form.password.data:
-        password = form.password.data
+        raw["password"] = form.password.data
     return editing.edit_link(
         svc,
         current(),
         link.id,
-        expires=form.expires.data or editing.UNCHANGED,
-        max_downloads=form.max_downloads.data,
-        note=form.note.data,
-        password=password,
-        ranges=form.ranges.data,
+        parse(raw, now(), only=EDITABLE),
         revision=form.revision.data or None,
         **client(request.environ),
     )

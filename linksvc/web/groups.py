@@ -24,7 +24,7 @@ from ..core.durations import format_duration
 from ..core.errors import LinksvcError
 from ..db.groups import Group
 from ..links import policy
-from ..links.policy import MAX_DOWNLOADS
+from ..links.options import MAX_DOWNLOADS
 from .auth import admin_required
 from .auth import current
 from .ext import services

@@ -8,7 +8,7 @@ from wtforms import PasswordField
 from wtforms.validators import DataRequired
 from wtforms.validators import Length
 
-from ..links.sharing import MAX_LINK_PASSWORD
+from ..links.options import MAX_LINK_PASSWORD
 
 #: Token pages: the URL is the credential, so no Referer carries it away.
 HEADERS = {

@@ -65,6 +65,7 @@ SCHEMAS: dict[str, Any] = {
             "recipient_page",
             "password",
             "ranges",
+            "pin",
             "pinned",
             "opaque",
             "folder",
@@ -89,7 +90,12 @@ SCHEMAS: dict[str, Any] = {
             "recipient_page": {"type": "boolean"},
             "password": {"type": "boolean", "description": "has a password"},
             "ranges": _RANGES,
-            "pinned": {"type": "boolean", "description": "pinned to a version"},
+            "pin": {"type": "boolean", "description": "pinned to a version"},
+            "pinned": {
+                "type": "boolean",
+                "deprecated": True,
+                "description": "the old name of pin, sent until the next release",
+            },
             "opaque": {"type": "boolean", "description": "the URL names no path"},
             "folder": {"type": "boolean", "description": "a folder link"},
             "notify": {"type": "boolean", "description": "owner told of 1st download"},
@@ -129,7 +135,8 @@ SCHEMAS: dict[str, Any] = {
             "path": {"type": "string", "description": "relative to protected/"},
             "expires": {
                 "type": ["string", "integer"],
-                "description": "lifetime: 90s, 15m, 2h, 7d, 2w, or seconds",
+                "description": "lifetime: 90s, 15m, 2h, 7d, 2w, or seconds; "
+                "or the moment it ends (ISO 8601)",
             },
             "max_downloads": {"type": ["integer", "null"], "minimum": 1},
             "not_before": {
@@ -150,11 +157,17 @@ SCHEMAS: dict[str, Any] = {
                 "description": "email me on the first download "
                 "(default: the notify setting)",
             },
-            "pinned": {
+            "pin": {
                 "type": ["boolean", "null"],
                 "description": "410 once the file changes (default: the pin setting)",
             },
+            "pinned": {
+                "type": ["boolean", "null"],
+                "deprecated": True,
+                "description": "the old name of pin, read until the next release",
+            },
         },
+        "additionalProperties": False,
     },
     "SendLink": {
         "type": "object",

@@ -163,6 +163,13 @@ def test_someone_elses_link_is_404(api, make_link, svc):
         ({"path": "reports/q3/summary.csv", "max_downloads": "2"}, 422, "invalid"),
         ({"path": "reports/q3/summary.csv", "not_before": "later"}, 422, "invalid"),
         ({"path": "reports/q3/summary.csv", "note": 5}, 422, "invalid"),
+        ({"path": "reports/q3/summary.csv", "colour": "red"}, 422, "invalid"),
+        (
+            {"path": "reports/q3/summary.csv", "pin": True, "pinned": True},
+            422,
+            "invalid",
+        ),
+        ({"path": "reports/q3/summary.csv", "pin": "yes"}, 422, "invalid"),
         ({}, 422, "invalid"),
         ([1, 2], 400, "bad_request"),
     ],
@@ -267,3 +274,12 @@ def test_links_may_show_a_recipient_page_and_bools_are_checked(api, client):
         "/links", json={"path": "reports/q3/summary.csv", "max_downloads": True}
     )
     assert also_bad.status_code == 422
+
+
+@pytest.mark.parametrize("name", ["pin", "pinned"])
+def test_pin_has_one_name_and_the_old_one_is_still_read(api, svc, name):
+    response = api.post("/links", json={"path": "reports/q3/summary.csv", name: True})
+    body = check(response, "/links", "post")
+    assert response.status_code == 201 and body["pin"] is True
+    assert body["pinned"] is True  # the old name, sent for one release
+    assert link_row(svc, body["id"]).pin is not None

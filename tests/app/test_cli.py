@@ -223,7 +223,9 @@ def test_link_ids_never_start_like_an_option(monkeypatch, svc, runner, app):
     monkeypatch.setattr(secrets, "token_urlsafe", lambda n: next(drawn))
     with app.app_context():
         admin = svc.store.users.by_name("admin")
-        link, _ = sharing.create_link(svc, admin, "readme.txt", "1h")
+        link, _ = sharing.create_link(
+            svc, admin, "readme.txt", sharing.options(expires="1h")
+        )
     assert link.id == "plainAfter123456"
     monkeypatch.undo()
     result = runner.invoke(cli, ["link", "edit", link.id, "--note", "ok"])

@@ -51,9 +51,11 @@ def test_locked_database_gives_503_and_loses_nothing(quick_app, caplog):
     with quick_app.app_context():
         owner = svc.store.users.by_name("admin")
         _, limited = sharing.create_link(
-            svc, owner, "readme.txt", "1h", max_downloads=1
+            svc, owner, "readme.txt", sharing.options(expires="1h", max_downloads=1)
         )
-        _, unlimited = sharing.create_link(svc, owner, "readme.txt", "1h")
+        _, unlimited = sharing.create_link(
+            svc, owner, "readme.txt", sharing.options(expires="1h")
+        )
     svc.audit.flush()
     client = quick_app.test_client()
     db = Path(svc.settings.instance_dir) / "linksvc.sqlite3"

@@ -184,7 +184,9 @@ def test_a_worker_makes_a_bounded_number_of_zips_shared_between_addresses(
     svc = of(app)
     with app.app_context():
         owner = svc.store.users.by_name("alice")
-        _, token = sharing.create_link(svc, owner, "reports/q3", "1h")
+        _, token = sharing.create_link(
+            svc, owner, "reports/q3", sharing.options(expires="1h")
+        )
     one = app.test_client()
     one.environ_base["REMOTE_ADDR"] = "198.51.100.1"
     other = app.test_client()

@@ -42,7 +42,9 @@ def groups(svc):
 def create(svc, user, **kw):
     kw.setdefault("password", "long enough")
     kw.setdefault("ranges", "10.1.0.0/16")
-    return sharing.create_link(svc, user, "reports/q3/summary.csv", **kw)[0]
+    return sharing.create_link(
+        svc, user, "reports/q3/summary.csv", sharing.options(**kw)
+    )[0]
 
 
 def test_the_strictest_rules_apply_and_defaults_follow_them(svc, alice, groups, frozen):
@@ -68,7 +70,9 @@ def test_the_strictest_rules_apply_and_defaults_follow_them(svc, alice, groups, 
 
 def test_users_outside_groups_have_no_rules(svc, groups):
     admin = svc.store.users.by_name("admin")
-    link, _ = sharing.create_link(svc, admin, "readme.txt", "20d")
+    link, _ = sharing.create_link(
+        svc, admin, "readme.txt", sharing.options(expires="20d")
+    )
     assert link.max_downloads is None and not link.has_password
 
 
@@ -77,16 +81,21 @@ def test_edits_are_held_to_the_owners_policy(svc, alice, groups, frozen):
     with pytest.raises(
         PolicyRefused, match="'contractors' allows links of at most 1w, not 8d"
     ):
-        editing.edit_link(svc, alice, link.id, expires="8d")
+        editing.edit_link(svc, alice, link.id, sharing.options(expires="8d"))
     with pytest.raises(PolicyRefused, match="'staff' requires a download limit"):
-        editing.edit_link(svc, alice, link.id, max_downloads=None)
+        editing.edit_link(svc, alice, link.id, sharing.options(max_downloads=None))
     with pytest.raises(PolicyRefused, match="requires a password"):
-        editing.edit_link(svc, alice, link.id, password=None)
+        editing.edit_link(svc, alice, link.id, sharing.options(password=None))
     # An admin editing alice's link is held to alice's policy, too.
     admin = svc.store.users.by_name("admin")
     with pytest.raises(PolicyRefused):
-        editing.edit_link(svc, admin, link.id, ranges="192.0.2.0/24")
-    assert editing.edit_link(svc, alice, link.id, expires="7d").max_downloads == 10
+        editing.edit_link(svc, admin, link.id, sharing.options(ranges="192.0.2.0/24"))
+    assert (
+        editing.edit_link(
+            svc, alice, link.id, sharing.options(expires="7d")
+        ).max_downloads
+        == 10
+    )
 
 
 def test_group_rules_are_checked_and_recorded(svc):

@@ -260,14 +260,21 @@ def test_every_signed_value_follows_a_rotation_and_ends_with_its_key(
     svc = services_of(app)
     with app.app_context():
         admin = svc.store.users.by_name("admin")
-        _, signed = sharing.create_link(svc, admin, "readme.txt", "1h")
+        _, signed = sharing.create_link(
+            svc, admin, "readme.txt", sharing.options(expires="1h")
+        )
         _, locked = sharing.create_link(
-            svc, admin, "readme.txt", "1h", password="open sesame"
+            svc,
+            admin,
+            "readme.txt",
+            sharing.options(expires="1h", password="open sesame"),
         )
         monkeypatch.setattr(
             svc, "settings", dataclasses.replace(svc.settings, opaque_links=True)
         )
-        _, opaque = sharing.create_link(svc, admin, "readme.txt", "1h")
+        _, opaque = sharing.create_link(
+            svc, admin, "readme.txt", sharing.options(expires="1h")
+        )
         monkeypatch.setattr(
             svc, "settings", dataclasses.replace(svc.settings, opaque_links=False)
         )
@@ -320,7 +327,9 @@ def test_every_signed_value_follows_a_rotation_and_ends_with_its_key(
     new_device = person.get_cookie(auth.DEVICE_COOKIE).value
     URLSafeTimedSerializer(new_key, salt="linksvc.device.v1").loads(new_device)
     with app.app_context():
-        _, fresh = sharing.create_link(svc, admin, "readme.txt", "1h")
+        _, fresh = sharing.create_link(
+            svc, admin, "readme.txt", sharing.options(expires="1h")
+        )
     assert fresh.startswith(keys.key_id(new_key) + ".")
     locked_id = svc.signer.verify(locked).link_id
     keys_of_locked = (locked_id, svc.store.links.get(locked_id).password_hash)

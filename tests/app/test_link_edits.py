@@ -25,8 +25,12 @@ def admin(svc):
     return svc.store.users.by_name("admin")
 
 
-def edit(svc, user, token, **changes):
-    return editing.edit_link(svc, user, svc.signer.verify(token).link_id, **changes)
+def edit(svc, user, token, actor="", remote_addr="", **changes):
+    link_id = svc.signer.verify(token).link_id
+    asked = sharing.options(**changes)
+    return editing.edit_link(
+        svc, user, link_id, asked, actor=actor, remote_addr=remote_addr
+    )
 
 
 def url_of(svc, token):

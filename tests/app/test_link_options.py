@@ -44,7 +44,9 @@ def test_ranges_judge_the_address_the_trusted_proxy_gives(make_app, make_link):
     svc = of(app)
     with app.app_context():
         admin = svc.store.users.by_name("admin")
-        _, token = sharing.create_link(svc, admin, "readme.txt", ranges="10.0.0.0/8")
+        _, token = sharing.create_link(
+            svc, admin, "readme.txt", sharing.options(ranges="10.0.0.0/8")
+        )
     proxy = {"REMOTE_ADDR": "127.0.0.1"}
     ok = client.get(
         f"/d/{token}", environ_base=proxy, headers={"X-Forwarded-For": "10.1.1.1"}
@@ -93,10 +95,12 @@ def test_pinning_follows_the_setting_by_default(make_app, tree):
     with app.app_context():
         admin = svc.store.users.by_name("admin")
         link, _ = sharing.create_link(svc, admin, "readme.txt")
-        loose, _ = sharing.create_link(svc, admin, "readme.txt", pin=False)
+        loose, _ = sharing.create_link(
+            svc, admin, "readme.txt", sharing.options(pin=False)
+        )
     st = os.stat(tree / "readme.txt")
-    assert link.version == f"{st.st_size}-{st.st_mtime_ns}-{st.st_ino}"
-    assert loose.version is None
+    assert link.pin == f"{st.st_size}-{st.st_mtime_ns}-{st.st_ino}"
+    assert loose.pin is None
 
 
 @pytest.fixture
@@ -112,10 +116,13 @@ def test_an_opaque_link_says_nothing_of_the_file(opaque_app):
     with opaque_app.app_context():
         admin = svc.store.users.by_name("admin")
         link, token = sharing.create_link(
-            svc, admin, "reports/q3/summary.csv", "1h", max_downloads=2
+            svc,
+            admin,
+            "reports/q3/summary.csv",
+            sharing.options(expires="1h", max_downloads=2),
         )
         _, page_token = sharing.create_link(
-            svc, admin, "readme.txt", "1h", recipient_page=True
+            svc, admin, "readme.txt", sharing.options(expires="1h", recipient_page=True)
         )
     assert token.split(".")[1] == link.id and len(token.split(".")) == 3
     decoded = b"".join(
@@ -143,10 +150,14 @@ def test_opaque_and_signed_links_work_side_by_side(opaque_app, make_link, svc):
     client = opaque_app.test_client()
     with opaque_app.app_context():
         admin = opaque_svc.store.users.by_name("admin")
-        _, opaque = sharing.create_link(opaque_svc, admin, "readme.txt", "1h")
+        _, opaque = sharing.create_link(
+            opaque_svc, admin, "readme.txt", sharing.options(expires="1h")
+        )
     opaque_svc.settings = dataclasses.replace(opaque_svc.settings, opaque_links=False)
     with opaque_app.app_context():
-        _, signed = sharing.create_link(opaque_svc, admin, "readme.txt", "1h")
+        _, signed = sharing.create_link(
+            opaque_svc, admin, "readme.txt", sharing.options(expires="1h")
+        )
     assert len(opaque.split(".")) == 3 and len(signed.split(".")) == 4
     for token in (opaque, signed):
         assert client.get(f"/d/{token}").data == README
@@ -164,7 +175,71 @@ def test_an_opaque_link_is_timed_by_its_row(opaque_app, frozen):
     client = opaque_app.test_client()
     with opaque_app.app_context():
         admin = svc.store.users.by_name("admin")
-        _, token = sharing.create_link(svc, admin, "readme.txt", "1h")
+        _, token = sharing.create_link(
+            svc, admin, "readme.txt", sharing.options(expires="1h")
+        )
     frozen.tick(3601)
     gone = client.get(f"/d/{token}")
     assert gone.status_code == 410 and "expired" in gone.text
+
+
+def test_the_form_the_api_and_the_cli_make_the_same_link(client, auth, runner, svc):
+    """One name per option, one parser: the three adapters given the same
+    options store the same row."""
+    from linksvc.cli import cli
+
+    from ..conftest import csrf_token
+
+    auth.login_as("admin")
+    form = {
+        "csrf_token": csrf_token(client, "/share/readme.txt"),
+        "expires": "custom",
+        "custom": "2d",
+        "max_downloads": "3",
+        "note": "for Zoë",
+        "password": "six six",
+        "ranges": "10.0.0.0/8",
+        "pin": "y",
+        "recipient_page": "y",
+        "notify": "y",
+    }
+    assert client.post("/share/readme.txt", data=form).status_code == 201
+    made = runner.invoke(cli, ["token", "create", "ci", "--user", "admin"])
+    token = made.output.splitlines()[-1]
+    body = {
+        "path": "readme.txt",
+        "expires": "2d",
+        "max_downloads": 3,
+        "note": "for Zoë",
+        "password": "six six",
+        "ranges": ["10.0.0.0/8"],
+        "pin": True,
+        "recipient_page": True,
+        "notify": True,
+    }
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.post("/api/v1/links", json=body, headers=headers).status_code == 201
+    args = ["link", "create", "readme.txt", "--user", "admin", "--expires", "2d"]
+    args += ["--max-downloads", "3", "--note", "for Zoë", "--ranges", "10.0.0.0/8"]
+    args += ["--pin", "--recipient-page", "--notify", "--password-stdin"]
+    result = runner.invoke(cli, args, input="six six\n")
+    assert result.exit_code == 0, result.output
+    rows = svc.store.links.list()
+    assert len(rows) == 3
+
+    def shape(link):
+        return (
+            link.path,
+            link.expires_at - link.created_at,
+            link.max_downloads,
+            link.note,
+            link.ranges,
+            link.pin is not None,
+            link.recipient_page,
+            link.notify,
+            link.has_password,
+        )
+
+    assert {shape(link) for link in rows} == {
+        ("readme.txt", 2 * 86400, 3, "for Zoë", "10.0.0.0/8", True, True, True, True)
+    }

@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 
 from linksvc.core.unlock import COOKIE
+from linksvc.links import sharing
 
 from ..conftest import audit_rows
 from ..conftest import link_row
@@ -99,11 +100,11 @@ def test_a_new_password_ends_earlier_unlocks(client, locked, svc, auth, app):
     link_id = svc.signer.verify(locked).link_id
     with app.app_context():
         admin = svc.store.users.by_name("admin")
-        editing.edit_link(svc, admin, link_id, password="a new secret")
+        editing.edit_link(svc, admin, link_id, sharing.options(password="a new secret"))
     assert client.get(f"/d/{locked}").status_code == 403
     assert unlock(client, locked, "a new secret").status_code == 303
     with app.app_context():
-        editing.edit_link(svc, admin, link_id, password=None)
+        editing.edit_link(svc, admin, link_id, sharing.options(password=None))
     fresh = svc.store.links.get(link_id)
     assert fresh.password_hash is None
 

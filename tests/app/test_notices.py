@@ -69,7 +69,9 @@ def share(app, svc, path="reports/q3/summary.csv", **kw):
 
     with app.app_context():
         alice = svc.store.users.by_name("alice")
-        return sharing.create_link(svc, alice, path, kw.pop("expires", "2d"), **kw)
+        return sharing.create_link(
+            svc, alice, path, sharing.options(expires=kw.pop("expires", "2d"), **kw)
+        )
 
 
 def test_the_owner_hears_of_the_first_download_and_a_used_up_link(mail_app, frozen):

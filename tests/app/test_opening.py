@@ -63,7 +63,7 @@ REFUSALS = {
     ),
     "password": ({"password_hash": "set"}, 403, "password_required"),
     "address": ({"ranges": "203.0.113.0/24"}, 403, "address_refused"),
-    "pinned": ({"version": "0-0-0"}, 410, "file_changed"),
+    "pinned": ({"pin": "0-0-0"}, 410, "file_changed"),
     "gone": ("remove", 404, "not_found"),
     "refusal limit": ({"revoked_at": 1}, 429, "rate_limited"),
 }
@@ -133,7 +133,10 @@ def test_every_entry_refuses_alike_and_leaks_nothing(
     with app.app_context():
         owner = svc.store.users.by_name("admin")
         link, token = sharing.create_link(
-            svc, owner, path, "1h", recipient_page=kind == "page"
+            svc,
+            owner,
+            path,
+            sharing.options(expires="1h", recipient_page=kind == "page"),
         )
     change, status, outcome = REFUSALS[refusal]
     if change == "remove":

@@ -13,6 +13,7 @@ import zipfile
 import pytest
 
 from linksvc.core.unlock import COOKIE
+from linksvc.links import sharing
 
 from ..conftest import audit_rows
 from ..conftest import csrf_token
@@ -138,7 +139,10 @@ def test_the_resource_policy_is_a_setting(make_app, q3):
     svc = of(app)
     with app.app_context():
         _, token = sharing.create_link(
-            svc, svc.store.users.by_name("admin"), "readme.txt", "1h"
+            svc,
+            svc.store.users.by_name("admin"),
+            "readme.txt",
+            sharing.options(expires="1h"),
         )
     got = app.test_client().get(f"/d/{token}")
     assert got.status_code == 200 and "Cross-Origin-Resource-Policy" not in got.headers
@@ -202,7 +206,9 @@ def test_an_edit_from_a_stale_page_cannot_undo_another(client, auth, make_link, 
         "ranges": "",
     }
     admin = svc.store.users.by_name("admin")
-    editing.edit_link(svc, admin, link_id, max_downloads=1, ranges="198.51.100.0/24")
+    editing.edit_link(
+        svc, admin, link_id, sharing.options(max_downloads=1, ranges="198.51.100.0/24")
+    )
     refused = client.post(f"/links/{link_id}", data=stale)
     assert refused.status_code == 409
     assert "changed by someone else" in refused.text
@@ -226,7 +232,7 @@ def test_the_api_refuses_an_edit_of_a_revision_it_did_not_see(client, make_link,
         _, secret = svc.store.tokens.create(admin.id, "t")
     api = {"Authorization": f"Bearer {secret}"}
     seen = client.get(f"/api/v1/links/{link_id}", headers=api).json["revision"]
-    editing.edit_link(svc, admin, link_id, max_downloads=2)
+    editing.edit_link(svc, admin, link_id, sharing.options(max_downloads=2))
     stale = client.patch(
         f"/api/v1/links/{link_id}",
         json={"max_downloads": None, "revision": seen},

@@ -101,7 +101,10 @@ def test_download_refusal_and_expiry_events_are_signed_and_delivered(
     with app.app_context():
         alice = svc.store.users.by_name("alice")
         link, token = sharing.create_link(
-            svc, alice, "reports/q3/summary.csv", "1h", max_downloads=1
+            svc,
+            alice,
+            "reports/q3/summary.csv",
+            sharing.options(expires="1h", max_downloads=1),
         )
     assert client.get(f"/d/{token}").status_code == 200
     assert client.get(f"/d/{token}").status_code == 410

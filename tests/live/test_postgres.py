@@ -27,9 +27,11 @@ def test_links_limits_revocation_and_audit_on_postgres(pg_app, frozen):
     with pg_app.app_context():
         admin = svc.store.users.by_name("admin")
         one, one_time = sharing.create_link(
-            svc, admin, "readme.txt", "1h", max_downloads=1
+            svc, admin, "readme.txt", sharing.options(expires="1h", max_downloads=1)
         )
-        many, unlimited = sharing.create_link(svc, admin, "big.bin", "1h")
+        many, unlimited = sharing.create_link(
+            svc, admin, "big.bin", sharing.options(expires="1h")
+        )
     assert client.get(f"/d/{one_time}").status_code == 200
     assert client.get(f"/d/{one_time}").status_code == 410
     for _ in range(3):
@@ -81,13 +83,18 @@ def test_link_options_folders_and_notices_on_postgres(pg_app, frozen, tree):
     with pg_app.app_context():
         admin = svc.store.users.by_name("admin")
         link, token = sharing.create_link(
-            svc, admin, "reports/q3", "1d", notify=True, max_downloads=3
+            svc,
+            admin,
+            "reports/q3",
+            sharing.options(expires="1d", notify=True, max_downloads=3),
         )
     policy.add_group(svc, "ops", max_expiry="2d")
     policy.join_group(svc, "ops", "admin")
-    edited = editing.edit_link(svc, admin, link.id, expires="2d", password="six six")
+    edited = editing.edit_link(
+        svc, admin, link.id, sharing.options(expires="2d", password="six six")
+    )
     assert edited.has_password and edited.expires_at > link.expires_at
-    editing.edit_link(svc, admin, link.id, password=None)
+    editing.edit_link(svc, admin, link.id, sharing.options(password=None))
     first = client.get(f"/d/{token}?zip=1")
     assert first.status_code == 200
     with zipfile.ZipFile(io.BytesIO(first.data)) as archive:
@@ -103,7 +110,9 @@ def test_link_options_folders_and_notices_on_postgres(pg_app, frozen, tree):
         assert conn.execute(select(func.count()).select_from(crcs)).scalar() >= 1
     svc.audit.flush()
     with pg_app.app_context():
-        _, quiet = sharing.create_link(svc, admin, "readme.txt", "25h")
+        _, quiet = sharing.create_link(
+            svc, admin, "readme.txt", sharing.options(expires="25h")
+        )
     frozen.tick(timedelta(hours=1))
     assert notices.remind(svc, int(frozen().timestamp())) == 1  # the unused one
     assert notices.remind(svc, int(frozen().timestamp())) == 0

@@ -16,6 +16,7 @@ from linksvc.db.claims import FREE
 from linksvc.db.claims import PEEK
 from linksvc.db.claims import RESUME
 from linksvc.db.store import Store
+from linksvc.links.options import LinkOptions
 
 T = 1_900_000_000
 A, B = "198.51.100.1", "198.51.100.2"
@@ -31,7 +32,8 @@ def store(tmp_path):
 
 
 def new_link(store, limit=None, path="a.txt", expires=T + 100, not_before=None):
-    link = store.links.add(path, 1, expires, not_before=not_before, max_downloads=limit)
+    options = LinkOptions(not_before=not_before, max_downloads=limit)
+    link = store.links.add(path, 1, expires, options)
     claims = Claims(link.id, path, expires, not_before, "kid", limit is not None)
     return link, claims
 

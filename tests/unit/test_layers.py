@@ -58,6 +58,8 @@ def modules() -> dict[str, Path]:
 
 
 def layer(module: str) -> str:
+    if module in PURE:
+        return "core"  # pure, wherever its feature keeps it
     parts = module.split(".")
     top = parts[1] if len(parts) > 1 else "__init__"
     if top == "__main__":
@@ -70,7 +72,7 @@ def layer(module: str) -> str:
 
 
 def pure(module: str) -> bool:
-    return layer(module) == "core" or module in PURE
+    return layer(module) == "core"
 
 
 def _runtime_nodes(tree: ast.AST):

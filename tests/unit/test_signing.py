@@ -225,14 +225,16 @@ def test_an_opaque_token_cannot_be_altered_or_moved():
 def test_page_and_folder_flags_round_trip_and_default_off():
     signer = LinkSigner(KEYS)
     plain = signer.verify(signer.issue("a", "x.txt", 10))
-    assert (plain.page, plain.folder, plain.limited, plain.opaque) == (
+    assert (plain.recipient_page, plain.folder, plain.limited, plain.opaque) == (
         False,
         False,
         True,
         False,
     )
-    flagged = signer.verify(signer.issue("a", "x", 10, page=True, folder=True))
-    assert (flagged.page, flagged.folder) == (True, True)
+    flagged = signer.verify(
+        signer.issue("a", "x", 10, recipient_page=True, folder=True)
+    )
+    assert (flagged.recipient_page, flagged.folder) == (True, True)
 
 
 @pytest.mark.parametrize(
@@ -251,7 +253,7 @@ def test_flags_other_than_0_or_1_are_not_ours(payload):
         LinkSigner(KEYS).verify(token)
     fine = {**payload, "w": 1, "f": 1, "m": 1}
     good = f"{key_id(NEWEST)}.{serializer.dumps(fine)}"
-    assert LinkSigner(KEYS).verify(good).page
+    assert LinkSigner(KEYS).verify(good).recipient_page
 
 
 def test_opaque_claims_say_nothing_until_the_row_does_and_use_their_own_salt():
@@ -261,7 +263,7 @@ def test_opaque_claims_say_nothing_until_the_row_does_and_use_their_own_salt():
 
     signer = LinkSigner(KEYS)
     claims = signer.verify(signer.issue_opaque("AbCdEfGhIjKlMnOp"))
-    assert (claims.path, claims.expires_at, claims.limited, claims.page) == (
+    assert (claims.path, claims.expires_at, claims.limited, claims.recipient_page) == (
         "",
         0,
         False,
@@ -281,12 +283,12 @@ def test_a_token_issued_at_a_given_time_is_the_same_text_each_time():
     from itsdangerous.encoding import bytes_to_int
 
     signer = LinkSigner(KEYS)
-    first = signer.issue("a", "x.txt", 5000, at=1000, page=True)
-    assert first == signer.issue("a", "x.txt", 5000, at=1000, page=True)
-    assert first != signer.issue("a", "x.txt", 5000, at=1001, page=True)
+    first = signer.issue("a", "x.txt", 5000, at=1000, recipient_page=True)
+    assert first == signer.issue("a", "x.txt", 5000, at=1000, recipient_page=True)
+    assert first != signer.issue("a", "x.txt", 5000, at=1001, recipient_page=True)
     assert bytes_to_int(base64_decode(first.split(".")[2])) == 1000
     claims = signer.verify(first)
-    assert (claims.link_id, claims.path, claims.expires_at, claims.page) == (
+    assert (claims.link_id, claims.path, claims.expires_at, claims.recipient_page) == (
         "a",
         "x.txt",
         5000,
