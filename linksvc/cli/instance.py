@@ -32,7 +32,7 @@ def init_command(demo_admin: bool) -> None:
     store = services_of(app).store
     store.migrate()
     click.echo(f"instance: {conf.instance_dir}")
-    click.echo(f"database: {store.engine.url.render_as_string(hide_password=True)}")
+    click.echo(f"database: {store.shown_url}")
     if demo_admin and store.users.count() == 0:
         password = secrets.token_urlsafe(12)
         store.users.add("admin", password, is_admin=True)

@@ -238,8 +238,7 @@ def audit_export(
     """Write audit records, newest first, to standard output."""
     svc = services()
     svc.audit.flush()
-    records = audit.stream(
-        svc.store.engine,
+    records = svc.store.records.stream(
         since=now() - parse_duration(since),
         user=username,
         path=prefix,
@@ -261,7 +260,7 @@ def audit_prune(older_than: str | None) -> None:
     svc = services()
     svc.audit.flush()
     keep = parse_duration(older_than) if older_than else svc.settings.audit_retention
-    deleted = audit.prune(svc.store.engine, now() - keep)
+    deleted = svc.store.records.prune(now() - keep)
     click.echo(f"deleted {plural(deleted, 'audit record')}")
 
 

@@ -349,3 +349,20 @@ def stream(engine: Engine, **filters: Any) -> Iterator[dict[str, Any]]:
         )
         for row in result:
             yield dict(row._mapping)
+
+
+class AuditRecords:
+    """Reading and pruning the audit table: the store's door for the pages
+    and commands that show it (writing is :class:`AuditLog`'s)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def query(self, *, limit: int | None = 1000, **filters: Any) -> list[dict]:
+        return query(self.engine, limit=limit, **filters)
+
+    def stream(self, **filters: Any) -> Iterator[dict[str, Any]]:
+        return stream(self.engine, **filters)
+
+    def prune(self, before: int) -> int:
+        return prune(self.engine, before)

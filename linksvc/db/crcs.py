@@ -38,9 +38,15 @@ def save(engine: Engine, found: dict[str, int]) -> None:
             insert_new(conn, crcs, rows)
 
 
-def loader(engine: Engine):
-    return lambda keys: offload(load, engine, keys)
+class Crcs:
+    """The zips' CRC-32s of file versions, read and written off the event
+    loop (a folder's many members in a few statements)."""
 
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
-def saver(engine: Engine):
-    return lambda found: offload(save, engine, found)
+    def load(self, keys: list[str]) -> dict[str, int]:
+        return offload(load, self.engine, keys)
+
+    def save(self, found: dict[str, int]) -> None:
+        offload(save, self.engine, found)

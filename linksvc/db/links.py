@@ -21,6 +21,7 @@ from ..core.errors import AlreadyRevoked
 from ..core.errors import EditConflict
 from ..core.errors import UnknownLink
 from ..links.options import LinkOptions
+from .outbox import queue
 from .paths import under
 from .schema import links
 from .schema import users
@@ -113,10 +114,12 @@ class Links:
         *,
         password_hash: str | None = None,
         pin: str | None = None,
+        created_at: int | None = None,
     ) -> Link:
         """A new link with ``options`` as the rules resolved them (nothing
         left None but the start and the limit); the password comes hashed,
-        the pin as the file version it keeps."""
+        the pin as the file version it keeps; ``created_at`` the moment the
+        rules judged it by (default now)."""
         link_id = new_link_id()
         with self.engine.begin() as conn:
             conn.execute(
@@ -124,7 +127,7 @@ class Links:
                     id=link_id,
                     path=path,
                     created_by=user_id,
-                    created_at=now(),
+                    created_at=now() if created_at is None else created_at,
                     expires_at=expires_at,
                     not_before=options.not_before,
                     max_downloads=options.max_downloads,
@@ -204,6 +207,23 @@ class Links:
                 f"Link {link.id} changed meanwhile; look at it again and retry."
             )
         return self.get(link.id)
+
+    def sent(
+        self,
+        link: Link,
+        sent_to: str,
+        message: dict[str, object],
+        at: int,
+        recipient_page: bool = False,
+    ) -> None:
+        """Keep the addresses ``link`` was sent to (for reminders) and queue
+        the message, in one transaction; ``recipient_page`` turns it on."""
+        values: dict[str, object] = {"sent_to": sent_to}
+        if recipient_page:
+            values["recipient_page"] = True
+        with self.engine.begin() as conn:
+            conn.execute(update(links).where(links.c.id == link.id).values(**values))
+            queue(conn, [message], at)
 
     def revoke(self, link_id: str, by_user_id: int | None) -> Link:
         """Revoke one link; AlreadyRevoked if it was, UnknownLink if none."""

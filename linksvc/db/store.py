@@ -15,11 +15,15 @@ from alembic.config import Config
 from sqlalchemy import create_engine
 from sqlalchemy import Engine
 from sqlalchemy import event
+from sqlalchemy import text
 
+from .audit import AuditRecords
 from .claims import DownloadClaims
+from .crcs import Crcs
 from .groups import Groups
 from .links import Link
 from .links import Links
+from .notices import Notices
 from .outbox import Outbox
 from .tokens import Tokens
 from .users import User
@@ -93,6 +97,19 @@ class Store:
         self.groups = Groups(self.engine)
         self.outbox = Outbox(self.engine)
         self.claims = DownloadClaims(self.engine)
+        self.notices = Notices(self.engine)
+        self.records = AuditRecords(self.engine)
+        self.crcs = Crcs(self.engine)
+
+    @property
+    def shown_url(self) -> str:
+        """The database URL as it may be printed (no password)."""
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def ping(self) -> None:
+        """One round trip to the database (readiness); raises if it fails."""
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
 
     def migrate(self) -> None:
         """Bring the schema to the newest revision; safe to run again."""

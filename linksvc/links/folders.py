@@ -32,7 +32,6 @@ from ..core.errors import LinkInvalid
 from ..core.errors import TooManyRequests
 from ..core.signing import Claims
 from ..core.signing import INVALID_LINK
-from ..db import crcs
 from ..db.claims import LinkState
 from ..db.claims import PEEK
 from ..db.claims import ZIP_ITEM
@@ -196,8 +195,8 @@ def _zip_response(
         )
         for name, real, st in listed
     ]
-    engine = svc.store.engine
-    cache = CrcCache(crcs.loader(engine), crcs.saver(engine), opener=open_planned)
+    crcs = svc.store.crcs
+    cache = CrcCache(crcs.load, crcs.save, opener=open_planned)
     plan = ZipPlan(members, cache.crc, open_planned)
     digest = hashlib.sha256(
         "\n".join(m.name + "\0" + m.version for m in members).encode()

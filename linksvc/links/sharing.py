@@ -104,6 +104,7 @@ def create_link(
         chosen,
         password_hash=hashed(chosen.password),
         pin=version(shared.st) if chosen.pin and shared.st is not None else None,
+        created_at=now,
     )
     token = link_token(svc, link)
     svc.audit.record(

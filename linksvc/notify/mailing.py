@@ -8,16 +8,12 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from sqlalchemy import update
-
 from ..accounts.people import EMAIL
 from ..core.clock import minutes
 from ..core.clock import now as clock_now
 from ..core.errors import InvalidInput
 from ..core.errors import TooManyRequests
 from ..core.text import filesize
-from ..db.outbox import queue
-from ..db.schema import links
 from ..links import sharing
 from ..services import Services
 
@@ -65,29 +61,24 @@ def send_link(
     )
     now = clock_now()
     addresses = [a for a in link.sent_to.split() if a != to][-(MAX_SENT_TO - 1) :]
-    values: dict[str, Any] = {"sent_to": " ".join([*addresses, to])}
-    if link.max_downloads is not None and not link.folder:
+    svc.store.links.sent(
+        link,
+        " ".join([*addresses, to]),
+        {
+            "kind": "email",
+            "key": f"send:{link.id}:{secrets.token_hex(8)}",
+            "user_id": by.id,
+            "link_id": link.id,
+            "event": "sent",
+            "recipient": to,
+            "subject": f"{by.username} shared {name} with you",
+            "body": body,
+        },
+        now,
         # A mail scanner fetches every URL of the message: a limited link
         # sent by email shows the recipient page, downloaded by a POST.
-        values["recipient_page"] = True
-    with svc.store.engine.begin() as conn:
-        conn.execute(update(links).where(links.c.id == link.id).values(**values))
-        queue(
-            conn,
-            [
-                {
-                    "kind": "email",
-                    "key": f"send:{link.id}:{secrets.token_hex(8)}",
-                    "user_id": by.id,
-                    "link_id": link.id,
-                    "event": "sent",
-                    "recipient": to,
-                    "subject": f"{by.username} shared {name} with you",
-                    "body": body,
-                }
-            ],
-            now,
-        )
+        recipient_page=link.max_downloads is not None and not link.folder,
+    )
     svc.audit.record(
         "sent",
         "ok",

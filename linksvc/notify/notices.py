@@ -23,72 +23,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import and_
-from sqlalchemy import select
-from sqlalchemy import update
-
 from ..core.clock import iso
 from ..core.clock import minutes
 from ..core.clock import now as clock_now
 from ..db.audit import written
-from ..db.outbox import queue
-from ..db.outbox import queue_coalesced
-from ..db.schema import links
-from ..db.schema import users
 from ..links import sharing
 from ..services import Services
 
 #: Expired links whose expiry is still worth a webhook (older ones are only
 #: marked, so the first run after an upgrade does not flood receivers).
 EXPIRY_NEWS = 86400
-
-
-def _owners(conn, link_ids) -> dict[str, Any]:
-    rows = conn.execute(
-        select(
-            links.c.id,
-            links.c.path,
-            links.c.note,
-            links.c.expires_at,
-            links.c.max_downloads,
-            links.c.download_count,
-            links.c.sent_to,
-            links.c.folder,
-            links.c.notify,
-            links.c.first_noticed_at,
-            links.c.used_up_noticed_at,
-            users.c.id.label("user_id"),
-            users.c.username,
-            users.c.email,
-            users.c.webhook_url,
-            users.c.disabled,
-        )
-        .join(users, users.c.id == links.c.created_by)
-        .where(links.c.id.in_(list(link_ids)))
-    ).all()
-    return {row.id: row for row in rows}
-
-
-def _marked(conn, column, link_ids, at: int, *where) -> list[str]:
-    """Set ``column`` (a "noticed at" time) on the links not marked yet, and
-    return them: of two runs at once, only one gets each link."""
-    if not link_ids:
-        return []
-    return list(
-        conn.execute(
-            update(links)
-            .where(links.c.id.in_(list(link_ids)), column.is_(None), *where)
-            .values({column: at})
-            .returning(links.c.id)
-        ).scalars()
-    )
-
-
-def _mark_due(conn, column, at: int, where) -> list[str]:
-    """Mark (``column`` = ``at``) the links ``where`` holds that are not
-    marked yet, and return them."""
-    ids = conn.execute(select(links.c.id).where(where, column.is_(None))).scalars()
-    return _marked(conn, column, list(ids), at, where)
 
 
 def _link_page(svc: Services, link_id: str) -> str:
@@ -199,8 +143,7 @@ def subscribe(svc: Services) -> Callable[..., None]:
         ]
         if not rows:
             return
-        with svc.store.engine.connect() as conn:
-            owners = _owners(conn, {r["link_id"] for r in rows})
+        owners = svc.store.notices.owners({r["link_id"] for r in rows})
         if len(quiet) > 100_000:
             quiet.clear()
         for link_id, link in owners.items():
@@ -228,20 +171,16 @@ def _queue_news(svc: Services, rows: list[dict[str, Any]], owners: dict) -> None
     hooks = svc.settings.webhook_url or any(owners[i].webhook_url for i in owners)
     if not (owed or full or hooks):
         return  # nothing to write: the write lock stays free for downloads
-    with svc.store.engine.begin() as conn:
+    with svc.store.notices.begin() as tx:
         messages = []
         webhook_messages: list[dict] = []
-        firsts = _marked(conn, links.c.first_noticed_at, owed, now, links.c.notify)
+        firsts = tx.first_downloads(owed, now)
         for link_id in firsts:
             link = owners[link_id]
             if link.email:
                 first = next(r for r in rows if r["link_id"] == link_id)
                 messages.append(_first_download(svc, link, first))
-        used_up = and_(
-            links.c.max_downloads.is_not(None),
-            links.c.download_count >= links.c.max_downloads,
-        )
-        for link_id in _marked(conn, links.c.used_up_noticed_at, full, now, used_up):
+        for link_id in tx.used_up(full, now):
             link = owners[link_id]
             if link.email:
                 messages.append(_used_up(svc, link))
@@ -259,8 +198,8 @@ def _queue_news(svc: Services, rows: list[dict[str, Any]], owners: dict) -> None
             webhook_messages += _webhooks(
                 svc, link, row["event"], body, row.get("count") or 1
             )
-        queue(conn, messages, now)
-        queue_coalesced(conn, webhook_messages, now)
+        tx.queue(messages, now)
+        tx.queue_coalesced(webhook_messages, now)
 
 
 def _first_download(svc: Services, link: Any, row: dict[str, Any]) -> dict:
@@ -294,16 +233,9 @@ def remind(svc: Services, now: int) -> int:
     before = svc.settings.reminder_before
     if not before:
         return 0
-    due = and_(
-        links.c.revoked_at.is_(None),
-        links.c.download_count == 0,
-        links.c.expires_at > now,
-        links.c.expires_at <= now + before,
-        links.c.created_at < links.c.expires_at - before,
-    )
-    with svc.store.engine.begin() as conn:
-        reminded = _mark_due(conn, links.c.reminded_at, now, due)
-        owners = _owners(conn, reminded)
+    with svc.store.notices.begin() as tx:
+        reminded = tx.due_reminders(now, before)
+        owners = tx.owners(reminded)
         messages = []
         for link_id in reminded:
             link = owners[link_id]
@@ -326,7 +258,7 @@ def remind(svc: Services, now: int) -> int:
                 )
             if link.sent_to:
                 messages += _recipient_reminders(svc, link, when)
-        queue(conn, messages, now)
+        tx.queue(messages, now)
     return len(reminded)
 
 
@@ -351,10 +283,9 @@ def _recipient_reminders(svc: Services, link: Any, when: str) -> list[dict]:
 
 def expiries(svc: Services, now: int) -> int:
     """Mark links that expired; queue webhooks of the recent ones."""
-    expired = and_(links.c.expires_at < now, links.c.revoked_at.is_(None))
-    with svc.store.engine.begin() as conn:
-        marked = _mark_due(conn, links.c.expiry_noticed_at, now, expired)
-        owners = _owners(conn, marked)
+    with svc.store.notices.begin() as tx:
+        marked = tx.expired(now)
+        owners = tx.owners(marked)
         messages = []
         for link_id in marked:
             link = owners[link_id]
@@ -363,5 +294,5 @@ def expiries(svc: Services, now: int) -> int:
                     "expired", link, link.expires_at, downloads=link.download_count
                 )
                 messages += _webhooks(svc, link, "expired", body)
-        queue(conn, messages, now)
+        tx.queue(messages, now)
     return len(marked)

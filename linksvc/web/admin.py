@@ -54,7 +54,7 @@ def _filters() -> dict:
 def audit_log() -> str:
     svc = services()
     svc.audit.flush(timeout=1)
-    rows = audit.query(svc.store.engine, **_filters(), limit=PAGE_ROWS)
+    rows = svc.store.records.query(**_filters(), limit=PAGE_ROWS)
     filters = {
         name: request.args[name] for name in FILTER_NAMES if request.args.get(name)
     }
@@ -69,7 +69,7 @@ def audit_csv() -> Response:
     """Every matching record, streamed from the database in pages."""
     svc = services()
     svc.audit.flush(timeout=1)
-    rows = audit.stream(svc.store.engine, **_filters())
+    rows = svc.store.records.stream(**_filters())
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     return Response(
         stream_with_context(audit.to_csv(rows)),

@@ -273,14 +273,14 @@ def link_detail(link_id: str):
             flash("Saved; the link's URL is unchanged.", "info")
             return redirect(url_for("dashboard.link_detail", link_id=link.id))
     svc.audit.flush(timeout=1)
-    engine = svc.store.engine
+    records = svc.store.records
     # Downloads and changes apart from the folded noise (refusals, checks,
     # resumes, previews), so a flood of the latter cannot hide the former.
-    history = audit.query(
-        engine, link_id=link.id, events=audit.KEY_EVENTS, limit=HISTORY_ROWS
+    history = records.query(
+        link_id=link.id, events=audit.KEY_EVENTS, limit=HISTORY_ROWS
     )
-    others = audit.query(
-        engine, link_id=link.id, exclude_events=audit.KEY_EVENTS, limit=HISTORY_ROWS
+    others = records.query(
+        link_id=link.id, exclude_events=audit.KEY_EVENTS, limit=HISTORY_ROWS
     )
     return render_template(
         "link.html",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import Blueprint
 from flask import jsonify
-from sqlalchemy import text
 from werkzeug.wrappers import Response
 
 from .ext import services
@@ -16,8 +15,7 @@ bp = Blueprint("health", __name__)
 def healthz() -> tuple[Response, int]:
     """200 while this instance can reach its database, else 503."""
     try:
-        with services().store.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+        services().store.ping()
     except Exception:
         response = jsonify({"status": "unavailable", "database": "unreachable"})
         response.headers["Retry-After"] = "5"

@@ -46,10 +46,9 @@ def test_links_limits_revocation_and_audit_on_postgres(pg_app, frozen):
     assert client.get(f"/d/{unlimited}").status_code == 410
     frozen.tick(timedelta(hours=2))
     assert client.get(f"/d/{one_time}").status_code == 410
-    from linksvc.db import audit
 
     svc.audit.flush()
-    outcomes = [r["outcome"] for r in audit.query(svc.store.engine, limit=None)]
+    outcomes = [r["outcome"] for r in svc.store.records.query(limit=None)]
     assert outcomes.count("ok") == 2 + 5 + 1  # created, downloads, revoked
     assert {"link_used_up", "link_revoked", "link_expired"} <= set(outcomes)
 

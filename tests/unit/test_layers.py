@@ -140,6 +140,26 @@ print('ok')
     assert result.stdout.strip() == "ok", result.stderr
 
 
+def test_the_store_is_the_only_door_to_the_database():
+    """No SQL outside db/ (sqlalchemy.exc only names errors), and no engine
+    handed out: services.py builds the parts from it, nothing else reads it."""
+    for module, path in modules().items():
+        if layer(module) == "db":
+            continue
+        tree = ast.parse(path.read_text())
+        for node in _runtime_nodes(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                names = [node.module]
+            for name in names:
+                if name.startswith("sqlalchemy"):
+                    assert name == "sqlalchemy.exc", f"{module} imports {name}"
+            if isinstance(node, ast.Attribute) and node.attr == "engine":
+                assert module == "linksvc.services", f"{module} reads .engine"
+
+
 def test_every_module_has_a_layer():
     for module in modules():
         assert layer(module) in LAYERS, module
