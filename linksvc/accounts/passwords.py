@@ -12,10 +12,8 @@ event loop (it takes ~0.1 s of CPU by design).
 
 from __future__ import annotations
 
-from werkzeug.security import check_password_hash
-
 from ..core.errors import TooManyAttempts
-from ..files.offload import offload
+from ..db.hashing import matches
 from ..throttle import Throttle
 
 #: What each scope's limit is about, for the message a client is shown.
@@ -41,4 +39,4 @@ class PasswordCheck:
                     "try again later.",
                     wait,
                 )
-        return bool(offload(check_password_hash, stored_hash, given))
+        return matches(stored_hash, given)

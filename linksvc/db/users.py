@@ -16,13 +16,12 @@ from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
-from werkzeug.security import check_password_hash
-from werkzeug.security import generate_password_hash
 
 from ..core.clock import now
 from ..core.errors import UnknownUser
 from ..core.errors import UserExists
-from ..files.offload import offload
+from .hashing import hashed
+from .hashing import matches
 from .schema import grants
 from .schema import users
 from .tokens import revoke_all
@@ -59,13 +58,13 @@ class Users:
         is_admin: bool = False,
         grant_prefixes: Iterable[str] = (),
     ) -> User:
-        hashed = offload(generate_password_hash, password)  # before the write
+        password_hash = hashed(password)  # before the write
         try:
             with self.engine.begin() as conn:
                 user_id = conn.execute(
                     insert(users).values(
                         username=username,
-                        password_hash=hashed,
+                        password_hash=password_hash,
                         is_admin=is_admin,
                         disabled=False,
                         session_token=secrets.token_urlsafe(16),
@@ -125,7 +124,7 @@ class Users:
         A password is checked against a hash every time, a stand-in one for
         an unknown name, so a wrong password takes as long for an unknown or
         disabled user as for a real one and the timing names no account.
-        Hashing runs off the event loop (files/offload.py): it takes ~0.1 s
+        Hashing runs off the event loop (db/hashing.py): it takes ~0.1 s
         of CPU by design, and the hash releases the GIL. ``verify(hash,
         given)`` is the app's throttled check (accounts/passwords.py).
         """
@@ -137,7 +136,7 @@ class Users:
             ).first()
         stored = row.password_hash if row is not None else _stand_in_hash()
         if verify is None:
-            right = offload(check_password_hash, stored, password)
+            right = matches(stored, password)
         else:
             right = verify(stored, password)
         if row is None or row.disabled or not right:
@@ -170,9 +169,9 @@ class Users:
     def set_password(self, username: str, password: str) -> User:
         """A new password; every session and API token of the user ends."""
         user = self.by_name(username)
-        hashed = offload(generate_password_hash, password)  # before the write
+        password_hash = hashed(password)  # before the write
         with self.engine.begin() as conn:
-            _end_sessions(conn, user.id, password_hash=hashed)
+            _end_sessions(conn, user.id, password_hash=password_hash)
             revoke_all(conn, user.id)
         return self.by_name(username)
 
@@ -236,4 +235,4 @@ def _end_sessions(conn: Connection, user_id: int, **values) -> None:
 @lru_cache(maxsize=1)
 def _stand_in_hash() -> str:
     """A hash made the way real ones are, checked when a name is unknown."""
-    return offload(generate_password_hash, secrets.token_urlsafe(16))
+    return hashed(secrets.token_urlsafe(16))

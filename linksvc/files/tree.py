@@ -22,6 +22,7 @@ from ..core.errors import FileChanged
 from ..core.errors import FileMissing
 from ..core.errors import PathRefused
 from ..core.text import BIDI_CONTROLS
+from .offload import offload
 
 #: Longest relative path accepted, in characters; longer is refused, not tried.
 MAX_PATH = 1024
@@ -309,6 +310,16 @@ class ProtectedTree:
         count when their target stays in the tree and ``grants`` cover it,
         files with other hard links are left out. PathRefused past ``limit``
         files, or when the walk takes longer than ``seconds``."""
+        # A big folder must not stall the event loop: on a real thread.
+        return offload(self._walk_files, relpath, grants, limit, seconds)
+
+    def _walk_files(
+        self,
+        relpath: str,
+        grants: list[str],
+        limit: int,
+        seconds: float | None,
+    ) -> list[tuple[str, Path, os.stat_result]]:
         clean, folder = self.folder(relpath)
         deadline = None if seconds is None else time.monotonic() + seconds
         found: list[tuple[str, Path, os.stat_result]] = []

@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from dataclasses import replace
 from typing import Any
 
-from werkzeug.security import generate_password_hash
-
 from ..accounts.access import granted_file
 from ..accounts.access import granted_folder
 from ..accounts.access import is_folder
@@ -20,9 +18,9 @@ from ..core.clock import now as clock_now
 from ..core.errors import InvalidInput
 from ..core.errors import LinksvcError
 from ..core.errors import UnknownLink
+from ..db.hashing import hashed as hash_secret
 from ..db.links import Link
 from ..db.users import User
-from ..files.offload import offload
 from ..files.tree import version
 from ..services import Services
 from .options import LinkOptions
@@ -211,5 +209,4 @@ def link_url(svc: Services, token: str, base_url: str | None = None) -> str:
 
 
 def hashed(password: str | None) -> str | None:
-    # Hashing takes tens of milliseconds: on a real thread, not the loop.
-    return None if password is None else offload(generate_password_hash, password)
+    return None if password is None else hash_secret(password)
