@@ -77,6 +77,7 @@ def create_app(
     from .web import handlers
     from .web import health
     from .web import links
+    from .web import oidc
     from .web import people
     from .web import webhooks
     from .web.ext import csrf
@@ -152,5 +153,6 @@ def create_app(
     app.register_blueprint(groups.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
+    oidc.init_app(app, conf)
     csrf.exempt(api.bp)
     return app

@@ -140,6 +140,26 @@ RATELIMIT_STORAGE_URL = "memory://"
 DATABASE_TIMEOUT = 5
 #: Host names the server answers to; empty accepts any.
 TRUSTED_HOSTS: list[str] = []
+#: Single sign-on with OpenID Connect: the provider's issuer URL (its
+#: discovery document is <issuer>/.well-known/openid-configuration); empty:
+#: none. The client secret comes from LINKSVC_OIDC_CLIENT_SECRET or the file
+#: ``oidc_client_secret_file`` names, never from this file.
+OIDC_ISSUER = ""
+OIDC_CLIENT_ID = ""
+OIDC_CLIENT_SECRET_FILE = ""
+#: The login page's button says "Sign in with <oidc_name>".
+OIDC_NAME = "single sign-on"
+OIDC_SCOPES = "openid email profile"
+#: The ID token claim that names the user (their linksvc user name), and
+#: the one that lists their groups at the provider.
+OIDC_USERNAME_CLAIM = "preferred_username"
+OIDC_GROUPS_CLAIM = "groups"
+#: Local accounts (user name and password) may log in; with single sign-on
+#: an organisation may turn them off, all but ``break_glass_admin``.
+LOCAL_LOGINS = True
+#: The one local administrator who may always log in with a password (so a
+#: provider outage does not lock everyone out); empty: none.
+BREAK_GLASS_ADMIN = ""
 
 ENV_PREFIX = "LINKSVC_"
 SETTINGS_FILE = "settings.toml"
@@ -323,6 +343,15 @@ class Settings:
     outbox_interval: int = _setting(OUTBOX_INTERVAL, _duration)
     offload: str = _setting(OFFLOAD, _choice("none", "nginx", "sendfile"))
     offload_prefix: str = _setting(OFFLOAD_PREFIX, _location)
+    oidc_issuer: str = _setting(OIDC_ISSUER, _base_url)
+    oidc_client_id: str = _setting(OIDC_CLIENT_ID, _str)
+    oidc_client_secret_file: str = _setting(OIDC_CLIENT_SECRET_FILE, _str)
+    oidc_name: str = _setting(OIDC_NAME, _str)
+    oidc_scopes: str = _setting(OIDC_SCOPES, _str)
+    oidc_username_claim: str = _setting(OIDC_USERNAME_CLAIM, _str)
+    oidc_groups_claim: str = _setting(OIDC_GROUPS_CLAIM, _str)
+    local_logins: bool = _setting(LOCAL_LOGINS, _bool)
+    break_glass_admin: str = _setting(BREAK_GLASS_ADMIN, _str)
     #: From LINKSVC_SECRET_KEYS or given by tests; empty: instance/secret_keys.
     secret_keys: tuple[str, ...] = ()
 
@@ -355,7 +384,7 @@ def read_file(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ConfigError(
             f"The settings file {os.fspath(path)!r} is not TOML: {exc}."
         ) from None
-    for secret in ("smtp_password", "webhook_secret"):
+    for secret in ("smtp_password", "webhook_secret", "oidc_client_secret"):
         if secret in data:
             raise ConfigError(
                 f"The setting {secret}: secrets do not belong in the settings "
@@ -421,6 +450,11 @@ def validate(raw: Mapping[str, Any], base_dir: Path) -> Settings:
         values["database_url"] = f"sqlite:///{db}"
     if values["default_expiry"] > values["max_expiry"]:
         raise ConfigError("The setting 'default_expiry' must not exceed 'max_expiry'.")
+    if values["oidc_issuer"]:
+        if not values["oidc_client_id"]:
+            raise ConfigError("The setting 'oidc_client_id' must go with oidc_issuer.")
+        if "openid" not in values["oidc_scopes"].split():
+            raise ConfigError("The setting 'oidc_scopes' must include 'openid'.")
     if raw.get("secret_keys"):
         values["secret_keys"] = tuple(raw["secret_keys"])
     return Settings(**values)

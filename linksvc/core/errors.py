@@ -227,6 +227,17 @@ class PolicyRefused(InvalidInput):
 # -- users and records --------------------------------------------------------
 
 
+class SignInFailed(LinksvcError):
+    """Single sign-on did not prove who this is (a wrong ``state``, a code
+    used twice, a token that is forged, expired or from another issuer), or
+    proved someone who may not sign in here; the message says which."""
+
+    code = "sign_in_failed"
+    status = 403
+    title = "Sign-in failed"
+    hint = "Go back to the login page and sign in again."
+
+
 class UserExists(LinksvcError):
     code = "user_exists"
     status = 409

@@ -36,6 +36,10 @@ users = Table(
     # Where this user's link events are POSTed, and the HMAC key ("" none).
     Column("webhook_url", String(2048), nullable=False, default=""),
     Column("webhook_secret", String(64), nullable=False, default=""),
+    # "<issuer> <sub>" of a user who signs in with OpenID Connect (None: a
+    # local account only).
+    Column("oidc_subject", String(512)),
+    Index("ix_users_oidc_subject", "oidc_subject", unique=True),
 )
 
 grants = Table(

@@ -38,6 +38,7 @@ class User:
     email: str = ""
     webhook_url: str = ""
     webhook_secret: str = ""
+    oidc_subject: str | None = None
 
     @property
     def effective_grants(self) -> list[str]:
@@ -78,6 +79,34 @@ class Users:
             raise UserExists(f"A user named {username!r} already exists.") from None
         return self.by_name(username)
 
+    def add_federated(self, username: str, subject: str, email: str) -> User:
+        """A user the identity provider vouches for: no password anyone
+        knows (a random one's hash), found again by ``subject``."""
+        password_hash = hashed(secrets.token_urlsafe(32))
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    insert(users).values(
+                        username=username,
+                        password_hash=password_hash,
+                        is_admin=False,
+                        disabled=False,
+                        session_token=secrets.token_urlsafe(16),
+                        created_at=now(),
+                        email=email,
+                        oidc_subject=subject,
+                    )
+                )
+        except IntegrityError:
+            raise UserExists(f"A user named {username!r} already exists.") from None
+        return self.by_name(username)
+
+    def by_name_or_none(self, username: str) -> User | None:
+        return self._user(users.c.username == username)
+
+    def by_subject(self, subject: str) -> User | None:
+        return self._user(users.c.oidc_subject == subject)
+
     def count(self) -> int:
         with self.engine.connect() as conn:
             return conn.execute(select(func.count()).select_from(users)).scalar_one()
@@ -102,6 +131,7 @@ class Users:
                 row.email,
                 row.webhook_url,
                 row.webhook_secret,
+                row.oidc_subject,
             )
 
     def get(self, user_id: int) -> User | None:

@@ -36,6 +36,7 @@ from wtforms import StringField
 from wtforms.validators import DataRequired
 from wtforms.validators import Length
 
+from ..config import Settings
 from ..core.errors import NotGranted
 from ..db.users import User
 from .ext import login_manager
@@ -232,13 +233,25 @@ def safe_next(target: str | None) -> str:
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Response | tuple[str, int]:
     form = LoginForm()
-    if form.validate_on_submit():
+    settings = current_app.config["LINKSVC"]
+    if form.validate_on_submit() and not password_login_allowed(
+        settings, form.username.data
+    ):
+        flash(
+            "Password sign-in is turned off here; "
+            f"sign in with {settings.oidc_name} instead.",
+            "error",
+        )
+        status = 403
+    elif form.validate_on_submit():
         svc = services()
         user = svc.store.users.authenticate(
             form.username.data,
             form.password.data,
             partial(svc.passwords.check, "login", form.username.data),
         )
+        if user is not None and not (settings.local_logins or user.is_admin):
+            user = None  # break-glass is for an administrator only
         if user is not None:
             start_session(user)
             response = redirect(safe_next(request.args.get("next")))
@@ -255,7 +268,22 @@ def login() -> Response | tuple[str, int]:
         status = 200
     else:
         status = 400 if form.errors and request.method == "POST" else 200
-    return render_template("login.html", form=form), status
+    return render_template(
+        "login.html",
+        form=form,
+        sso_name=settings.oidc_name if settings.oidc_issuer else "",
+        local_logins=settings.local_logins,
+        break_glass=bool(settings.break_glass_admin),
+    ), status
+
+
+def password_login_allowed(settings: Settings, username: str) -> bool:
+    """Local accounts may log in, or this is the break-glass administrator
+    (judged before any hash is checked, so the refusal costs nothing)."""
+    if settings.local_logins:
+        return True
+    glass = settings.break_glass_admin
+    return bool(glass) and username.strip().lower() == glass.lower()
 
 
 @bp.route("/logout", methods=["POST"])

@@ -88,6 +88,15 @@ def test_environment_overrides_every_key(tmp_path):
         "LINKSVC_SEND_TIMEOUT": "5s",
         "LINKSVC_ZIP_SLOTS": "3",
         "LINKSVC_CROSS_ORIGIN_RESOURCE_POLICY": "same-site",
+        "LINKSVC_OIDC_ISSUER": "https://login.example.org/realms/staff/",
+        "LINKSVC_OIDC_CLIENT_ID": "linksvc",
+        "LINKSVC_OIDC_CLIENT_SECRET_FILE": "/run/secrets/oidc",
+        "LINKSVC_OIDC_NAME": "Example SSO",
+        "LINKSVC_OIDC_SCOPES": "openid email",
+        "LINKSVC_OIDC_USERNAME_CLAIM": "email",
+        "LINKSVC_OIDC_GROUPS_CLAIM": "roles",
+        "LINKSVC_LOCAL_LOGINS": "false",
+        "LINKSVC_BREAK_GLASS_ADMIN": "root",
     }
     settings = config.load(path, environ=environ)
     assert settings.protected_dir == "/srv/files"
@@ -130,6 +139,15 @@ def test_environment_overrides_every_key(tmp_path):
     assert settings.reauth_limit == "2 per minute"
     assert (settings.send_timeout, settings.zip_slots) == (5, 3)
     assert settings.cross_origin_resource_policy == "same-site"
+    assert settings.oidc_issuer == "https://login.example.org/realms/staff"
+    assert (settings.oidc_client_id, settings.oidc_name) == ("linksvc", "Example SSO")
+    assert settings.oidc_client_secret_file == "/run/secrets/oidc"
+    assert settings.oidc_scopes == "openid email"
+    assert (settings.oidc_username_claim, settings.oidc_groups_claim) == (
+        "email",
+        "roles",
+    )
+    assert settings.local_logins is False and settings.break_glass_admin == "root"
     assert set(config.SCHEMA) == {
         key.removeprefix("LINKSVC_").lower() for key in environ
     } | {"instance_dir", "default_expiry"}
@@ -215,3 +233,20 @@ def test_settings_are_read_as_attributes_and_cannot_change(tmp_path):
     assert settings.max_expiry == 2 * 86400
     with pytest.raises(dataclasses.FrozenInstanceError):
         settings.max_expiry = 1  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ('oidc_client_secret = "x"\n', "secrets do not belong in the settings file"),
+        ('oidc_issuer = "https://idp.example.org"\n', "'oidc_client_id' must go"),
+        (
+            'oidc_issuer = "https://idp.example.org"\noidc_client_id = "c"\n'
+            'oidc_scopes = "email"\n',
+            "must include 'openid'",
+        ),
+    ],
+)
+def test_single_sign_on_settings_are_checked(tmp_path, text, said):
+    with pytest.raises(ConfigError, match=said):
+        config.load(write(tmp_path, text), environ={})

@@ -1,0 +1,253 @@
+"""Single sign-on against a real OpenID Connect provider (oidc-provider-mock,
+a Flask app serving discovery, JWKS, a login form and signed tokens) on
+127.0.0.1: real HTTP for discovery, the token exchange and the keys."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from urllib.parse import parse_qs
+from urllib.parse import urlsplit
+
+import pytest
+
+from linksvc.services import of
+
+from ..conftest import audit_rows
+from ..oidc import Provider
+
+
+@pytest.fixture
+def provider():
+    running = Provider()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(autouse=True)
+def client_secret(monkeypatch):
+    monkeypatch.setenv("LINKSVC_OIDC_CLIENT_SECRET", "test-client-secret")
+
+
+@pytest.fixture
+def sso_app(make_app, provider):
+    return make_app(
+        oidc_issuer=provider.url,
+        oidc_client_id="linksvc-test",
+        oidc_name="Example IdP",
+        public_base_url="http://localhost",
+    )
+
+
+def begin(client, next_path=None) -> str:
+    url = "/login/oidc" + (f"?next={next_path}" if next_path else "")
+    response = client.get(url)
+    assert response.status_code == 302
+    location = response.headers["Location"]
+    query = parse_qs(urlsplit(location).query)
+    # authorization code + PKCE (S256), state and nonce
+    assert query["response_type"] == ["code"]
+    assert query["code_challenge_method"] == ["S256"]
+    assert query["state"] and query["nonce"] and query["code_challenge"]
+    assert query["redirect_uri"] == ["http://localhost/login/oidc/callback"]
+    return location
+
+
+def back(client, returned: str):
+    parts = urlsplit(returned)
+    return client.get(f"{parts.path}?{parts.query}")
+
+
+def sign_in(client, provider, sub="zoe-sub", next_path=None):
+    return back(client, provider.authorize(begin(client, next_path), sub))
+
+
+def test_the_login_page_offers_the_provider(sso_app):
+    page = sso_app.test_client().get("/login")
+    assert page.status_code == 200
+    assert "Sign in with Example IdP" in page.text
+    assert 'href="/login/oidc' in page.text
+
+
+def test_first_sign_in_makes_the_user_and_the_second_updates_them(
+    sso_app,
+    provider,
+):
+    svc = of(sso_app)
+    provider.user("zoe-sub", preferred_username="zoe", email="zoe@example.org")
+    client = sso_app.test_client()
+    done = sign_in(client, provider, next_path="/links")
+    assert done.status_code == 302, done.text
+    assert done.headers["Location"] == "/links"
+    assert client.get("/links").status_code == 200  # logged in
+    user = svc.store.users.by_name("zoe")
+    assert user.email == "zoe@example.org" and not user.is_admin
+    assert user.oidc_subject == f"{provider.url} zoe-sub"
+    # Renamed and moved at the provider: the same account, a new address.
+    provider.user("zoe-sub", preferred_username="zoe.renamed", email="z@example.org")
+    other = sso_app.test_client()
+    assert sign_in(other, provider).status_code == 302
+    assert [u.username for u in svc.store.users.list()].count("zoe") == 1
+    assert svc.store.users.by_name("zoe").email == "z@example.org"
+    svc.audit.flush()
+    logins = [r for r in audit_rows(svc) if r.event == "login"]
+    assert [(r.outcome, r.detail) for r in logins] == [("ok", "oidc")] * 2
+
+
+def test_a_wrong_state_is_refused_with_a_page(sso_app, provider):
+    provider.user("zoe-sub", preferred_username="zoe")
+    client = sso_app.test_client()
+    returned = provider.authorize(begin(client), "zoe-sub")
+    forged = returned.replace("state=", "state=forged")
+    response = back(client, forged)
+    assert response.status_code == 403
+    assert "Sign-in failed" in response.text and "state does not match" in response.text
+    assert "Traceback" not in response.text
+    assert of(sso_app).store.users.by_name_or_none("zoe") is None
+
+
+def test_a_code_is_good_once(sso_app, provider):
+    provider.user("zoe-sub", preferred_username="zoe")
+    client = sso_app.test_client()
+    returned = provider.authorize(begin(client), "zoe-sub")
+    assert back(client, returned).status_code == 302
+    # The same code again, under a fresh sign-in of the same browser:
+    fresh = parse_qs(urlsplit(begin(client)).query)["state"][0]
+    code = parse_qs(urlsplit(returned).query)["code"][0]
+    replay = client.get(f"/login/oidc/callback?code={code}&state={fresh}")
+    assert replay.status_code == 403 and "good only once" in replay.text
+
+
+def test_a_tampered_id_token_is_refused(sso_app, provider):
+    provider.user("zoe-sub", preferred_username="zoe")
+
+    def tamper(path, body):
+        if path != "/oauth2/token":
+            return body
+        token = json.loads(body)
+        head, claims, signature = token["id_token"].split(".")
+        flipped = ("A" if signature[0] != "A" else "B") + signature[1:]
+        token["id_token"] = f"{head}.{claims}.{flipped}"
+        return json.dumps(token).encode()
+
+    provider.rewrite = tamper
+    response = sign_in(sso_app.test_client(), provider)
+    assert response.status_code == 403 and "ID token is not valid" in response.text
+    assert of(sso_app).store.users.by_name_or_none("zoe") is None
+
+
+def test_an_expired_id_token_is_refused(make_app):
+    """The provider's ID tokens expired five minutes before they were made
+    (past the two minutes of clock skew Authlib allows)."""
+    stale = Provider(token_age=timedelta(minutes=-5))
+    try:
+        app = make_app(
+            oidc_issuer=stale.url,
+            oidc_client_id="linksvc-test",
+            public_base_url="http://localhost",
+        )
+        stale.user("zoe-sub", preferred_username="zoe")
+        response = sign_in(app.test_client(), stale)
+        assert response.status_code == 403
+        assert "ID token is not valid" in response.text and "expired" in response.text
+        assert of(app).store.users.by_name_or_none("zoe") is None
+    finally:
+        stale.stop()
+
+
+def test_tokens_of_another_issuer_are_refused(sso_app, provider):
+    """A mix-up: the provider's discovery sends the token exchange and keys to
+    another provider, whose genuine tokens name itself as issuer."""
+    other = Provider()
+    try:
+        other.user("zoe-sub", preferred_username="zoe")
+        provider.user("zoe-sub", preferred_username="zoe")
+
+        def elsewhere(path, body):
+            if path != "/.well-known/openid-configuration":
+                return body
+            doc = json.loads(body)
+            doc["token_endpoint"] = f"{other.url}/oauth2/token"
+            doc["jwks_uri"] = f"{other.url}/jwks"
+            return json.dumps(doc).encode()
+
+        provider.rewrite = elsewhere
+        client = sso_app.test_client()
+        location = begin(client)
+        # the browser is sent to the other provider's form too
+        location = location.replace(provider.url, other.url)
+        response = back(client, other.authorize(location, "zoe-sub"))
+        assert response.status_code == 403
+        assert "ID token is not valid" in response.text
+        assert of(sso_app).store.users.by_name_or_none("zoe") is None
+    finally:
+        other.stop()
+
+
+def test_a_discovery_document_of_another_issuer_is_refused(sso_app, provider):
+    def foreign(path, body):
+        if path != "/.well-known/openid-configuration":
+            return body
+        doc = json.loads(body)
+        doc["issuer"] = "https://idp.example.org"
+        return json.dumps(doc).encode()
+
+    provider.rewrite = foreign
+    response = sso_app.test_client().get("/login/oidc")
+    assert response.status_code == 403 and "names another issuer" in response.text
+
+
+def test_an_outside_name_never_takes_over_a_local_account(sso_app, provider):
+    provider.user("mallory-sub", preferred_username="admin")
+    response = sign_in(sso_app.test_client(), provider, sub="mallory-sub")
+    assert response.status_code == 403 and "not linked" in response.text
+    assert of(sso_app).store.users.by_name("admin").oidc_subject is None
+
+
+def test_a_name_that_cannot_be_a_user_name_is_refused(sso_app, provider):
+    provider.user("odd-sub", preferred_username="../etc")
+    response = sign_in(sso_app.test_client(), provider, sub="odd-sub")
+    assert response.status_code == 403 and "cannot be a user name" in response.text
+
+
+def test_a_disabled_account_cannot_sign_in(sso_app, provider):
+    provider.user("zoe-sub", preferred_username="zoe")
+    assert sign_in(sso_app.test_client(), provider).status_code == 302
+    of(sso_app).store.users.set_disabled("zoe", True)
+    response = sign_in(sso_app.test_client(), provider)
+    assert response.status_code == 403 and "disabled" in response.text
+
+
+def test_password_logins_can_be_turned_off_but_for_the_break_glass_admin(
+    make_app, provider
+):
+    from ..conftest import csrf_token
+    from ..conftest import PASSWORDS
+
+    app = make_app(
+        oidc_issuer=provider.url,
+        oidc_client_id="linksvc-test",
+        local_logins=False,
+        break_glass_admin="admin",
+    )
+    client = app.test_client()
+    page = client.get("/login")
+    assert "Administrator sign-in with a password" in page.text
+    form = {"csrf_token": csrf_token(client, "/login"), "password": "whatever1"}
+    refused = client.post("/login", data={**form, "username": "alice"})
+    assert refused.status_code == 403 and "turned off" in refused.text
+    right = {**form, "username": "admin", "password": PASSWORDS["admin"]}
+    assert client.post("/login", data=right).status_code == 302
+
+
+def test_sso_is_off_without_an_issuer(client):
+    assert client.get("/login/oidc").status_code == 404
+    assert "Sign in with" not in client.get("/login").text
+
+
+def test_start_up_stops_without_the_client_secret(make_app, provider, monkeypatch):
+    from linksvc.core.errors import ConfigError
+
+    monkeypatch.delenv("LINKSVC_OIDC_CLIENT_SECRET")
+    with pytest.raises(ConfigError, match="needs the client secret"):
+        make_app(oidc_issuer=provider.url, oidc_client_id="linksvc-test")
