@@ -86,7 +86,7 @@ def run(module: str, tests: list[str]) -> tuple[int, int, list[str]]:
         )
         # The diff of every survivor, for whoever writes the test that kills it.
         REPORTS.mkdir(exist_ok=True)
-        with open(REPORTS / f"{module}.txt", "w") as report:
+        with open(REPORTS / f"{module.replace('/', '-')}.txt", "w") as report:
             for name in survived:
                 diff = subprocess.run(
                     [*mutmut, "show", name], cwd=work, capture_output=True, text=True

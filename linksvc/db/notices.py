@@ -8,10 +8,10 @@ only one tells of each link. notify/notices.py decides what to say.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Iterable
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
+from typing import TypeVar
 
 from sqlalchemy import and_
 from sqlalchemy import Column
@@ -21,10 +21,13 @@ from sqlalchemy import Engine
 from sqlalchemy import select
 from sqlalchemy import update
 
+from ..files.offload import offload
 from .outbox import queue
 from .outbox import queue_coalesced
 from .schema import links
 from .schema import users
+
+T = TypeVar("T")
 
 _USED_UP = and_(
     links.c.max_downloads.is_not(None),
@@ -129,7 +132,11 @@ class Notices:
         with self.engine.connect() as conn:
             return _owners(conn, link_ids)
 
-    @contextmanager
-    def begin(self) -> Iterator[Marking]:
+    def transaction(self, work: Callable[[Marking], T]) -> T:
+        """``work`` in one transaction, on a real thread (the outbox sender
+        and the audit writer are greenlets under gevent)."""
+        return offload(self._in_transaction, work)
+
+    def _in_transaction(self, work: Callable[[Marking], T]) -> T:
         with self.engine.begin() as conn:
-            yield Marking(conn)
+            return work(Marking(conn))

@@ -23,6 +23,7 @@ from sqlalchemy import update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite
 
+from ..files.offload import offload
 from .inserts import insert_new
 from .schema import outbox
 
@@ -126,7 +127,17 @@ class Outbox:
     ) -> list[Message]:
         """Due messages of ``kinds``, each held for this sender (no other
         takes it meanwhile): at most ``per_recipient`` for one receiver, so
-        one receiver's backlog cannot keep everyone else's waiting."""
+        one receiver's backlog cannot keep everyone else's waiting. Every
+        outbox change runs on a real thread (the sender is a greenlet)."""
+        return offload(self._hold_due, now, kinds, limit, per_recipient)
+
+    def _hold_due(
+        self,
+        now: int,
+        kinds: tuple[str, ...] = ("email", "webhook"),
+        limit: int = 50,
+        per_recipient: int = 5,
+    ) -> list[Message]:
         ready = (
             outbox.c.kind.in_(kinds),
             outbox.c.sent_at.is_(None),
@@ -199,11 +210,17 @@ class Outbox:
 
     def prune(self, before: int) -> int:
         """Forget messages sent or given up before ``before``."""
+        return offload(self._prune, before)
+
+    def _prune(self, before: int) -> int:
         done = or_(outbox.c.sent_at < before, outbox.c.failed_at < before)
         with self.engine.begin() as conn:
             return conn.execute(delete(outbox).where(done)).rowcount
 
     def _set(self, message_id: int, **values: Any) -> None:
+        offload(self._write, message_id, values)
+
+    def _write(self, message_id: int, values: dict[str, Any]) -> None:
         with self.engine.begin() as conn:
             conn.execute(
                 update(outbox).where(outbox.c.id == message_id).values(**values)

@@ -38,7 +38,6 @@ from ..core.clock import now as clock_now
 from ..core.errors import ConfigError
 from ..core.errors import InvalidInput
 from ..db.outbox import Message
-from ..files.offload import offload
 from ..services import Services
 from . import notices
 
@@ -280,7 +279,7 @@ def run_once(svc: Services) -> tuple[int, int]:
     out in order on a thread of their own, so a slow or dead receiver delays
     only itself; its messages stay held (never sent twice) until it ends."""
     by_receiver: dict[str, list[Message]] = {}
-    for message in offload(_due, svc):
+    for message in _due(svc):
         by_receiver.setdefault(message.recipient, []).append(message)
     if not by_receiver:
         return 0, 0
@@ -328,7 +327,7 @@ def _deliver(svc: Services, messages: list[Message]) -> tuple[int, int]:
         try:
             (send_email if message.kind == "email" else send_webhook)(svc, message)
         except UserGone as exc:
-            offload(svc.store.outbox.give_up, message, clock_now(), str(exc))
+            svc.store.outbox.give_up(message, clock_now(), str(exc))
         except Exception as exc:  # any failure: retried, logged, shown to admins
             failed += 1
             log.warning(
@@ -338,15 +337,12 @@ def _deliver(svc: Services, messages: list[Message]) -> tuple[int, int]:
                 message.recipient,
                 exc,
             )
-            offload(
-                svc.store.outbox.failed,
-                message,
-                clock_now(),
-                f"{type(exc).__name__}: {exc}",
+            svc.store.outbox.failed(
+                message, clock_now(), f"{type(exc).__name__}: {exc}"
             )
         else:
             sent += 1
-            offload(svc.store.outbox.sent, message.id, clock_now())
+            svc.store.outbox.sent(message.id, clock_now())
     return sent, failed
 
 

@@ -27,6 +27,7 @@ from ..core.clock import iso
 from ..core.clock import minutes
 from ..core.clock import now as clock_now
 from ..db.audit import written
+from ..db.notices import Marking
 from ..links import sharing
 from ..services import Services
 
@@ -171,7 +172,8 @@ def _queue_news(svc: Services, rows: list[dict[str, Any]], owners: dict) -> None
     hooks = svc.settings.webhook_url or any(owners[i].webhook_url for i in owners)
     if not (owed or full or hooks):
         return  # nothing to write: the write lock stays free for downloads
-    with svc.store.notices.begin() as tx:
+
+    def work(tx: Marking) -> Any:
         messages = []
         webhook_messages: list[dict] = []
         firsts = tx.first_downloads(owed, now)
@@ -200,6 +202,9 @@ def _queue_news(svc: Services, rows: list[dict[str, Any]], owners: dict) -> None
             )
         tx.queue(messages, now)
         tx.queue_coalesced(webhook_messages, now)
+        return None
+
+    svc.store.notices.transaction(work)
 
 
 def _first_download(svc: Services, link: Any, row: dict[str, Any]) -> dict:
@@ -233,7 +238,8 @@ def remind(svc: Services, now: int) -> int:
     before = svc.settings.reminder_before
     if not before:
         return 0
-    with svc.store.notices.begin() as tx:
+
+    def work(tx: Marking) -> Any:
         reminded = tx.due_reminders(now, before)
         owners = tx.owners(reminded)
         messages = []
@@ -259,7 +265,9 @@ def remind(svc: Services, now: int) -> int:
             if link.sent_to:
                 messages += _recipient_reminders(svc, link, when)
         tx.queue(messages, now)
-    return len(reminded)
+        return len(reminded)
+
+    return svc.store.notices.transaction(work)
 
 
 def _recipient_reminders(svc: Services, link: Any, when: str) -> list[dict]:
@@ -283,7 +291,8 @@ def _recipient_reminders(svc: Services, link: Any, when: str) -> list[dict]:
 
 def expiries(svc: Services, now: int) -> int:
     """Mark links that expired; queue webhooks of the recent ones."""
-    with svc.store.notices.begin() as tx:
+
+    def work(tx: Marking) -> Any:
         marked = tx.expired(now)
         owners = tx.owners(marked)
         messages = []
@@ -295,4 +304,6 @@ def expiries(svc: Services, now: int) -> int:
                 )
                 messages += _webhooks(svc, link, "expired", body)
         tx.queue(messages, now)
-    return len(marked)
+        return len(marked)
+
+    return svc.store.notices.transaction(work)

@@ -160,6 +160,20 @@ def test_the_store_is_the_only_door_to_the_database():
                 assert module == "linksvc.services", f"{module} reads .engine"
 
 
+def test_work_goes_to_real_threads_in_two_places_only():
+    """offload() (the gevent/thread hand-off) is called by the files (walks,
+    CRCs) and by the store (statements, hashes), not by the features."""
+    for module, path in modules().items():
+        if module.split(".")[1:2] in (["files"], ["db"]):
+            continue
+        for node in _runtime_nodes(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call):
+                func = node.func
+                name = func.attr if isinstance(func, ast.Attribute) else None
+                name = func.id if isinstance(func, ast.Name) else name
+                assert name != "offload", f"{module} calls offload()"
+
+
 def test_every_module_has_a_layer():
     for module in modules():
         assert layer(module) in LAYERS, module
