@@ -9,6 +9,7 @@ alike. The rules about links and people live beside what they are about
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import field
 from typing import Any
 
 from .accounts.passwords import PasswordCheck
@@ -16,6 +17,7 @@ from .config import Settings
 from .core.signing import LinkSigner
 from .core.unlock import Unlocks
 from .db.audit import AuditLog
+from .db.counts import DeferredCounts
 from .db.store import Store
 from .files.sending import Offload
 from .files.tree import ProtectedTree
@@ -55,6 +57,8 @@ class Services:
     #: The receiver of the audit's ``written`` signal that queues notices
     #: (kept here: blinker holds receivers weakly).
     notices: Any = None
+    #: Unlimited links' downloads, counted until the audit writer adds them.
+    counts: DeferredCounts = field(default_factory=DeferredCounts)
 
     def refresh_keys(self) -> None:
         """Follow a rotated or retired key (called once per request, by the
@@ -72,13 +76,14 @@ class Services:
 def build(settings: Settings, keyring: KeyRing) -> Services:
     store = Store(settings.database_url, settings.database_timeout)
     limits = settings.ratelimit_storage_url
+    counts = DeferredCounts()
     return Services(
         settings,
         store,
         ProtectedTree(settings.protected_dir),
         keyring,
         LinkSigner(keyring.keys),
-        AuditLog(store.engine, settings.audit_retention),
+        AuditLog(store.engine, settings.audit_retention, counts),
         Throttle(limits, settings.refusal_limit, "refusal"),
         Throttle(limits, settings.api_auth_limit, "api-auth"),
         PasswordCheck(
@@ -92,6 +97,7 @@ def build(settings: Settings, keyring: KeyRing) -> Services:
         Throttle(limits, settings.send_limit, "send"),
         ZipSlots(settings.zip_slots),
         _offload(settings),
+        counts=counts,
     )
 
 

@@ -36,6 +36,7 @@ from sqlalchemy import update
 from ..core.clients import MAX_CLIENT_TEXT
 from ..files.offload import offload
 from .claims import add_downloads
+from .counts import DeferredCounts
 from .export import EXPORT_FIELDS  # noqa: F401  (re-exported: audit.to_csv …)
 from .export import to_csv  # noqa: F401
 from .export import to_jsonl  # noqa: F401
@@ -57,7 +58,6 @@ MAX_FOLDS = 10_000
 #: How often (seconds) a process prunes rows past the retention.
 PRUNE_EVERY = 3600
 _FIELDS = ("actor", "remote_addr", "user_agent")
-_COUNT = "_count"
 _FOLD = "_fold"
 _LOGS: weakref.WeakSet[AuditLog] = weakref.WeakSet()
 
@@ -75,6 +75,27 @@ class _Prune:
     before: int
 
 
+class Pruning:
+    """When the audit log (and the client addresses kept on links) is pruned:
+    at most every PRUNE_EVERY seconds per process, past ``retention``. The
+    cutoff is taken on the request's clock; the writer thread deletes, so a
+    request never waits for a prune."""
+
+    def __init__(self, retention: int | None) -> None:
+        self.retention = retention
+        self._at: float | None = None
+
+    def due(self, at: int) -> int | None:
+        """The cutoff to prune before, when a prune is due."""
+        if self.retention is None:
+            return None
+        moment = time.monotonic()
+        if self._at is not None and moment - self._at <= PRUNE_EVERY:
+            return None
+        self._at = moment
+        return at - self.retention
+
+
 _signals = Namespace()
 #: Sent by an AuditLog (the sender) on its writer thread with each batch of
 #: ``rows`` once they are written; notices subscribe to it (notify/notices.py), so
@@ -83,28 +104,36 @@ written = _signals.signal("linksvc.audit-written")
 
 
 class AuditLog:
-    def __init__(self, engine: Engine, retention: int | None = None) -> None:
+    """The writer: records queued, folded and written in batches by a thread
+    per process, with the deferred counts it is handed (one transaction for
+    both) and the prunes ``pruning`` schedules; ``written`` tells whoever
+    listens (notices) of each batch."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        retention: int | None = None,
+        counts: DeferredCounts | None = None,
+    ) -> None:
         self.engine = engine
-        self.retention = retention
+        self.counts = counts if counts is not None else DeferredCounts()
+        self.pruning = Pruning(retention)
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._pid = 0
         self._lock = threading.Lock()
         self._folds: dict[tuple, dict[str, Any]] = {}
-        self._pruned_at: float | None = None
         _LOGS.add(self)
 
     def record(
         self,
         event: str,
         outcome: str,
-        count: bool = False,
         fold: bool = False,
         **fields: Any,
     ) -> None:
-        """Queue a record. With ``count``, also add one to its link's download
-        count (unlimited links, whose count need not be atomic); with
-        ``fold``, share a row with identical records of the same window."""
+        """Queue a record; with ``fold``, share a row with identical records
+        of the same window."""
         row: dict[str, Any] = {
             "at": int(fields.get("at") or time.time()),
             "event": event,
@@ -121,19 +150,13 @@ class AuditLog:
         for name in _FIELDS:
             row[name] = str(fields.get(name) or "")[:MAX_CLIENT_TEXT]
         row["remote_addr"] = row["remote_addr"][:64]
-        if count:
-            row[_COUNT] = True
         if fold:
             row[_FOLD] = True
         self._ensure_thread()
         self._queue.put(row)
-        if self.retention is not None and (
-            self._pruned_at is None or time.monotonic() - self._pruned_at > PRUNE_EVERY
-        ):
-            # The cutoff is taken here, on the request's clock, and the writer
-            # thread deletes: a request never waits for a prune.
-            self._pruned_at = time.monotonic()
-            self._queue.put(_Prune(row["at"] - self.retention))
+        cutoff = self.pruning.due(row["at"])
+        if cutoff is not None:
+            self._queue.put(_Prune(cutoff))
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every record queued so far, folded ones too, is written
@@ -186,8 +209,8 @@ class AuditLog:
             rows.extend(self._due_folds(everything=bool(waiting)))
             # The writer is a greenlet under gevent: the database work runs
             # on a real thread, so a locked database never stalls the loop.
-            if rows:
-                offload(self._write, rows)
+            if rows or self.counts:
+                offload(self._write, rows, self.counts.take())
             for item in prunes:
                 try:
                     offload(prune, self.engine, item.before)
@@ -222,23 +245,29 @@ class AuditLog:
             due = [key for key in self._folds if key[0] < window]
         return [self._folds.pop(key) for key in due]
 
-    def _write(self, rows: list[dict[str, Any]]) -> None:
-        counts: dict[str, tuple[int, int]] = {}
-        for row in rows:
-            if row.pop(_COUNT, False):
-                n, at = counts.get(row["link_id"], (0, 0))
-                counts[row["link_id"]] = (n + 1, max(at, row["at"]))
-        for attempt in range(3):
-            try:
-                with self.engine.begin() as conn:
-                    conn.execute(insert(audit), rows)
-                    add_downloads(conn, counts)
-                break
-            except Exception:
-                if attempt == 2:
-                    return log.exception("lost %d audit records: %r", len(rows), rows)
-                time.sleep(0.1 * (attempt + 1))
-        if written.receivers:  # notices: never at the records' cost
+    def _write(
+        self, rows: list[dict[str, Any]], counts: dict[str, tuple[int, int]]
+    ) -> None:
+        try:
+            for attempt in range(3):
+                try:
+                    with self.engine.begin() as conn:
+                        if rows:
+                            conn.execute(insert(audit), rows)
+                        add_downloads(conn, counts)
+                    break
+                except Exception:
+                    if attempt == 2:
+                        return log.exception(
+                            "lost %d audit records and the counts %r: %r",
+                            len(rows),
+                            counts,
+                            rows,
+                        )
+                    time.sleep(0.1 * (attempt + 1))
+        finally:
+            self.counts.done(counts)
+        if rows and written.receivers:  # notices: never at the records' cost
             try:
                 written.send(self, rows=rows)
             except Exception:

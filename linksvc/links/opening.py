@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -442,12 +443,13 @@ def record_download(
     """The audit row of a response that may have sent bytes, written when
     the server closes its body, with the bytes that went out."""
     counted = claimed in (COUNTED, DEFERRED)
+    if claimed == DEFERRED:  # an unlimited link: counted in the next batch
+        svc.counts.add(claims.link_id, int(time.time()))
     # A counted GET is a download; a free range a resume; HEAD/304/412/416 a check.
     event = "download" if counted else "check" if mode == PEEK else "resume"
     svc.audit.record(
         event,
         "ok" if status in (200, 206) else str(status),
-        count=claimed == DEFERRED,
         fold=not counted,
         link_id=claims.link_id,
         path=claims.path,

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from ..core import addresses
@@ -157,13 +158,10 @@ def _ranges(value: object, now: int) -> str:
     return addresses.parse_ranges(value)
 
 
-def _choice(name: str) -> Callable[[object, int], bool | None]:
-    def convert(value: object, now: int) -> bool | None:
-        if value is None or isinstance(value, bool):
-            return value
-        raise InvalidInput(f"{name} must be true or false.")
-
-    return convert
+def _choice(name: str, value: object, now: int) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    raise InvalidInput(f"{name} must be true or false.")
 
 
 #: option -> what turns a person's value into the option's.
@@ -174,9 +172,9 @@ PARSERS: dict[str, Callable[[object, int], Any]] = {
     "note": clean_note,
     "password": clean_password,
     "ranges": _ranges,
-    "pin": _choice("pin"),
-    "recipient_page": _choice("recipient_page"),
-    "notify": _choice("notify"),
+    "pin": partial(_choice, "pin"),
+    "recipient_page": partial(_choice, "recipient_page"),
+    "notify": partial(_choice, "notify"),
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import segno
@@ -272,7 +273,13 @@ def link_detail(link_id: str):
         else:
             flash("Saved; the link's URL is unchanged.", "info")
             return redirect(url_for("dashboard.link_detail", link_id=link.id))
+    # The history is the audit's: what was just done (an edit saved, a
+    # download) is written before it is shown. The count is the counter's:
+    # what this process counted and the writer has not added yet is added.
     svc.audit.flush(timeout=1)
+    pending = svc.counts.pending(link.id)
+    if pending:
+        link = dataclasses.replace(link, download_count=link.download_count + pending)
     records = svc.store.records
     # Downloads and changes apart from the folded noise (refusals, checks,
     # resumes, previews), so a flood of the latter cannot hide the former.

@@ -154,3 +154,60 @@ def test_resolved_fills_only_what_was_left_to_the_default():
     asked = LinkOptions(pin=False, notify=None)
     filled = asked.resolved(pin=True, notify=True, recipient_page=True)
     assert (filled.pin, filled.notify, filled.recipient_page) == (False, True, True)
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"expires": True}, "expires must be a duration such as 3d, or a time."),
+        (
+            {"expires": "soon"},
+            "'soon' is not a duration: write a positive number followed by "
+            "s, m, h, d or w (for example 90s, 15m, 2h, 7d, 2w).",
+        ),
+        ({"not_before": 1.5}, "not_before must be a time."),
+        ({"ranges": 7}, "ranges must be text or a list of CIDR ranges."),
+        ({"note": 7}, "The note must be text."),
+        ({"password": 7}, "The link's password must be text."),
+        ({"pin": 1}, "pin must be true or false."),
+        ({"recipient_page": "no"}, "recipient_page must be true or false."),
+        ({"notify": 0}, "notify must be true or false."),
+        (
+            {"max_downloads": "many"},
+            "The download limit (max_downloads) must be a whole number, not 'many'.",
+        ),
+        (
+            {"colour": "red"},
+            "There is no link option 'colour'; the options are: expires, "
+            "not_before, max_downloads, note, password, ranges, pin, "
+            "recipient_page, notify.",
+        ),
+    ],
+)
+def test_each_refusal_says_exactly_what_to_give(raw, message):
+    """The sentence a person reads on the form, in the API's JSON and on
+    the command line."""
+    with pytest.raises(InvalidInput) as info:
+        parse(raw, NOW)
+    assert str(info.value) == message
+
+
+def test_an_edit_names_what_it_can_change():
+    with pytest.raises(InvalidInput) as info:
+        parse({"notify": True}, NOW, only=EDITABLE)
+    assert str(info.value) == (
+        "notify cannot be changed; these can: expires, max_downloads, note, "
+        "password, ranges."
+    )
+
+
+@pytest.mark.parametrize("name", ["pin", "recipient_page", "notify"])
+@pytest.mark.parametrize("value", [True, False, None])
+def test_choices_are_true_false_or_the_default(name, value):
+    assert getattr(parse({name: value}, NOW), name) is value
+
+
+def test_an_empty_start_is_now_and_an_empty_limit_is_none():
+    assert parse({"not_before": ""}, NOW).not_before is None
+    assert parse({"not_before": None}, NOW).not_before is None
+    assert parse({"max_downloads": None}, NOW).max_downloads is None

@@ -3,6 +3,7 @@
 import pytest
 
 from linksvc.core.text import BIDI_CONTROLS
+from linksvc.core.text import filesize
 from linksvc.core.text import has_bidi
 from linksvc.core.text import printable
 
@@ -33,3 +34,23 @@ def test_every_bidi_control_is_escaped_and_detected():
         assert printable(char) == f"\\u{ord(char):04x}"
     assert not has_bidi("plain \u2065 text")
     assert len(BIDI_CONTROLS) == 12
+
+
+@pytest.mark.parametrize(
+    ("size", "shown"),
+    [
+        (0, "0 B"),
+        (21, "21 B"),
+        (1023, "1023 B"),
+        (1024, "1.0 KiB"),
+        (1536, "1.5 KiB"),
+        (1024 * 1024 - 1, "1024.0 KiB"),
+        (1024 * 1024, "1.0 MiB"),
+        (5 * 1024 * 1024 + 512 * 1024, "5.5 MiB"),
+        (1024**3, "1.0 GiB"),
+        (3 * 1024**4, "3072.0 GiB"),
+    ],
+)
+def test_file_sizes_read_as_people_write_them(size, shown):
+    """What the browse page and the recipient page show for a file."""
+    assert filesize(size) == shown
