@@ -268,6 +268,12 @@ class UnknownLink(LinksvcError):
     title = "Link not found"
 
 
+class UnknownSession(LinksvcError):
+    code = "not_found"
+    status = 404
+    title = "Session not found"
+
+
 class UnknownToken(LinksvcError):
     code = "not_found"
     status = 404

@@ -186,6 +186,23 @@ group_members = Table(
     UniqueConstraint("group_id", "user_id"),
 )
 
+#: Each sign-in of a person: listed on their account page, ended one by one
+#: or all at once; a request is served only while its row is live.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("seen_at", BigInteger, nullable=False),
+    Column("remote_addr", String(64), nullable=False, default=""),
+    Column("user_agent", String(256), nullable=False, default=""),
+    # "password" or "oidc"
+    Column("method", String(16), nullable=False),
+    Column("ended_at", BigInteger),
+    Index("ix_sessions_user_id", "user_id"),
+)
+
 api_tokens = Table(
     "api_tokens",
     metadata,

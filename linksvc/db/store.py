@@ -25,6 +25,7 @@ from .links import Link
 from .links import Links
 from .notices import Notices
 from .outbox import Outbox
+from .sessions import Sessions
 from .tokens import Tokens
 from .users import User
 from .users import Users
@@ -98,6 +99,7 @@ class Store:
         self.outbox = Outbox(self.engine)
         self.claims = DownloadClaims(self.engine)
         self.notices = Notices(self.engine)
+        self.sessions = Sessions(self.engine)
         self.records = AuditRecords(self.engine)
         self.crcs = Crcs(self.engine)
 

@@ -24,6 +24,7 @@ from .hashing import hashed
 from .hashing import matches
 from .schema import grants
 from .schema import users
+from .sessions import end_all_of
 from .tokens import revoke_all
 
 
@@ -254,12 +255,13 @@ class Users:
 
 def _end_sessions(conn: Connection, user_id: int, **values) -> None:
     """Write ``values`` for a user and a fresh session token: every session
-    cookie names the old one, so they all end."""
+    cookie names the old one, so they all end (and so do their rows)."""
     conn.execute(
         update(users)
         .where(users.c.id == user_id)
         .values(session_token=secrets.token_urlsafe(16), **values)
     )
+    end_all_of(conn, user_id)
 
 
 @lru_cache(maxsize=1)

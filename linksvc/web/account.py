@@ -1,4 +1,5 @@
-"""Blueprint: a user's own account: password, email address, API tokens."""
+"""Blueprint: a user's own account: password, email address, API tokens,
+and the sessions they are signed in with."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from flask import Blueprint
 from flask import flash
 from flask import redirect
 from flask import render_template
+from flask import request
+from flask import session
 from flask import url_for
 from flask_login import login_required
 from flask_wtf import FlaskForm
@@ -16,8 +19,10 @@ from wtforms.validators import DataRequired
 from wtforms.validators import Length
 
 from ..accounts import people as accounts
+from ..core.clients import client
 from ..core.errors import LinksvcError
 from ..core.errors import TooManyRequests
+from ..core.errors import UnknownSession
 from .auth import current
 from .auth import start_session
 from .ext import services
@@ -141,3 +146,63 @@ def revoke_token(token_id: str) -> Response:
     services().store.tokens.revoke(token_id, user.id)
     flash("API token revoked.", "info")
     return redirect(url_for("account.tokens"))
+
+
+class EndSessionForm(FlaskForm):
+    """Only its CSRF token."""
+
+
+@bp.get("/sessions")
+@login_required
+def sessions() -> str:
+    user = current()
+    return render_template(
+        "sessions.html",
+        own=True,
+        person=user,
+        sessions=services().store.sessions.of_user(user.id),
+        current_sid=session.get("sid"),
+        form=EndSessionForm(),
+        end_url=lambda sid: url_for("account.end_session", sid=sid),
+        end_all_url=url_for("account.end_other_sessions"),
+    )
+
+
+@bp.post("/sessions/<sid>/end")
+@login_required
+def end_session(sid: str) -> Response:
+    user = current()
+    svc = services()
+    if not svc.store.sessions.end(user.id, sid):
+        raise UnknownSession("There is no such session of yours.")
+    svc.audit.record(
+        "session",
+        "ended",
+        actor=user.username,
+        subject=user.username,
+        **client(request.environ),
+    )
+    if sid == session.get("sid"):
+        session.clear()
+        flash("You are logged out.", "info")
+        return redirect(url_for("auth.login"))
+    flash("The session has ended.", "info")
+    return redirect(url_for("account.sessions"))
+
+
+@bp.post("/sessions/end-others")
+@login_required
+def end_other_sessions() -> Response:
+    user = current()
+    svc = services()
+    ended = svc.store.sessions.end_others(user.id, str(session.get("sid")))
+    svc.audit.record(
+        "session",
+        "ended",
+        actor=user.username,
+        subject=user.username,
+        detail=f"{ended} other",
+        **client(request.environ),
+    )
+    flash(f"Ended {ended} other session{'s' if ended != 1 else ''}.", "info")
+    return redirect(url_for("account.sessions"))

@@ -37,6 +37,7 @@ from wtforms.validators import DataRequired
 from wtforms.validators import Length
 
 from ..config import Settings
+from ..core.clients import client
 from ..core.errors import NotGranted
 from ..db.users import User
 from .ext import login_manager
@@ -152,8 +153,15 @@ def _load_user(session_id: str) -> SessionUser | None:
     user_id, _, token = session_id.partition(":")
     if not (user_id.isascii() and user_id.isdigit()) or not _session_is_current():
         return None
-    user = services().store.users.get(int(user_id))
+    store = services().store
+    user = store.users.get(int(user_id))
     if user is None or user.disabled or user.session_token != token:
+        return None
+    sid = session.get("sid")
+    # The session's row: one ended on the account page (on any worker or
+    # instance) ends here at once.
+    if not isinstance(sid, str) or not store.sessions.live(sid, user.id):
+        session.clear()
         return None
     return SessionUser(user)
 
@@ -179,6 +187,9 @@ def _session_is_current() -> bool:
         return False
     if now - seen_at >= SEEN_PRECISION:
         session["seen_at"] = now
+        sid = session.get("sid")
+        if isinstance(sid, str):
+            services().store.sessions.seen(sid, now)
     return True
 
 
@@ -187,9 +198,19 @@ def _unauthorized() -> Response:
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
 
-def start_session(user: User) -> None:
-    """A fresh session for ``user``: nothing planted before it survives."""
+def start_session(user: User, method: str = "password") -> None:
+    """A fresh session for ``user``: nothing planted before it survives; its
+    row says when, from where and how it signed in."""
     session.clear()
+    who = client(request.environ)
+    settings = current_app.config["LINKSVC"]
+    session["sid"] = services().store.sessions.start(
+        user.id,
+        method,
+        who["remote_addr"],
+        who["user_agent"],
+        settings.session_lifetime,
+    )
     session["login_at"] = session["seen_at"] = int(time.time())
     login_user(SessionUser(user))
 

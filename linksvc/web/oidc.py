@@ -149,5 +149,5 @@ def callback() -> Response:
     issuer = current_app.config["LINKSVC"].oidc_issuer
     user = sso.sign_in(svc, issuer, dict(claims), **client(request.environ))
     wanted = session.get("oidc_next")
-    start_session(user)
+    start_session(user, "oidc")
     return redirect(safe_next(wanted if isinstance(wanted, str) else None))

@@ -9,6 +9,8 @@ from flask import Blueprint
 from flask import flash
 from flask import redirect
 from flask import render_template
+from flask import request
+from flask import session
 from flask import url_for
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
@@ -18,7 +20,9 @@ from wtforms.validators import DataRequired
 from wtforms.validators import Length
 
 from ..accounts import people as accounts
+from ..core.clients import client
 from ..core.errors import LinksvcError
+from ..core.errors import UnknownSession
 from .auth import admin_required
 from .auth import current
 from .ext import services
@@ -148,3 +152,57 @@ def reset_password(username: str):
     user = accounts.set_password(services(), username, password, current().username)
     page = render_template("password_once.html", user=user, password=password)
     return page, 200, ONCE
+
+
+@bp.get("/<username>/sessions")
+@admin_required
+def sessions(username: str) -> str:
+    person = services().store.users.by_name(username)
+    return render_template(
+        "sessions.html",
+        own=False,
+        person=person,
+        sessions=services().store.sessions.of_user(person.id),
+        current_sid=session.get("sid"),
+        form=ActionForm(),
+        end_url=lambda sid: url_for(
+            "people.end_session", username=person.username, sid=sid
+        ),
+        end_all_url=url_for("people.end_sessions", username=person.username),
+    )
+
+
+@bp.post("/<username>/sessions/<sid>/end")
+@admin_required
+def end_session(username: str, sid: str) -> Response:
+    svc = services()
+    person = svc.store.users.by_name(username)
+    if not svc.store.sessions.end(person.id, sid):
+        raise UnknownSession(f"{person.username} has no such session.")
+    svc.audit.record(
+        "session",
+        "ended",
+        actor=current().username,
+        subject=person.username,
+        **client(request.environ),
+    )
+    flash("The session has ended.", "info")
+    return redirect(url_for("people.sessions", username=person.username))
+
+
+@bp.post("/<username>/sessions/end")
+@admin_required
+def end_sessions(username: str) -> Response:
+    svc = services()
+    person = svc.store.users.by_name(username)
+    svc.store.users.end_sessions(person.id)
+    svc.audit.record(
+        "session",
+        "ended",
+        actor=current().username,
+        subject=person.username,
+        detail="all",
+        **client(request.environ),
+    )
+    flash(f"Every session of {person.username} has ended.", "info")
+    return redirect(url_for("people.sessions", username=person.username))

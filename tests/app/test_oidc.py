@@ -80,6 +80,7 @@ def test_first_sign_in_makes_the_user_and_the_second_updates_them(
     assert done.status_code == 302, done.text
     assert done.headers["Location"] == "/links"
     assert client.get("/links").status_code == 200  # logged in
+    assert "single sign-on" in client.get("/account/sessions").text
     user = svc.store.users.by_name("zoe")
     assert user.email == "zoe@example.org" and not user.is_admin
     assert user.oidc_subject == f"{provider.url} zoe-sub"
