@@ -284,6 +284,19 @@ def _toml(value) -> str:
 _TEMPLATE: dict[str, Path] = {}
 
 
+def _init(env: dict) -> None:
+    """``linksvc init`` and the admin, as a newcomer's first commands."""
+    subprocess.run([*LINKSVC, "init"], env=env, check=True, capture_output=True)
+    subprocess.run(
+        [*LINKSVC, "user", "add", "admin", "--admin", "--password-stdin"],
+        env=env,
+        input=PASSWORDS["admin"] + "\n",
+        text=True,
+        check=True,
+        capture_output=True,
+    )
+
+
 def _initialised(instance: Path, tree: Path) -> None:
     if "instance" not in _TEMPLATE:
         import atexit
@@ -297,15 +310,7 @@ def _initialised(instance: Path, tree: Path) -> None:
         )
         env = {**os.environ, "LINKSVC_SETTINGS": str(settings_file)}
         env.pop("LINKSVC_SECRET_KEYS", None)
-        subprocess.run([*LINKSVC, "init"], env=env, check=True, capture_output=True)
-        subprocess.run(
-            [*LINKSVC, "user", "add", "admin", "--admin", "--password-stdin"],
-            env=env,
-            input=PASSWORDS["admin"] + "\n",
-            text=True,
-            check=True,
-            capture_output=True,
-        )
+        _init(env)
         _TEMPLATE["instance"] = root / "i"
     shutil.copytree(_TEMPLATE["instance"], instance)
 
@@ -336,15 +341,7 @@ def launch(
     if init and "database_url" not in extra:
         _initialised(Path(conf["instance_dir"]), tree)
     elif init:
-        subprocess.run([*LINKSVC, "init"], env=env, check=True, capture_output=True)
-        subprocess.run(
-            [*LINKSVC, "user", "add", "admin", "--admin", "--password-stdin"],
-            env=env,
-            input=PASSWORDS["admin"] + "\n",
-            text=True,
-            check=True,
-            capture_output=True,
-        )
+        _init(env)
     log_path = tmp / f"{name}.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(

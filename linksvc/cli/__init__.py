@@ -1,7 +1,10 @@
 """The ``linksvc`` command: one Flask CLI group; each command a thin wrapper
 over a function of the layers below, grouped by what it manages:
 instance.py (init, serve, keys), people.py (users, tokens), groups.py
-(groups and their policy), links.py (links, audit)."""
+(groups and their policy), links.py (links, audit).
+
+May import anything below it (app, features, db, files, core, config);
+never web (tests/unit/test_layers.py checks it)."""
 
 from __future__ import annotations
 

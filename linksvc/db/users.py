@@ -60,7 +60,24 @@ class Users:
         is_admin: bool = False,
         grant_prefixes: Iterable[str] = (),
     ) -> User:
-        password_hash = hashed(password)  # before the write
+        return self._add(username, hashed(password), is_admin, grant_prefixes)
+
+    def add_federated(self, username: str, subject: str, email: str) -> User:
+        """A user the identity provider vouches for: no password anyone
+        knows (a random one's hash), found again by ``subject``."""
+        password_hash = hashed(secrets.token_urlsafe(32))
+        return self._add(username, password_hash, email=email, oidc_subject=subject)
+
+    def _add(
+        self,
+        username: str,
+        password_hash: str,
+        is_admin: bool = False,
+        grant_prefixes: Iterable[str] = (),
+        email: str = "",
+        oidc_subject: str | None = None,
+    ) -> User:
+        """The hash is made before the write: no lock held while it is."""
         try:
             with self.engine.begin() as conn:
                 user_id = conn.execute(
@@ -71,33 +88,12 @@ class Users:
                         disabled=False,
                         session_token=secrets.token_urlsafe(16),
                         created_at=now(),
-                        email="",
+                        email=email,
+                        oidc_subject=oidc_subject,
                     )
                 ).inserted_primary_key[0]  # type: ignore[index]
                 for prefix in dict.fromkeys(grant_prefixes):
                     conn.execute(insert(grants).values(user_id=user_id, prefix=prefix))
-        except IntegrityError:
-            raise UserExists(f"A user named {username!r} already exists.") from None
-        return self.by_name(username)
-
-    def add_federated(self, username: str, subject: str, email: str) -> User:
-        """A user the identity provider vouches for: no password anyone
-        knows (a random one's hash), found again by ``subject``."""
-        password_hash = hashed(secrets.token_urlsafe(32))
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(
-                    insert(users).values(
-                        username=username,
-                        password_hash=password_hash,
-                        is_admin=False,
-                        disabled=False,
-                        session_token=secrets.token_urlsafe(16),
-                        created_at=now(),
-                        email=email,
-                        oidc_subject=subject,
-                    )
-                )
         except IntegrityError:
             raise UserExists(f"A user named {username!r} already exists.") from None
         return self.by_name(username)

@@ -273,6 +273,23 @@ def login() -> Response | tuple[str, int]:
         )
         if user is not None and not (settings.local_logins or user.is_admin):
             user = None  # break-glass is for an administrator only
+        who = client(request.environ)
+        name = (form.username.data or "").strip().lower()[:64]
+        if user is None:
+            # Folded: a flood of wrong passwords from one address is one row
+            # a minute (and the login throttles stop it first).
+            svc.audit.record(
+                "login", "refused", fold=True, subject=name, detail="password", **who
+            )
+        else:
+            svc.audit.record(
+                "login",
+                "ok",
+                actor=user.username,
+                subject=user.username,
+                detail="password",
+                **who,
+            )
         if user is not None:
             start_session(user)
             response = redirect(safe_next(request.args.get("next")))

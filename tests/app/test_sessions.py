@@ -153,3 +153,19 @@ def test_what_one_person_can_make_us_keep_is_bounded(app, svc):
 def test_session_pages_need_a_login(client, path):
     response = client.get(path)
     assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_sign_ins_are_audited_by_method_and_failures_fold(app, svc):
+    signed_in(app, "alice", address="192.0.2.5")
+    guesser = browser(app, "Guess/1", "203.0.113.9")
+    for _ in range(4):
+        assert Auth(guesser).login("alice", "not her password").status_code == 200
+    svc.audit.flush()
+    logins = [r for r in audit_rows(svc) if r.event == "login"]
+    ok = [r for r in logins if r.outcome == "ok"]
+    refused = [r for r in logins if r.outcome == "refused"]
+    assert [(r.actor, r.detail, r.remote_addr) for r in ok] == [
+        ("alice", "password", "192.0.2.5")
+    ]
+    assert len(refused) == 1 and refused[0].count == 4  # one folded row
+    assert refused[0].subject == "alice" and refused[0].remote_addr == "203.0.113.9"

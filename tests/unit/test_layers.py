@@ -140,6 +140,15 @@ print('ok')
     assert result.stdout.strip() == "ok", result.stderr
 
 
+def _outside_names(node: ast.AST) -> list[str]:
+    """The modules an import statement names by absolute name."""
+    if isinstance(node, ast.Import):
+        return [a.name for a in node.names]
+    if isinstance(node, ast.ImportFrom) and not node.level and node.module:
+        return [node.module]
+    return []
+
+
 def test_the_store_is_the_only_door_to_the_database():
     """No SQL outside db/ (sqlalchemy.exc only names errors), and no engine
     handed out: services.py builds the parts from it, nothing else reads it."""
@@ -148,12 +157,7 @@ def test_the_store_is_the_only_door_to_the_database():
             continue
         tree = ast.parse(path.read_text())
         for node in _runtime_nodes(tree):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
-                names = [node.module]
-            for name in names:
+            for name in _outside_names(node):
                 if name.startswith("sqlalchemy"):
                     assert name == "sqlalchemy.exc", f"{module} imports {name}"
             if isinstance(node, ast.Attribute) and node.attr == "engine":
@@ -174,6 +178,17 @@ def test_work_goes_to_real_threads_in_two_places_only():
                 assert name != "offload", f"{module} calls offload()"
 
 
+def test_the_two_adapters_never_reach_into_each_other():
+    """cli/ and web/ are thin and apart: a command is not a view's helper."""
+    found = modules()
+    for module, path in found.items():
+        side = layer(module)
+        if side in ("cli", "web"):
+            other = "web" if side == "cli" else "cli"
+            for target in imports(module, path):
+                assert layer(target) != other, f"{module} imports {target}"
+
+
 def test_every_module_has_a_layer():
     for module in modules():
         assert layer(module) in LAYERS, module
@@ -186,12 +201,7 @@ def test_pure_modules_do_no_io():
     for module in (m for m in found if pure(m)):
         tree = ast.parse(found[module].read_text())
         for node in _runtime_nodes(tree):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
-                names = [node.module]
-            for name in names:
+            for name in _outside_names(node):
                 assert name.split(".")[0] not in IMPURE, f"{module} imports {name}"
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
                 assert node.func.id != "open", f"{module} opens a file"
