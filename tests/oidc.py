@@ -20,7 +20,7 @@ class Provider:
 
     def __init__(self, token_age: timedelta = timedelta(hours=1)) -> None:
         self.rewrite: Callable[[str, bytes], bytes] | None = None
-        inner = oidc_provider_mock.app(
+        self.inner = inner = oidc_provider_mock.app(
             require_nonce=True, access_token_max_age=token_age
         )
 
@@ -62,3 +62,30 @@ class Provider:
 
     def stop(self) -> None:
         self.server.shutdown()
+
+    def logout_token(self, **claims) -> str:
+        """A Back-Channel Logout token signed with this provider's own key
+        (the mock issues none itself): what the provider posts when a person
+        signs out there."""
+        import secrets
+        import time
+
+        import flask
+        from joserfc import jwt
+        from joserfc.jwk import RSAKey
+
+        with self.inner.test_request_context():
+            self.inner.preprocess_request()  # the mock's storage, on flask.g
+            jwk = flask.g.oidc_provider_mock_storage.jwk
+        private = jwk.as_dict(is_private=True)
+        key = RSAKey.import_key(private)
+        body = {
+            "iss": self.url,
+            "iat": int(time.time()),
+            "jti": secrets.token_hex(8),
+            "events": {"http://schemas.openid.net/event/backchannel-logout": {}},
+            **claims,
+        }
+        body = {k: v for k, v in body.items() if v is not None}
+        header = {"alg": "RS256", "typ": "logout+jwt", "kid": private.get("kid")}
+        return jwt.encode(header, body, key)

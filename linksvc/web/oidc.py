@@ -11,6 +11,7 @@ Every failure is one clear page (SignInFailed), never a stack trace.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from authlib.integrations.base_client.errors import MismatchingStateError
@@ -19,6 +20,7 @@ from authlib.integrations.flask_client import OAuth
 from flask import Blueprint
 from flask import current_app
 from flask import Flask
+from flask import jsonify
 from flask import redirect
 from flask import request
 from flask import session
@@ -30,10 +32,12 @@ from ..config import Settings
 from ..core.clients import client
 from ..core.errors import ConfigError
 from ..core.errors import SignInFailed
+from ..core.errors import TooManyRequests
 from ..core.errors import UnknownLink
 from ..notify.delivery import secret_from
 from .auth import safe_next
 from .auth import start_session
+from .ext import csrf
 from .ext import services
 
 bp = Blueprint("oidc", __name__, url_prefix="/login/oidc")
@@ -77,7 +81,11 @@ def init_app(app: Flask, settings: Settings) -> None:
         },
     )
     app.extensions[EXTENSION] = oauth
+    app.extensions[EXTENSION + ".jwks"] = {}
     app.register_blueprint(bp)
+    # The provider posts logout tokens server to server: no form, no CSRF
+    # token; the token's signature is the proof.
+    csrf.exempt(backchannel_logout)
 
 
 def _provider() -> Any:
@@ -151,3 +159,113 @@ def callback() -> Response:
     wanted = session.get("oidc_next")
     start_session(user, "oidc")
     return redirect(safe_next(wanted if isinstance(wanted, str) else None))
+
+
+#: OpenID Connect Back-Channel Logout 1.0: what a logout token must carry.
+LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+#: Longest logout token read; the provider's are a few hundred bytes.
+MAX_LOGOUT_TOKEN = 8192
+#: How old (by ``iat``) a logout token may be, and how far ahead of our clock.
+LOGOUT_TOKEN_AGE, CLOCK_SKEW = 300, 60
+#: Keys are fetched again for an unknown key id at most this often: a flood
+#: of made-up key ids cannot make us hammer the provider.
+JWKS_REFETCH = 60
+
+
+class LogoutRefused(ValueError):
+    """A logout token that is not the provider's, or not a logout."""
+
+
+def _logout_claims(provider: Any, token: str) -> dict[str, Any]:
+    from joserfc import jwt
+    from joserfc.errors import InvalidKeyIdError
+    from joserfc.errors import JoseError
+    from joserfc.jwk import KeySet
+
+    if not token or len(token) > MAX_LOGOUT_TOKEN:
+        raise LogoutRefused("no logout_token, or one too long")
+    algorithms = provider.load_server_metadata().get(
+        "id_token_signing_alg_values_supported"
+    ) or ["RS256"]
+    try:
+        try:
+            keys = KeySet.import_key_set(provider.fetch_jwk_set())
+            decoded = jwt.decode(token, keys, algorithms=algorithms)
+        except InvalidKeyIdError:
+            state = current_app.extensions[EXTENSION + ".jwks"]
+            if time.monotonic() - state.get("at", -JWKS_REFETCH) < JWKS_REFETCH:
+                raise
+            state["at"] = time.monotonic()
+            keys = KeySet.import_key_set(provider.fetch_jwk_set(force=True))
+            decoded = jwt.decode(token, keys, algorithms=algorithms)
+    except (JoseError, ValueError) as exc:
+        raise LogoutRefused(f"not signed by the provider ({exc})") from None
+    claims = dict(decoded.claims)
+    settings = current_app.config["LINKSVC"]
+    audience = claims.get("aud")
+    audiences = audience if isinstance(audience, list) else [audience]
+    iat = claims.get("iat")
+    now = time.time()
+    events = claims.get("events")
+    if claims.get("iss") != settings.oidc_issuer:
+        raise LogoutRefused("from another issuer")
+    if settings.oidc_client_id not in audiences:
+        raise LogoutRefused("for another client")
+    if (
+        not isinstance(iat, int)
+        or not now - LOGOUT_TOKEN_AGE <= iat <= now + CLOCK_SKEW
+    ):
+        raise LogoutRefused("too old, or from the future")
+    if not isinstance(claims.get("jti"), str):
+        raise LogoutRefused("without a jti")
+    if not isinstance(events, dict) or LOGOUT_EVENT not in events:
+        raise LogoutRefused("not a logout event")
+    if "nonce" in claims:
+        raise LogoutRefused("with a nonce (an ID token, not a logout token)")
+    if not isinstance(claims.get("sub"), str):
+        raise LogoutRefused("without a sub (sessions are ended by subject here)")
+    return claims
+
+
+@bp.post("/backchannel-logout")
+def backchannel_logout() -> tuple[Response, int]:
+    """The provider tells us a person signed out there (or left): every
+    session of theirs ends at once, on every worker (the rows decide)."""
+    svc = services()
+    who = client(request.environ)
+    try:
+        claims = _logout_claims(_provider(), request.form.get("logout_token", ""))
+    except LogoutRefused as exc:
+        wait = svc.refusals.hit(who["remote_addr"])
+        if wait is not None:  # refusal_limit, as on /d/
+            raise TooManyRequests(
+                "Too many refused requests; try again later.", wait
+            ) from None
+        svc.audit.record(
+            "session",
+            "refused",
+            fold=True,
+            actor="oidc-backchannel",
+            detail=f"logout token {exc}"[:200],
+            **who,
+        )
+        body = {"error": "invalid_request", "error_description": f"logout token {exc}"}
+        return _no_store(jsonify(body)), 400
+    issuer = current_app.config["LINKSVC"].oidc_issuer
+    user = svc.store.users.by_subject(sso.subject_of(issuer, claims))
+    if user is not None:
+        svc.store.users.end_sessions(user.id)
+        svc.audit.record(
+            "session",
+            "ended",
+            actor="oidc-backchannel",
+            subject=user.username,
+            detail="all (back-channel logout)",
+            **who,
+        )
+    return _no_store(Response(status=200)), 200
+
+
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response

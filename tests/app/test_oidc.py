@@ -252,3 +252,65 @@ def test_start_up_stops_without_the_client_secret(make_app, provider, monkeypatc
     monkeypatch.delenv("LINKSVC_OIDC_CLIENT_SECRET")
     with pytest.raises(ConfigError, match="needs the client secret"):
         make_app(oidc_issuer=provider.url, oidc_client_id="linksvc-test")
+
+
+def test_a_back_channel_logout_ends_every_session_of_that_person(sso_app, provider):
+    provider.user("zoe-sub", preferred_username="zoe")
+    laptop, phone = sso_app.test_client(), sso_app.test_client()
+    assert sign_in(laptop, provider).status_code == 302
+    assert sign_in(phone, provider).status_code == 302
+    assert laptop.get("/links").status_code == 200
+    token = provider.logout_token(aud="linksvc-test", sub="zoe-sub")
+    response = sso_app.test_client().post(
+        "/login/oidc/backchannel-logout", data={"logout_token": token}
+    )
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    assert laptop.get("/links").status_code == 302
+    assert phone.get("/links").status_code == 302
+    svc = of(sso_app)
+    svc.audit.flush()
+    (row,) = [r for r in audit_rows(svc) if r.event == "session"]
+    assert (row.outcome, row.actor, row.subject) == ("ended", "oidc-backchannel", "zoe")
+
+
+@pytest.mark.parametrize(
+    ("claims", "why"),
+    [
+        ({"aud": "someone-else"}, "for another client"),
+        ({"iss": "https://idp.example.org"}, "from another issuer"),
+        ({"iat": 1_000_000_000}, "too old"),
+        ({"jti": None}, "without a jti"),
+        ({"events": {"other": {}}}, "not a logout event"),
+        ({"nonce": "n"}, "with a nonce"),
+        ({"sub": None}, "without a sub"),
+    ],
+)
+def test_a_logout_token_that_is_not_a_logout_is_refused(sso_app, provider, claims, why):
+    provider.user("zoe-sub", preferred_username="zoe")
+    laptop = sso_app.test_client()
+    assert sign_in(laptop, provider).status_code == 302
+    base = {"sub": "zoe-sub", "aud": "linksvc-test"}
+    token = provider.logout_token(**{**base, **claims})
+    response = sso_app.test_client().post(
+        "/login/oidc/backchannel-logout", data={"logout_token": token}
+    )
+    assert response.status_code == 400 and why in response.json["error_description"]
+    assert response.json["error"] == "invalid_request"
+    assert laptop.get("/links").status_code == 200  # still signed in
+
+
+def test_a_forged_logout_token_is_refused_and_costs_little(sso_app, provider):
+    provider.user("zoe-sub", preferred_username="zoe")
+    laptop = sso_app.test_client()
+    assert sign_in(laptop, provider).status_code == 302
+    token = provider.logout_token(aud="linksvc-test", sub="zoe-sub")
+    head, body, signature = token.split(".")
+    forged = f"{head}.{body}.{'A' if signature[0] != 'A' else 'B'}{signature[1:]}"
+    outsider = sso_app.test_client()
+    for value in (forged, "", "x" * 9000, "not.a.jwt"):
+        response = outsider.post(
+            "/login/oidc/backchannel-logout", data={"logout_token": value}
+        )
+        assert response.status_code == 400
+    assert laptop.get("/links").status_code == 200
