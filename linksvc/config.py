@@ -160,6 +160,9 @@ LOCAL_LOGINS = True
 #: The one local administrator who may always log in with a password (so a
 #: provider outage does not lock everyone out); empty: none.
 BREAK_GLASS_ADMIN = ""
+#: API tokens of single sign-on users expire this long after they were made
+#: (their access follows the organisation's sign-in); "0s": never.
+SSO_TOKEN_LIFETIME = "90d"
 
 ENV_PREFIX = "LINKSVC_"
 SETTINGS_FILE = "settings.toml"
@@ -352,6 +355,7 @@ class Settings:
     oidc_groups_claim: str = _setting(OIDC_GROUPS_CLAIM, _str)
     local_logins: bool = _setting(LOCAL_LOGINS, _bool)
     break_glass_admin: str = _setting(BREAK_GLASS_ADMIN, _str)
+    sso_token_lifetime: int = _setting(SSO_TOKEN_LIFETIME, _duration_or_zero)
     #: From LINKSVC_SECRET_KEYS or given by tests; empty: instance/secret_keys.
     secret_keys: tuple[str, ...] = ()
 

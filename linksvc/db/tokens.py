@@ -100,21 +100,27 @@ class Tokens:
         if not done:
             raise UnknownToken(f"There is no active API token {token_id!r}.")
 
-    def user_for(self, presented: str) -> User | None:
-        """The enabled owner of a live token, or None; records its last use."""
+    def user_for(self, presented: str, sso_lifetime: int = 0) -> User | None:
+        """The enabled owner of a live token, or None; records its last use.
+        A token of a single sign-on user older than ``sso_lifetime`` (when
+        not 0) has expired: the organisation's sign-in stands behind them."""
         if not presented.startswith(TOKEN_PREFIX):
             return None
         token_id, _, secret = presented.removeprefix(TOKEN_PREFIX).partition("_")
         with self.engine.connect() as conn:
             row = conn.execute(
-                select(api_tokens.c.user_id, api_tokens.c.token_hash).where(
-                    api_tokens.c.id == token_id, api_tokens.c.revoked_at.is_(None)
-                )
+                select(
+                    api_tokens.c.user_id,
+                    api_tokens.c.token_hash,
+                    api_tokens.c.created_at,
+                ).where(api_tokens.c.id == token_id, api_tokens.c.revoked_at.is_(None))
             ).first()
         if row is None or not hmac.compare_digest(row.token_hash, _digest(secret)):
             return None
         user = self.users.get(row.user_id)
         if user is None or user.disabled:
+            return None
+        if user.oidc_subject and sso_lifetime and now() - row.created_at > sso_lifetime:
             return None
         with self.engine.begin() as conn:
             conn.execute(

@@ -3,6 +3,8 @@ and the sessions they are signed in with."""
 
 from __future__ import annotations
 
+import time
+
 from flask import Blueprint
 from flask import flash
 from flask import redirect
@@ -111,16 +113,31 @@ def email():
     return _account_page(PasswordForm(prefix="pw"), form, 400)
 
 
+#: A single sign-on user makes a token within this long of signing in.
+RECENT_SIGN_IN = 600
+
+
 @bp.route("/tokens", methods=["GET", "POST"])
 @login_required
 def tokens():
     user = current()
-    store = services().store
+    svc = services()
+    store = svc.store
     form = TokenForm()
-    # A token outlives the session: whoever makes one proves the password
+    sso = bool(user.oidc_subject)
+    if sso:  # no password here: a recent sign-in at the provider instead
+        del form.password
+    # A token outlives the session: whoever makes one proves who they are
     # again, so a borrowed or stolen session cannot mint lasting access.
     if form.validate_on_submit():
-        if not accounts.reauthenticate(services(), user, form.password.data):
+        login_at = session.get("login_at")
+        recent = isinstance(login_at, int) and time.time() - login_at <= RECENT_SIGN_IN
+        if sso and not recent:
+            form.form_errors.append(
+                f"Sign in again with {svc.settings.oidc_name} (less than "
+                f"{RECENT_SIGN_IN // 60} minutes ago) to make a token."
+            )
+        elif not sso and not accounts.reauthenticate(svc, user, form.password.data):
             form.password.errors = ["The password is not right."]
         else:
             token, secret = store.tokens.create(user.id, form.label.data.strip())
@@ -133,6 +150,7 @@ def tokens():
             tokens=store.tokens.list(user.id),
             form=form,
             revoke_form=RevokeTokenForm(),
+            expires_after=svc.settings.sso_token_lifetime if sso else 0,
         ),
         status,
     )

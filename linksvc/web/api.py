@@ -83,7 +83,7 @@ def _authenticate() -> None:
     if scheme.lower() != "bearer" or not presented.strip():
         raise Unauthorized("Send a personal API token: Authorization: Bearer <token>.")
     svc = services()
-    user = svc.store.tokens.user_for(presented.strip())
+    user = svc.store.tokens.user_for(presented.strip(), svc.settings.sso_token_lifetime)
     if user is None:
         log.warning(
             "failed API token authentication from %s (token id %r)",
@@ -96,7 +96,9 @@ def _authenticate() -> None:
                 "Too many failed authentications from your address; try again later.",
                 wait,
             )
-        raise Unauthorized("The API token is unknown, revoked, or its user disabled.")
+        raise Unauthorized(
+            "The API token is unknown, revoked, expired, or its user disabled."
+        )
     g.api_user = user
 
 

@@ -97,6 +97,7 @@ def test_environment_overrides_every_key(tmp_path):
         "LINKSVC_OIDC_GROUPS_CLAIM": "roles",
         "LINKSVC_LOCAL_LOGINS": "false",
         "LINKSVC_BREAK_GLASS_ADMIN": "root",
+        "LINKSVC_SSO_TOKEN_LIFETIME": "30d",
     }
     settings = config.load(path, environ=environ)
     assert settings.protected_dir == "/srv/files"
@@ -148,6 +149,7 @@ def test_environment_overrides_every_key(tmp_path):
         "roles",
     )
     assert settings.local_logins is False and settings.break_glass_admin == "root"
+    assert settings.sso_token_lifetime == 30 * 86400
     assert set(config.SCHEMA) == {
         key.removeprefix("LINKSVC_").lower() for key in environ
     } | {"instance_dir", "default_expiry"}

@@ -314,3 +314,32 @@ def test_a_forged_logout_token_is_refused_and_costs_little(sso_app, provider):
         )
         assert response.status_code == 400
     assert laptop.get("/links").status_code == 200
+
+
+def test_api_tokens_of_sso_users_expire_and_need_a_recent_sign_in(sso_app, provider):
+    import re
+
+    from freezegun import freeze_time
+
+    from ..conftest import csrf_token
+
+    provider.user("zoe-sub", preferred_username="zoe")
+    client = sso_app.test_client()
+    with freeze_time("2026-12-03 10:00:00", tick=True) as clock:
+        assert sign_in(client, provider).status_code == 302
+        page = client.get("/account/tokens").text
+        assert 'name="password"' not in page and "stop working 90 days" in page
+        form = {"csrf_token": csrf_token(client, "/account/tokens"), "label": "ci"}
+        made = client.post("/account/tokens", data=form)
+        assert made.status_code == 201
+        secret = re.search(r"(lsv_[A-Za-z0-9_-]+)", made.text).group(1)
+        headers = {"Authorization": f"Bearer {secret}"}
+        assert client.get("/api/v1/links", headers=headers).status_code == 200
+        clock.tick(11 * 60)  # the sign-in is no longer recent
+        late = client.post("/account/tokens", data=form)
+        assert late.status_code == 400 and "Sign in again with" in late.text
+        clock.tick(89 * 86400)
+        assert client.get("/api/v1/links", headers=headers).status_code == 200
+        clock.tick(2 * 86400)  # 91 days old
+        gone = client.get("/api/v1/links", headers=headers)
+        assert gone.status_code == 401 and "expired" in gone.json["message"]
