@@ -39,7 +39,22 @@ users = Table(
     # "<issuer> <sub>" of a user who signs in with OpenID Connect (None: a
     # local account only).
     Column("oidc_subject", String(512)),
+    # A TOTP second factor (base32 secret; None: none) and the last time step
+    # a code was accepted for: a code counts once, on any worker.
+    Column("totp_secret", String(64)),
+    Column("totp_step", BigInteger),
     Index("ix_users_oidc_subject", "oidc_subject", unique=True),
+)
+
+#: One-time recovery codes of a second factor, sha256 of each (they are
+#: random, 50 bits each: no slow hash needed).
+recovery_codes = Table(
+    "recovery_codes",
+    metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("code_hash", String(64), nullable=False),
+    Column("used_at", BigInteger),
+    UniqueConstraint("user_id", "code_hash"),
 )
 
 grants = Table(
@@ -197,8 +212,8 @@ sessions = Table(
     Column("seen_at", BigInteger, nullable=False),
     Column("remote_addr", String(64), nullable=False, default=""),
     Column("user_agent", String(256), nullable=False, default=""),
-    # "password" or "oidc"
-    Column("method", String(16), nullable=False),
+    # "password", "password+totp", "password+recovery" or "oidc"
+    Column("method", String(32), nullable=False),
     Column("ended_at", BigInteger),
     Index("ix_sessions_user_id", "user_id"),
 )

@@ -13,6 +13,7 @@ from sqlalchemy import delete
 from sqlalchemy import Engine
 from sqlalchemy import func
 from sqlalchemy import insert
+from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
@@ -23,6 +24,7 @@ from ..core.errors import UserExists
 from .hashing import hashed
 from .hashing import matches
 from .schema import grants
+from .schema import recovery_codes
 from .schema import users
 from .sessions import end_all_of
 from .tokens import revoke_all
@@ -40,6 +42,7 @@ class User:
     webhook_url: str = ""
     webhook_secret: str = ""
     oidc_subject: str | None = None
+    totp_secret: str | None = None
 
     @property
     def effective_grants(self) -> list[str]:
@@ -98,6 +101,64 @@ class Users:
             raise UserExists(f"A user named {username!r} already exists.") from None
         return self.by_name(username)
 
+    def set_second_factor(
+        self, user_id: int, secret: str | None, code_hashes: Iterable[str] = ()
+    ) -> None:
+        """Turn a TOTP second factor on (with its recovery codes' hashes) or,
+        with ``secret`` None, off; either way the old recovery codes go."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(users)
+                .where(users.c.id == user_id)
+                .values(totp_secret=secret, totp_step=None)
+            )
+            conn.execute(
+                delete(recovery_codes).where(recovery_codes.c.user_id == user_id)
+            )
+            rows = [{"user_id": user_id, "code_hash": h} for h in code_hashes]
+            if rows:
+                conn.execute(insert(recovery_codes), rows)
+
+    def use_step(self, user_id: int, step: int) -> bool:
+        """Accept a code of time step ``step`` once: later than any accepted
+        before (one UPDATE, so two workers cannot both take it)."""
+        with self.engine.begin() as conn:
+            return bool(
+                conn.execute(
+                    update(users)
+                    .where(
+                        users.c.id == user_id,
+                        or_(users.c.totp_step.is_(None), users.c.totp_step < step),
+                    )
+                    .values(totp_step=step)
+                ).rowcount
+            )
+
+    def use_recovery_code(self, user_id: int, code_hash: str) -> bool:
+        with self.engine.begin() as conn:
+            return bool(
+                conn.execute(
+                    update(recovery_codes)
+                    .where(
+                        recovery_codes.c.user_id == user_id,
+                        recovery_codes.c.code_hash == code_hash,
+                        recovery_codes.c.used_at.is_(None),
+                    )
+                    .values(used_at=now())
+                ).rowcount
+            )
+
+    def recovery_codes_left(self, user_id: int) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(func.count())
+                .select_from(recovery_codes)
+                .where(
+                    recovery_codes.c.user_id == user_id,
+                    recovery_codes.c.used_at.is_(None),
+                )
+            ).scalar_one()
+
     def by_name_or_none(self, username: str) -> User | None:
         return self._user(users.c.username == username)
 
@@ -129,6 +190,7 @@ class Users:
                 row.webhook_url,
                 row.webhook_secret,
                 row.oidc_subject,
+                row.totp_secret,
             )
 
     def get(self, user_id: int) -> User | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import segno
 from flask import Blueprint
 from flask import flash
 from flask import redirect
@@ -14,6 +15,7 @@ from flask import session
 from flask import url_for
 from flask_login import login_required
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from werkzeug.wrappers import Response
 from wtforms import PasswordField
 from wtforms import StringField
@@ -21,6 +23,7 @@ from wtforms.validators import DataRequired
 from wtforms.validators import Length
 
 from ..accounts import people as accounts
+from ..accounts import second_factor as second_factors
 from ..core.clients import client
 from ..core.errors import LinksvcError
 from ..core.errors import TooManyRequests
@@ -224,3 +227,89 @@ def end_other_sessions() -> Response:
     )
     flash(f"Ended {ended} other session{'s' if ended != 1 else ''}.", "info")
     return redirect(url_for("account.sessions"))
+
+
+class SecondFactorPasswordForm(FlaskForm):
+    password = PasswordField(
+        "Your password", validators=[DataRequired(), Length(max=1024)]
+    )
+
+
+class SecondFactorCodeForm(FlaskForm):
+    code = StringField("Code from the app", validators=[DataRequired(), Length(max=16)])
+
+
+@bp.get("/second-factor")
+@login_required
+def second_factor() -> str:
+    user = current()
+    left = services().store.users.recovery_codes_left(user.id)
+    return render_template(
+        "second_factor_account.html",
+        enabled=bool(user.totp_secret),
+        sso=bool(user.oidc_subject),
+        left=left,
+        form=SecondFactorPasswordForm(),
+    )
+
+
+@bp.post("/second-factor/setup")
+@login_required
+def second_factor_setup():
+    """After the password again: a new secret, shown as a QR code, waiting
+    for a code from the app before it counts."""
+    user = current()
+    svc = services()
+    form = SecondFactorPasswordForm()
+    if not form.validate_on_submit() or not accounts.reauthenticate(
+        svc, user, form.password.data
+    ):
+        flash("The password is not right.", "error")
+        return redirect(url_for("account.second_factor"))
+    secret = second_factors.new_secret()
+    session["totp_pending"] = secret
+    uri = second_factors.provisioning_uri(secret, user.username)
+    qr = Markup(segno.make(uri, error="m").svg_inline(scale=4, border=2))
+    page = render_template(
+        "second_factor_setup.html",
+        secret=secret,
+        qr=qr,
+        form=SecondFactorCodeForm(),
+    )
+    return page, 200, {"Referrer-Policy": "no-referrer"}
+
+
+@bp.post("/second-factor/confirm")
+@login_required
+def second_factor_confirm():
+    user = current()
+    svc = services()
+    form = SecondFactorCodeForm()
+    secret = session.get("totp_pending")
+    if not isinstance(secret, str) or not form.validate_on_submit():
+        flash("Set it up again.", "error")
+        return redirect(url_for("account.second_factor"))
+    try:
+        codes = second_factors.enrol(svc, user, secret, form.code.data or "")
+    except LinksvcError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("account.second_factor"))
+    session.pop("totp_pending", None)
+    page = render_template("second_factor_codes.html", codes=codes)
+    return page, 201, {"Referrer-Policy": "no-referrer"}
+
+
+@bp.post("/second-factor/remove")
+@login_required
+def second_factor_remove() -> Response:
+    user = current()
+    svc = services()
+    form = SecondFactorPasswordForm()
+    if form.validate_on_submit() and accounts.reauthenticate(
+        svc, user, form.password.data
+    ):
+        second_factors.remove(svc, user, user.username)
+        flash("The second factor is off.", "info")
+    else:
+        flash("The password is not right.", "error")
+    return redirect(url_for("account.second_factor"))

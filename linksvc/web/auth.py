@@ -36,6 +36,7 @@ from wtforms import StringField
 from wtforms.validators import DataRequired
 from wtforms.validators import Length
 
+from ..accounts import second_factor as second_factors
 from ..config import Settings
 from ..core.clients import client
 from ..core.errors import NotGranted
@@ -290,18 +291,18 @@ def login() -> Response | tuple[str, int]:
                 detail="password",
                 **who,
             )
+        if user is not None and user.totp_secret:
+            # The password was right; the session starts after the code.
+            session.clear()
+            session["second_factor"] = {
+                "user": user.id,
+                "at": int(time.time()),
+                "next": safe_next(request.args.get("next")),
+            }
+            return redirect(url_for("auth.second_factor"))
         if user is not None:
             start_session(user)
-            response = redirect(safe_next(request.args.get("next")))
-            response.set_cookie(
-                DEVICE_COOKIE,
-                _device_serializer().dumps(user.username.lower()),
-                max_age=DEVICE_MAX_AGE,
-                secure=current_app.config["SESSION_COOKIE_SECURE"],
-                httponly=True,
-                samesite="Lax",
-            )
-            return response
+            return _signed_in(user, safe_next(request.args.get("next")))
         flash("Wrong user name or password.", "error")
         status = 200
     else:
@@ -333,3 +334,77 @@ def logout() -> Response:
     session.clear()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))
+
+
+def _signed_in(user: User, target: str) -> Response:
+    """To ``target``, with the device cookie that tells later logins this
+    browser signed in as ``user`` before."""
+    response = redirect(target)
+    response.set_cookie(
+        DEVICE_COOKIE,
+        _device_serializer().dumps(user.username.lower()),
+        max_age=DEVICE_MAX_AGE,
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+        httponly=True,
+        samesite="Lax",
+    )
+    return response
+
+
+#: Seconds between the right password and the code it waits for.
+SECOND_FACTOR_WAIT = 300
+
+
+class CodeForm(FlaskForm):
+    code = StringField(
+        "Code from your app, or a recovery code",
+        validators=[DataRequired(), Length(max=32)],
+    )
+
+
+@bp.route("/login/second-factor", methods=["GET", "POST"])
+def second_factor() -> Response | tuple[str, int]:
+    """The second step of a password sign-in with a second factor."""
+    pending = session.get("second_factor")
+    if not isinstance(pending, dict):
+        pending = {}
+    at = pending.get("at")
+    if not isinstance(at, int) or time.time() - at > SECOND_FACTOR_WAIT:
+        session.pop("second_factor", None)
+        flash("Sign in again: the code was not given in time.", "error")
+        return redirect(url_for("auth.login"))
+    svc = services()
+    user = svc.store.users.get(int(pending["user"]))
+    if user is None or user.disabled or not user.totp_secret:
+        session.clear()
+        return redirect(url_for("auth.login"))
+    form = CodeForm()
+    status = 200
+    if form.validate_on_submit():
+        how = second_factors.verify(svc, user, form.code.data or "")
+        who = client(request.environ)
+        if how is not None:
+            svc.audit.record(
+                "login",
+                "ok",
+                actor=user.username,
+                subject=user.username,
+                detail=f"password+{how}",
+                **who,
+            )
+            target = str(pending.get("next") or "")
+            start_session(user, f"password+{how}")
+            return _signed_in(user, safe_next(target))
+        svc.audit.record(
+            "login",
+            "refused",
+            fold=True,
+            subject=user.username,
+            detail="second factor",
+            **who,
+        )
+        flash("That code is not right (or was used already).", "error")
+        status = 403
+    elif form.is_submitted():
+        status = 400
+    return render_template("second_factor.html", form=form), status

@@ -28,7 +28,7 @@ def upgrade() -> None:
         sa.Column("seen_at", sa.BigInteger, nullable=False),
         sa.Column("remote_addr", sa.String(64), nullable=False, server_default=""),
         sa.Column("user_agent", sa.String(256), nullable=False, server_default=""),
-        sa.Column("method", sa.String(16), nullable=False),
+        sa.Column("method", sa.String(32), nullable=False),
         sa.Column("ended_at", sa.BigInteger),
     )
     op.create_index("ix_sessions_user_id", "sessions", ["user_id"])
