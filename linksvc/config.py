@@ -160,6 +160,10 @@ LOCAL_LOGINS = True
 #: The one local administrator who may always log in with a password (so a
 #: provider outage does not lock everyone out); empty: none.
 BREAK_GLASS_ADMIN = ""
+#: Who must add a second factor (TOTP) to their password: "none", "admins"
+#: or "everyone"; until they do, signing in leads only to setting it up.
+#: Single sign-on users are left to their identity provider.
+REQUIRE_SECOND_FACTOR = "none"
 #: API tokens of single sign-on users expire this long after they were made
 #: (their access follows the organisation's sign-in); "0s": never.
 SSO_TOKEN_LIFETIME = "90d"
@@ -356,6 +360,9 @@ class Settings:
     local_logins: bool = _setting(LOCAL_LOGINS, _bool)
     break_glass_admin: str = _setting(BREAK_GLASS_ADMIN, _str)
     sso_token_lifetime: int = _setting(SSO_TOKEN_LIFETIME, _duration_or_zero)
+    require_second_factor: str = _setting(
+        REQUIRE_SECOND_FACTOR, _choice("none", "admins", "everyone")
+    )
     #: From LINKSVC_SECRET_KEYS or given by tests; empty: instance/secret_keys.
     secret_keys: tuple[str, ...] = ()
 

@@ -75,6 +75,38 @@ def init_app(app: Flask) -> None:
     def _logout_form() -> dict[str, object]:
         return {"logout_form": LogoutForm()}
 
+    app.before_request(_second_factor_first)
+
+
+#: What a signed-in person who must add a second factor may still reach.
+_UNTIL_ENROLLED = {
+    "account.second_factor",
+    "account.second_factor_setup",
+    "account.second_factor_confirm",
+    "auth.logout",
+    "static",
+}
+
+
+def must_add_second_factor(settings: Settings, user: User) -> bool:
+    """Whether ``require_second_factor`` holds ``user`` to set one up first
+    (single sign-on users are their provider's business)."""
+    rule = settings.require_second_factor
+    if rule == "none" or user.totp_secret or user.oidc_subject:
+        return False
+    return rule == "everyone" or user.is_admin
+
+
+def _second_factor_first() -> Response | None:
+    if request.endpoint in _UNTIL_ENROLLED or request.blueprint == "api":
+        return None
+    if not current_user.is_authenticated:
+        return None
+    if must_add_second_factor(current_app.config["LINKSVC"], current_user.user):
+        flash("Add a second factor to your account before you go on.", "error")
+        return redirect(url_for("account.second_factor"))
+    return None
+
 
 def throttle_logins(app: Flask) -> None:
     """Failed logins are limited per user name and address, per address, and

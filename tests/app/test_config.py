@@ -98,6 +98,7 @@ def test_environment_overrides_every_key(tmp_path):
         "LINKSVC_LOCAL_LOGINS": "false",
         "LINKSVC_BREAK_GLASS_ADMIN": "root",
         "LINKSVC_SSO_TOKEN_LIFETIME": "30d",
+        "LINKSVC_REQUIRE_SECOND_FACTOR": "admins",
     }
     settings = config.load(path, environ=environ)
     assert settings.protected_dir == "/srv/files"
@@ -150,6 +151,7 @@ def test_environment_overrides_every_key(tmp_path):
     )
     assert settings.local_logins is False and settings.break_glass_admin == "root"
     assert settings.sso_token_lifetime == 30 * 86400
+    assert settings.require_second_factor == "admins"
     assert set(config.SCHEMA) == {
         key.removeprefix("LINKSVC_").lower() for key in environ
     } | {"instance_dir", "default_expiry"}

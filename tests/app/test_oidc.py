@@ -17,11 +17,20 @@ from ..conftest import audit_rows
 from ..oidc import Provider
 
 
-@pytest.fixture
-def provider():
+@pytest.fixture(scope="module")
+def running_provider():
+    """One provider for the module (its key and server made once); each test
+    gets it with no forged answers and sets its own users."""
     running = Provider()
     yield running
     running.stop()
+
+
+@pytest.fixture
+def provider(running_provider):
+    running_provider.rewrite = None
+    yield running_provider
+    running_provider.rewrite = None
 
 
 @pytest.fixture(autouse=True)

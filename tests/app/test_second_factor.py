@@ -171,3 +171,30 @@ def test_codes_of_one_step_either_side_are_accepted(offset, accepted):
         assert (matching_step(secret, code, now) is not None) is accepted
     assert matching_step(secret, "12345", now) is None
     assert matching_step(secret, "abcdef", now) is None
+
+
+@pytest.mark.parametrize(
+    ("rule", "alice_held", "admin_held"),
+    [("none", False, False), ("admins", False, True), ("everyone", True, True)],
+)
+def test_a_policy_can_require_a_second_factor(make_app, rule, alice_held, admin_held):
+    app = make_app(require_second_factor=rule)
+    for name, held in (("alice", alice_held), ("admin", admin_held)):
+        client = app.test_client()
+        assert Auth(client).login(name).status_code == 302
+        page = client.get("/links")
+        if held:
+            assert page.status_code == 302
+            assert page.location.endswith("/account/second-factor")
+            assert client.get("/account/second-factor").status_code == 200
+        else:
+            assert page.status_code == 200
+
+
+def test_once_enrolled_the_policy_lets_them_through(make_app):
+    app = make_app(require_second_factor="everyone")
+    client = app.test_client()
+    Auth(client).login_as("alice")
+    assert client.get("/links").status_code == 302
+    enrol(client)
+    assert client.get("/links").status_code == 200
