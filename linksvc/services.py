@@ -59,6 +59,9 @@ class Services:
     notices: Any = None
     #: Unlimited links' downloads, counted until the audit writer adds them.
     counts: DeferredCounts = field(default_factory=DeferredCounts)
+    #: Single sign-on callbacks per client address (each may make us ask the
+    #: provider for tokens), held to ``login_limit_per_address``.
+    sso_callbacks: Throttle | None = None
 
     def refresh_keys(self) -> None:
         """Follow a rotated or retired key (called once per request, by the
@@ -98,6 +101,7 @@ def build(settings: Settings, keyring: KeyRing) -> Services:
         ZipSlots(settings.zip_slots),
         _offload(settings),
         counts=counts,
+        sso_callbacks=Throttle(limits, settings.login_limit_per_address, "sso"),
     )
 
 

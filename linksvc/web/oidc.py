@@ -127,6 +127,13 @@ def start() -> Response:
 
 @bp.get("/callback")
 def callback() -> Response:
+    svc = services()
+    # Each callback may make us ask the provider for tokens: held per
+    # address, like failed logins, before anything goes out.
+    if svc.sso_callbacks is not None:
+        wait = svc.sso_callbacks.hit(request.remote_addr or "")
+        if wait is not None:
+            raise TooManyRequests("Too many sign-ins from your address; wait.", wait)
     provider = _provider()
     if "error" in request.args:
         said = request.args.get("error_description") or request.args["error"]
@@ -153,7 +160,6 @@ def callback() -> Response:
     claims = token.get("userinfo") if isinstance(token, dict) else None
     if not claims:
         raise SignInFailed("The identity provider sent no ID token.")
-    svc = services()
     issuer = current_app.config["LINKSVC"].oidc_issuer
     user = sso.sign_in(svc, issuer, dict(claims), **client(request.environ))
     wanted = session.get("oidc_next")

@@ -352,3 +352,22 @@ def test_api_tokens_of_sso_users_expire_and_need_a_recent_sign_in(sso_app, provi
         clock.tick(2 * 86400)  # 91 days old
         gone = client.get("/api/v1/links", headers=headers)
         assert gone.status_code == 401 and "expired" in gone.json["message"]
+
+
+def test_callbacks_are_limited_per_address_before_anything_goes_out(
+    make_app, provider
+):
+    app = make_app(
+        oidc_issuer=provider.url,
+        oidc_client_id="linksvc-test",
+        public_base_url="http://localhost",
+        login_limit_per_address="3 per minute",
+    )
+    client = app.test_client()
+    asked = []
+    provider.rewrite = lambda path, body: asked.append(path) or body
+    statuses = [
+        client.get("/login/oidc/callback?code=x&state=y").status_code for _ in range(5)
+    ]
+    assert statuses == [403, 403, 403, 429, 429]
+    assert "/oauth2/token" not in asked  # a wrong state asks the provider nothing
