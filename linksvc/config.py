@@ -154,6 +154,12 @@ OIDC_SCOPES = "openid email profile"
 #: the one that lists their groups at the provider.
 OIDC_USERNAME_CLAIM = "preferred_username"
 OIDC_GROUPS_CLAIM = "groups"
+#: Identity provider group -> linksvc group, re-read at every sign-in: a
+#: person is in a mapped linksvc group exactly while the provider lists them
+#: in a group mapped to it (groups not mapped are left as they are). In
+#: settings.toml a table (``[oidc_group_map]`` ``staff = "staff"``); in the
+#: environment ``idp-group=group,other=group``.
+OIDC_GROUP_MAP: dict[str, str] = {}
 #: Local accounts (user name and password) may log in; with single sign-on
 #: an organisation may turn them off, all but ``break_glass_admin``.
 LOCAL_LOGINS = True
@@ -279,6 +285,19 @@ def _host_list(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _group_map(value: Any) -> tuple[tuple[str, str], ...]:
+    if isinstance(value, str):
+        pairs = [part.split("=", 1) for part in value.split(",") if part.strip()]
+        if not all(len(p) == 2 for p in pairs):
+            raise TypeError("pairs like idp-group=group, separated by commas")
+        value = {k.strip(): v.strip() for k, v in pairs}
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and k and v for k, v in value.items()
+    ):
+        raise TypeError("a table of identity provider group = linksvc group")
+    return tuple(sorted(value.items()))
+
+
 def _setting(default: Any, convert: Callable[[Any], Any]) -> Any:
     """A field of :class:`Settings`: its default as written in settings.toml
     and the converter that checks it (no dataclass default: every value
@@ -357,6 +376,7 @@ class Settings:
     oidc_scopes: str = _setting(OIDC_SCOPES, _str)
     oidc_username_claim: str = _setting(OIDC_USERNAME_CLAIM, _str)
     oidc_groups_claim: str = _setting(OIDC_GROUPS_CLAIM, _str)
+    oidc_group_map: tuple[tuple[str, str], ...] = _setting(OIDC_GROUP_MAP, _group_map)
     local_logins: bool = _setting(LOCAL_LOGINS, _bool)
     break_glass_admin: str = _setting(BREAK_GLASS_ADMIN, _str)
     sso_token_lifetime: int = _setting(SSO_TOKEN_LIFETIME, _duration_or_zero)

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..core.errors import SignInFailed
 from ..db.users import User
+from ..links import policy
 from ..services import Services
 from .people import EMAIL
 from .people import USERNAME
@@ -53,6 +54,7 @@ def sign_in(
             **client,
         )
         raise
+    follow_groups(svc, user, claims)
     svc.audit.record(
         "login",
         "ok",
@@ -62,6 +64,27 @@ def sign_in(
         **client,
     )
     return user
+
+
+def follow_groups(svc: Services, user: User, claims: Mapping[str, object]) -> None:
+    """Put ``user`` in each mapped linksvc group the provider's groups claim
+    names, and out of each mapped one it no longer names (policies apply
+    at once: they are read on every request). Unmapped groups stay."""
+    mapping = svc.settings.oidc_group_map
+    if not mapping:
+        return
+    listed = claims.get(svc.settings.oidc_groups_claim)
+    theirs = set()
+    if isinstance(listed, list):
+        theirs = {g for g in listed if isinstance(g, str)}
+    wanted = {ours for idp, ours in mapping if idp in theirs}
+    mapped = {ours for _, ours in mapping}
+    now_in = {g.name for g in svc.store.groups.of_user(user.id)}
+    known = {g.name for g in svc.store.groups.list()}
+    for name in sorted((wanted - now_in) & known):
+        policy.join_group(svc, name, user.username, actor="oidc")
+    for name in sorted((now_in & mapped) - wanted):
+        policy.leave_group(svc, name, user.username, actor="oidc")
 
 
 def _first(

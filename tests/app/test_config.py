@@ -99,6 +99,7 @@ def test_environment_overrides_every_key(tmp_path):
         "LINKSVC_BREAK_GLASS_ADMIN": "root",
         "LINKSVC_SSO_TOKEN_LIFETIME": "30d",
         "LINKSVC_REQUIRE_SECOND_FACTOR": "admins",
+        "LINKSVC_OIDC_GROUP_MAP": "staff=limited, Contractors = outside",
     }
     settings = config.load(path, environ=environ)
     assert settings.protected_dir == "/srv/files"
@@ -152,6 +153,7 @@ def test_environment_overrides_every_key(tmp_path):
     assert settings.local_logins is False and settings.break_glass_admin == "root"
     assert settings.sso_token_lifetime == 30 * 86400
     assert settings.require_second_factor == "admins"
+    assert settings.oidc_group_map == (("Contractors", "outside"), ("staff", "limited"))
     assert set(config.SCHEMA) == {
         key.removeprefix("LINKSVC_").lower() for key in environ
     } | {"instance_dir", "default_expiry"}
@@ -254,3 +256,14 @@ def test_settings_are_read_as_attributes_and_cannot_change(tmp_path):
 def test_single_sign_on_settings_are_checked(tmp_path, text, said):
     with pytest.raises(ConfigError, match=said):
         config.load(write(tmp_path, text), environ={})
+
+
+def test_the_group_map_is_a_table_in_the_settings_file(tmp_path):
+    text = '[oidc_group_map]\nstaff = "limited"\n"Domain Users" = "everyone"\n'
+    settings = config.load(write(tmp_path, text), environ={})
+    assert settings.oidc_group_map == (
+        ("Domain Users", "everyone"),
+        ("staff", "limited"),
+    )
+    with pytest.raises(ConfigError, match="'oidc_group_map'"):
+        config.load(write(tmp_path, "oidc_group_map = 5\n"), environ={})

@@ -354,9 +354,7 @@ def test_api_tokens_of_sso_users_expire_and_need_a_recent_sign_in(sso_app, provi
         assert gone.status_code == 401 and "expired" in gone.json["message"]
 
 
-def test_callbacks_are_limited_per_address_before_anything_goes_out(
-    make_app, provider
-):
+def test_callbacks_are_limited_per_address_before_anything_goes_out(make_app, provider):
     app = make_app(
         oidc_issuer=provider.url,
         oidc_client_id="linksvc-test",
@@ -371,3 +369,40 @@ def test_callbacks_are_limited_per_address_before_anything_goes_out(
     ]
     assert statuses == [403, 403, 403, 429, 429]
     assert "/oauth2/token" not in asked  # a wrong state asks the provider nothing
+
+
+def test_groups_from_the_provider_decide_mapped_memberships(make_app, provider):
+    from linksvc.links import policy
+
+    app = make_app(
+        oidc_issuer=provider.url,
+        oidc_client_id="linksvc-test",
+        public_base_url="http://localhost",
+        oidc_group_map={"staff": "limited", "contractors": "outside"},
+    )
+    svc = of(app)
+    with app.app_context():
+        policy.add_group(svc, "limited", max_downloads=1)
+        policy.add_group(svc, "outside", max_expiry="1d")
+        policy.add_group(svc, "manual")
+    provider.user("zoe-sub", preferred_username="zoe", groups=["staff", "chess"])
+    assert sign_in(app.test_client(), provider).status_code == 302
+    zoe = svc.store.users.by_name("zoe")
+    with app.app_context():
+        policy.join_group(svc, "manual", "zoe")
+    assert {g.name for g in svc.store.groups.of_user(zoe.id)} == {"limited", "manual"}
+    # Moved at the provider: staff no more, contractors now.
+    provider.user("zoe-sub", preferred_username="zoe", groups=["contractors"])
+    assert sign_in(app.test_client(), provider).status_code == 302
+    assert {g.name for g in svc.store.groups.of_user(zoe.id)} == {"outside", "manual"}
+    svc.audit.flush()
+    changes = [
+        (r.outcome, r.subject)
+        for r in audit_rows(svc)
+        if r.event == "group" and r.actor == "oidc"
+    ]
+    assert changes == [
+        ("joined", "limited"),
+        ("joined", "outside"),
+        ("left", "limited"),
+    ]
