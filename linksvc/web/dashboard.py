@@ -209,6 +209,15 @@ def share(filename: str):
     )
 
 
+def _with_pending(svc, link):
+    """The link with the downloads this process counted that the audit
+    writer has not added to its row yet (the counter's, not a wait)."""
+    pending = svc.counts.pending(link.id)
+    if not pending:
+        return link
+    return dataclasses.replace(link, download_count=link.download_count + pending)
+
+
 def _urls(svc, links) -> dict[str, str]:
     """The URL of each link that can still be used, to copy again."""
     urls = {}
@@ -236,6 +245,7 @@ def links() -> str:
     )
     pages = max(1, -(-store.links.count(owner) // LINKS_PER_PAGE))
     svc = services()
+    rows = [_with_pending(svc, link) for link in rows]
     return render_template(
         "links.html",
         links=rows,
@@ -277,9 +287,7 @@ def link_detail(link_id: str):
     # download) is written before it is shown. The count is the counter's:
     # what this process counted and the writer has not added yet is added.
     svc.audit.flush(timeout=1)
-    pending = svc.counts.pending(link.id)
-    if pending:
-        link = dataclasses.replace(link, download_count=link.download_count + pending)
+    link = _with_pending(svc, link)
     records = svc.store.records
     # Downloads and changes apart from the folded noise (refusals, checks,
     # resumes, previews), so a flood of the latter cannot hide the former.
