@@ -306,6 +306,10 @@ def login() -> Response | tuple[str, int]:
         )
         if user is not None and not (settings.local_logins or user.is_admin):
             user = None  # break-glass is for an administrator only
+        if user is not None and user.oidc_subject:
+            # An account of the identity provider signs in there only: a
+            # password given to it here must not outlive its leaving.
+            user = None
         who = client(request.environ)
         name = (form.username.data or "").strip().lower()[:64]
         if user is None:

@@ -406,3 +406,19 @@ def test_groups_from_the_provider_decide_mapped_memberships(make_app, provider):
         ("joined", "outside"),
         ("left", "limited"),
     ]
+
+
+def test_an_sso_account_never_signs_in_with_a_password(sso_app, provider):
+    """Even with a password an administrator set for it: a leaver removed
+    at the provider must not come back through the login form."""
+    from ..conftest import Auth
+
+    provider.user("zoe-sub", preferred_username="zoe")
+    assert sign_in(sso_app.test_client(), provider).status_code == 302
+    of(sso_app).store.users.set_password("zoe", "a-password-1")
+    client = sso_app.test_client()
+    response = Auth(client).login("zoe", "a-password-1")
+    assert (
+        response.status_code == 200 and "Wrong user name or password" in response.text
+    )
+    assert client.get("/links").status_code == 302
