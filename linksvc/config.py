@@ -160,6 +160,10 @@ OIDC_GROUPS_CLAIM = "groups"
 #: settings.toml a table (``[oidc_group_map]`` ``staff = "staff"``); in the
 #: environment ``idp-group=group,other=group``.
 OIDC_GROUP_MAP: dict[str, str] = {}
+#: What happens to a person's links to paths they can no longer reach (a
+#: group left, a group's grant taken back): "keep" (they stay until they
+#: expire or are revoked) or "revoke" (revoked at once).
+ON_ACCESS_LOST = "keep"
 #: Local accounts (user name and password) may log in; with single sign-on
 #: an organisation may turn them off, all but ``break_glass_admin``.
 LOCAL_LOGINS = True
@@ -377,6 +381,7 @@ class Settings:
     oidc_username_claim: str = _setting(OIDC_USERNAME_CLAIM, _str)
     oidc_groups_claim: str = _setting(OIDC_GROUPS_CLAIM, _str)
     oidc_group_map: tuple[tuple[str, str], ...] = _setting(OIDC_GROUP_MAP, _group_map)
+    on_access_lost: str = _setting(ON_ACCESS_LOST, _choice("keep", "revoke"))
     local_logins: bool = _setting(LOCAL_LOGINS, _bool)
     break_glass_admin: str = _setting(BREAK_GLASS_ADMIN, _str)
     sso_token_lifetime: int = _setting(SSO_TOKEN_LIFETIME, _duration_or_zero)

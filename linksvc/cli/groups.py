@@ -102,6 +102,26 @@ def group_leave(name: str, username: str) -> None:
     click.echo(_show(policy.leave_group(services(), name, username, "cli")))
 
 
+@group_group.command("grant")
+@click.argument("name")
+@click.argument("prefix")
+@with_appcontext
+def group_grant(name: str, prefix: str) -> None:
+    """Members of group NAME may reach PREFIX (a folder or file)."""
+    clean = policy.grant_group(services(), name, prefix, "cli")
+    click.echo(f"{name}: grants {clean or '(everything)'}")
+
+
+@group_group.command("ungrant")
+@click.argument("name")
+@click.argument("prefix")
+@with_appcontext
+def group_ungrant(name: str, prefix: str) -> None:
+    """Take PREFIX back from group NAME (at once, for every member)."""
+    clean = policy.ungrant_group(services(), name, prefix, "cli")
+    click.echo(f"{name}: no longer grants {clean or '(everything)'}")
+
+
 @group_group.command("list")
 @with_appcontext
 def group_list() -> None:

@@ -19,6 +19,8 @@ from ..core.clock import now
 from ..core.errors import GroupExists
 from ..core.errors import UnknownGroup
 from ..core.errors import UnknownUser
+from .inserts import insert_new
+from .schema import group_grants
 from .schema import group_members
 from .schema import groups
 from .schema import users
@@ -97,6 +99,35 @@ class Groups:
             group_members.c.user_id == user_id
         )
         return self._groups(groups.c.id.in_(member))
+
+    def grants_of(self, name: str) -> builtins.list[str]:
+        """The folder prefixes group ``name`` grants its members."""
+        group = self.get(name)
+        with self.engine.connect() as conn:
+            return list(
+                conn.execute(
+                    select(group_grants.c.prefix)
+                    .where(group_grants.c.group_id == group.id)
+                    .order_by(group_grants.c.prefix)
+                ).scalars()
+            )
+
+    def grant(self, name: str, prefix: str) -> None:
+        group = self.get(name)
+        with self.engine.begin() as conn:
+            insert_new(conn, group_grants, [{"group_id": group.id, "prefix": prefix}])
+
+    def ungrant(self, name: str, prefix: str) -> bool:
+        group = self.get(name)
+        with self.engine.begin() as conn:
+            return bool(
+                conn.execute(
+                    delete(group_grants).where(
+                        group_grants.c.group_id == group.id,
+                        group_grants.c.prefix == prefix,
+                    )
+                ).rowcount
+            )
 
     def join(self, name: str, username: str) -> Group:
         group, user_id = self.get(name), self._user_id(username)

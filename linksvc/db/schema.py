@@ -201,6 +201,15 @@ group_members = Table(
     UniqueConstraint("group_id", "user_id"),
 )
 
+#: What a group's members may reach, beside their own grants.
+group_grants = Table(
+    "group_grants",
+    metadata,
+    Column("group_id", ForeignKey("groups.id", ondelete="CASCADE"), nullable=False),
+    Column("prefix", String(1024), nullable=False),
+    UniqueConstraint("group_id", "prefix"),
+)
+
 #: Each sign-in of a person: listed on their account page, ended one by one
 #: or all at once; a request is served only while its row is live.
 sessions = Table(

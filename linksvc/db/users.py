@@ -24,6 +24,8 @@ from ..core.errors import UserExists
 from .hashing import hashed
 from .hashing import matches
 from .schema import grants
+from .schema import group_grants
+from .schema import group_members
 from .schema import recovery_codes
 from .schema import users
 from .sessions import end_all_of
@@ -43,11 +45,16 @@ class User:
     webhook_secret: str = ""
     oidc_subject: str | None = None
     totp_secret: str | None = None
+    #: Granted through the user's groups (read with the user, every request).
+    group_grants: tuple[str, ...] = ()
 
     @property
     def effective_grants(self) -> list[str]:
-        """Admins are granted the whole tree, spelled as the empty prefix."""
-        return [""] if self.is_admin else list(self.grants)
+        """Admins are granted the whole tree, spelled as the empty prefix;
+        others their own grants and their groups'."""
+        if self.is_admin:
+            return [""]
+        return list(dict.fromkeys((*self.grants, *self.group_grants)))
 
 
 class Users:
@@ -174,10 +181,21 @@ class Users:
             row = conn.execute(select(users).where(where)).first()
             if row is None:
                 return None
-            prefixes = conn.execute(
-                select(grants.c.prefix)
-                .where(grants.c.user_id == row.id)
-                .order_by(grants.c.prefix)
+            prefixes = list(
+                conn.execute(
+                    select(grants.c.prefix)
+                    .where(grants.c.user_id == row.id)
+                    .order_by(grants.c.prefix)
+                ).scalars()
+            )
+            through_groups = conn.execute(
+                select(group_grants.c.prefix)
+                .distinct()
+                .join(
+                    group_members, group_members.c.group_id == group_grants.c.group_id
+                )
+                .where(group_members.c.user_id == row.id)
+                .order_by(group_grants.c.prefix)
             ).scalars()
             return User(
                 row.id,
@@ -191,6 +209,7 @@ class Users:
                 row.webhook_secret,
                 row.oidc_subject,
                 row.totp_secret,
+                tuple(through_groups),
             )
 
     def get(self, user_id: int) -> User | None:

@@ -25,6 +25,7 @@ from ..core.errors import PolicyRefused
 from ..db.groups import Group
 from ..db.groups import RULES
 from ..db.users import User
+from ..files.tree import covers
 from ..services import Services
 from .options import download_limit
 from .options import Expiry
@@ -263,6 +264,50 @@ def remove_group(svc: Services, name: str, actor: str = "cli") -> None:
     _record(svc, "removed", name, actor)
 
 
+def grant_group(svc: Services, name: str, prefix: str, actor: str = "cli") -> str:
+    """Members of group ``name`` may reach ``prefix`` (cleaned as a path)."""
+    clean = svc.tree.clean(prefix)
+    svc.store.groups.grant(name, clean)
+    _record(svc, "granted", name, actor, f"path: {clean or '(everything)'}")
+    return clean
+
+
+def ungrant_group(svc: Services, name: str, prefix: str, actor: str = "cli") -> str:
+    """Members of ``name`` no longer reach ``prefix`` through it, at once
+    (grants are read on every request); links they made stay unless
+    ``on_access_lost`` says revoke."""
+    clean = svc.tree.clean(prefix)
+    if svc.store.groups.ungrant(name, clean):
+        _record(svc, "ungranted", name, actor, f"path: {clean or '(everything)'}")
+        for member in svc.store.groups.get(name).members:
+            access_lost(svc, member, actor)
+    return clean
+
+
+def access_lost(svc: Services, username: str, actor: str) -> list[str]:
+    """After ``username`` lost a grant: with ``on_access_lost = "revoke"``,
+    revoke their links to paths their remaining grants do not cover.
+    Returns the ids revoked (none with "keep", the default)."""
+    if svc.settings.on_access_lost != "revoke":
+        return []
+    user = svc.store.users.by_name(username)
+    grants = user.effective_grants
+    revoked = []
+    for link in svc.store.links.list(user.id, limit=100_000):
+        if link.revoked_at is None and not covers(grants, link.path):
+            svc.store.links.revoke(link.id, None)
+            svc.audit.record(
+                "revoked",
+                "ok",
+                link_id=link.id,
+                path=link.path,
+                actor=actor,
+                detail="access lost",
+            )
+            revoked.append(link.id)
+    return revoked
+
+
 def join_group(svc: Services, name: str, username: str, actor: str = "cli") -> Group:
     group = svc.store.groups.join(name, username)
     _record(svc, "joined", name, actor, f"member: {username}")
@@ -272,6 +317,7 @@ def join_group(svc: Services, name: str, username: str, actor: str = "cli") -> G
 def leave_group(svc: Services, name: str, username: str, actor: str = "cli") -> Group:
     group = svc.store.groups.leave(name, username)
     _record(svc, "left", name, actor, f"member: {username}")
+    access_lost(svc, username, actor)
     return group
 
 

@@ -76,6 +76,13 @@ def _fill(form: GroupForm, group: Group) -> None:
     form.ranges.data = group.ranges
 
 
+class GroupGrantForm(FlaskForm):
+    prefix = StringField(
+        "Folder or file its members may reach",
+        validators=[DataRequired(), Length(max=1024)],
+    )
+
+
 @bp.route("/", methods=["GET", "POST"])
 @admin_required
 def groups():
@@ -126,8 +133,30 @@ def group(name: str):
         form=form,
         member_form=MemberForm(),
         action_form=ActionForm(),
+        grants=svc.store.groups.grants_of(name),
+        grant_form=GroupGrantForm(),
     )
     return page, status
+
+
+@bp.post("/<name>/grants")
+@admin_required
+def grant(name: str) -> Response:
+    form = GroupGrantForm()
+    if form.validate_on_submit():
+        actor = current().username
+        clean = policy.grant_group(services(), name, form.prefix.data, actor)
+        flash(f"{name} now grants {clean or 'everything'}.", "info")
+    return redirect(url_for("groups.group", name=name))
+
+
+@bp.post("/<name>/grants/<path:prefix>/remove")
+@admin_required
+def ungrant(name: str, prefix: str) -> Response:
+    if ActionForm().validate_on_submit():
+        policy.ungrant_group(services(), name, prefix, current().username)
+        flash(f"{name} no longer grants {prefix}.", "info")
+    return redirect(url_for("groups.group", name=name))
 
 
 @bp.post("/<name>/members")

@@ -100,6 +100,7 @@ def test_environment_overrides_every_key(tmp_path):
         "LINKSVC_SSO_TOKEN_LIFETIME": "30d",
         "LINKSVC_REQUIRE_SECOND_FACTOR": "admins",
         "LINKSVC_OIDC_GROUP_MAP": "staff=limited, Contractors = outside",
+        "LINKSVC_ON_ACCESS_LOST": "revoke",
     }
     settings = config.load(path, environ=environ)
     assert settings.protected_dir == "/srv/files"
@@ -153,6 +154,7 @@ def test_environment_overrides_every_key(tmp_path):
     assert settings.local_logins is False and settings.break_glass_admin == "root"
     assert settings.sso_token_lifetime == 30 * 86400
     assert settings.require_second_factor == "admins"
+    assert settings.on_access_lost == "revoke"
     assert settings.oidc_group_map == (("Contractors", "outside"), ("staff", "limited"))
     assert set(config.SCHEMA) == {
         key.removeprefix("LINKSVC_").lower() for key in environ

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from linksvc.links import sharing
 from linksvc.services import of
 
 from ..conftest import audit_rows
@@ -422,3 +423,35 @@ def test_an_sso_account_never_signs_in_with_a_password(sso_app, provider):
         response.status_code == 200 and "Wrong user name or password" in response.text
     )
     assert client.get("/links").status_code == 302
+
+
+def test_groups_from_the_provider_decide_grants_open_sessions_included(
+    make_app, provider
+):
+    from linksvc.links import policy
+
+    app = make_app(
+        oidc_issuer=provider.url,
+        oidc_client_id="linksvc-test",
+        public_base_url="http://localhost",
+        oidc_group_map={"staff": "docs"},
+        on_access_lost="revoke",
+    )
+    svc = of(app)
+    with app.app_context():
+        policy.add_group(svc, "docs")
+        policy.grant_group(svc, "docs", "readme.txt")
+    provider.user("zoe-sub", preferred_username="zoe", groups=["staff"])
+    laptop = app.test_client()
+    assert sign_in(laptop, provider).status_code == 302
+    assert laptop.get("/protected/readme.txt").status_code == 200
+    with app.app_context():
+        zoe = svc.store.users.by_name("zoe")
+        link, token = sharing.create_link(svc, zoe, "readme.txt")
+    # Left staff at the provider: the next sign-in (anywhere) takes it away,
+    # from the laptop's open session too, and revokes her link to it.
+    provider.user("zoe-sub", preferred_username="zoe", groups=[])
+    assert sign_in(app.test_client(), provider).status_code == 302
+    assert laptop.get("/protected/readme.txt").status_code == 403
+    assert svc.store.links.get(link.id).revoked_at is not None
+    assert app.test_client().get(f"/d/{token}").status_code == 410
