@@ -28,12 +28,12 @@ run: install $(SAMPLE)
 # load (the `slow` marker) one file at a time, so timing-sensitive tests never
 # share the cores with the rest of the suite.
 test: install
-	$(BIN)/python -m pytest -n 2 -m "not slow"
+	$(BIN)/python -m pytest -n 2 --dist worksteal -m "not slow"
 	$(BIN)/python -m pytest -m slow
 
 # Everything but real servers under load, on both cores.
 test-fast: install
-	$(BIN)/python -m pytest -n 2 -m "not slow"
+	$(BIN)/python -m pytest -n 2 --dist worksteal -m "not slow"
 
 # mutmut 3 on linksvc/core/, each module against its own tests (README).
 mutation: install
