@@ -32,7 +32,8 @@ def sign_in(
 ) -> User:
     """The account the claims name, made at the first sign-in; SignInFailed
     for a disabled account or a name that cannot be (or is already) a
-    local one. Audited either way."""
+    local one (audited; the sign-in itself is recorded when its session
+    starts, web/auth.py: sign_in)."""
     subject = subject_of(issuer, claims)
     email = claims.get("email")
     email = email if isinstance(email, str) and EMAIL.fullmatch(email) else ""
@@ -55,14 +56,6 @@ def sign_in(
         )
         raise
     follow_groups(svc, user, claims)
-    svc.audit.record(
-        "login",
-        "ok",
-        actor=user.username,
-        subject=user.username,
-        detail="oidc",
-        **client,
-    )
     return user
 
 

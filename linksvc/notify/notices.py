@@ -202,7 +202,6 @@ def _queue_news(svc: Services, rows: list[dict[str, Any]], owners: dict) -> None
             )
         tx.queue(messages, now)
         tx.queue_coalesced(webhook_messages, now)
-        return None
 
     svc.store.notices.transaction(work)
 

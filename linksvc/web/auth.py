@@ -248,6 +248,20 @@ def start_session(user: User, method: str = "password") -> None:
     login_user(SessionUser(user))
 
 
+def sign_in(user: User, method: str) -> None:
+    """A sign-in that is complete (password, password and code, or single
+    sign-on): its audit record and its session, which say the same method."""
+    services().audit.record(
+        "login",
+        "ok",
+        actor=user.username,
+        subject=user.username,
+        detail=method,
+        **client(request.environ),
+    )
+    start_session(user, method)
+
+
 def current() -> User:
     """The logged-in user (views behind ``login_required``)."""
     return current_user.user
@@ -310,22 +324,17 @@ def login() -> Response | tuple[str, int]:
             # An account of the identity provider signs in there only: a
             # password given to it here must not outlive its leaving.
             user = None
-        who = client(request.environ)
-        name = (form.username.data or "").strip().lower()[:64]
         if user is None:
             # Folded: a flood of wrong passwords from one address is one row
             # a minute (and the login throttles stop it first).
-            svc.audit.record(
-                "login", "refused", fold=True, subject=name, detail="password", **who
-            )
-        else:
+            name = (form.username.data or "").strip().lower()[:64]
             svc.audit.record(
                 "login",
-                "ok",
-                actor=user.username,
-                subject=user.username,
+                "refused",
+                fold=True,
+                subject=name,
                 detail="password",
-                **who,
+                **client(request.environ),
             )
         if user is not None and user.totp_secret:
             # The password was right; the session starts after the code.
@@ -337,7 +346,7 @@ def login() -> Response | tuple[str, int]:
             }
             return redirect(url_for("auth.second_factor"))
         if user is not None:
-            start_session(user)
+            sign_in(user, "password")
             return _signed_in(user, safe_next(request.args.get("next")))
         flash("Wrong user name or password.", "error")
         status = 200
@@ -420,16 +429,8 @@ def second_factor() -> Response | tuple[str, int]:
         how = second_factors.verify(svc, user, form.code.data or "")
         who = client(request.environ)
         if how is not None:
-            svc.audit.record(
-                "login",
-                "ok",
-                actor=user.username,
-                subject=user.username,
-                detail=f"password+{how}",
-                **who,
-            )
             target = str(pending.get("next") or "")
-            start_session(user, f"password+{how}")
+            sign_in(user, f"password+{how}")
             return _signed_in(user, safe_next(target))
         svc.audit.record(
             "login",

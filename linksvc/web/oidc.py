@@ -36,7 +36,7 @@ from ..core.errors import TooManyRequests
 from ..core.errors import UnknownLink
 from ..notify.delivery import secret_from
 from .auth import safe_next
-from .auth import start_session
+from .auth import sign_in
 from .ext import csrf
 from .ext import services
 
@@ -163,7 +163,7 @@ def callback() -> Response:
     issuer = current_app.config["LINKSVC"].oidc_issuer
     user = sso.sign_in(svc, issuer, dict(claims), **client(request.environ))
     wanted = session.get("oidc_next")
-    start_session(user, "oidc")
+    sign_in(user, "oidc")
     return redirect(safe_next(wanted if isinstance(wanted, str) else None))
 
 

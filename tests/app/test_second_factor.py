@@ -13,6 +13,7 @@ import pytest
 from freezegun import freeze_time
 
 from linksvc.accounts.second_factor import matching_step
+from linksvc.services import of
 
 from ..conftest import audit_rows
 from ..conftest import Auth
@@ -70,9 +71,14 @@ def test_a_password_alone_no_longer_signs_in(app, enrolled):
     right = code_step(client, next_code(secret))
     assert right.status_code == 302
     assert client.get("/links").status_code == 200
-    assert (
-        "password+totp" not in client.get("/account/sessions").text
-    )  # shown as "password"
+    page = client.get("/account/sessions").text
+    assert "password and app code" in page and "password+totp" not in page
+    svc = of(app)
+    svc.audit.flush()
+    # One sign-in, recorded once it is complete (not at the password).
+    rows = audit_rows(svc)
+    ok = [r.detail for r in rows if r.event == "login" and r.outcome == "ok"]
+    assert ok == ["password+totp"]
 
 
 def test_a_code_counts_once(app, enrolled):
