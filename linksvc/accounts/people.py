@@ -14,6 +14,7 @@ from functools import partial
 
 from ..core.errors import InvalidInput
 from ..db.users import User
+from ..links.ownership import follow_access
 from ..links.sharing import revoke_many
 from ..notify.delivery import check_webhook_url
 from ..services import Services
@@ -74,6 +75,7 @@ def grant(svc: Services, username: str, prefix: str, actor: str = "cli") -> User
     clean = svc.tree.clean(prefix)
     user = svc.store.users.grant(username, clean)
     _record(svc, "granted", user.username, actor, path=clean)
+    follow_access(svc, user.username, actor)
     return user
 
 
@@ -81,6 +83,7 @@ def ungrant(svc: Services, username: str, prefix: str, actor: str = "cli") -> Us
     clean = svc.tree.clean(prefix)
     user = svc.store.users.ungrant(username, clean)
     _record(svc, "ungranted", user.username, actor, path=clean)
+    follow_access(svc, user.username, actor)
     return user
 
 
@@ -135,6 +138,7 @@ def set_webhook(
 def set_admin(svc: Services, username: str, admin: bool, actor: str) -> User:
     user = svc.store.users.set_admin(username, admin)
     _record(svc, "admin" if admin else "not_admin", user.username, actor)
+    follow_access(svc, user.username, actor)
     return user
 
 

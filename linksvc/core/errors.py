@@ -154,6 +154,22 @@ class LinkRevoked(LinksvcError):
         self.revoked_at = revoked_at
 
 
+class LinkSuspended(LinksvcError):
+    """A genuine link whose owner can no longer reach its path: it works
+    again if their access comes back (``on_access_lost = "keep"``)."""
+
+    code = "link_suspended"
+    status = 403
+    title = "Link not available"
+    hint = "Ask the person who sent it whether they can still share this file."
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This link does not work at the moment: the person who shared "
+            "it can no longer reach what it points to."
+        )
+
+
 class LinkUsedUp(LinksvcError):
     """A genuine link whose download limit is reached."""
 

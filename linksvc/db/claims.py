@@ -22,6 +22,7 @@ from sqlalchemy import update
 
 from ..core.errors import LinkInvalid
 from ..core.errors import LinkRevoked
+from ..core.errors import LinkSuspended
 from ..core.errors import LinkUsedUp
 from ..core.signing import check_window
 from ..core.signing import Claims
@@ -58,6 +59,8 @@ class LinkState(NamedTuple):
     last_download_item: str | None = None
     #: The owner's user id (a folder's members are judged by their grants).
     created_by: int | None = None
+    #: The owner no longer reaches the path (their grants changed).
+    suspended: bool = False
 
     @property
     def guarded(self) -> bool:
@@ -81,6 +84,8 @@ def check_row(
         raise LinkInvalid("This is not a link of ours, or it no longer works.")
     if state.revoked_at is not None:
         raise LinkRevoked(state.revoked_at)
+    if state.suspended:
+        raise LinkSuspended()
     check_window(state.expires_at, state.not_before, at)
     if state.guarded:
         if guard is None:
@@ -311,6 +316,7 @@ _STATE = select(
     links.c.folder,
     links.c.last_download_item,
     links.c.created_by,
+    links.c.suspended,
 ).where(links.c.id == bindparam("p_id"))
 _BUMP = (
     update(links)

@@ -64,6 +64,8 @@ class Link:
     folder: bool = False
     notify: bool = False
     sent_to: str = ""
+    #: The owner no longer reaches the path: the link does not work.
+    suspended: bool = False
 
     @property
     def has_password(self) -> bool:
@@ -90,6 +92,8 @@ class Link:
         """active, expired, revoked, used up or scheduled, as the dashboard says."""
         if self.revoked_at is not None:
             return "revoked"
+        if self.suspended:
+            return "suspended"
         if now > self.expires_at:
             return "expired"
         if self.max_downloads is not None and self.download_count >= self.max_downloads:
@@ -237,6 +241,26 @@ class Links:
         if not done:
             raise AlreadyRevoked(f"Link {link_id} was already revoked.")
         return link
+
+    def owned(self, owner_id: int) -> builtins.list[tuple[str, str, bool]]:
+        """(id, path, suspended) of every unrevoked link of an owner: what
+        a change of their grants is checked against."""
+        query = select(links.c.id, links.c.path, links.c.suspended).where(
+            links.c.created_by == owner_id, links.c.revoked_at.is_(None)
+        )
+        with self.engine.connect() as conn:
+            return [(r.id, r.path, bool(r.suspended)) for r in conn.execute(query)]
+
+    def set_suspended(self, ids: builtins.list[str], suspended: bool) -> None:
+        """Suspend (or bring back) links whose owner lost (or regained) their
+        path; the download path reads the flag with the rest of the row."""
+        with self.engine.begin() as conn:
+            for start in range(0, len(ids), 500):
+                conn.execute(
+                    update(links)
+                    .where(links.c.id.in_(ids[start : start + 500]))
+                    .values(suspended=suspended)
+                )
 
     def revoke_many(
         self,

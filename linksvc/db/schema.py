@@ -110,6 +110,8 @@ links = Table(
     Column("expiry_noticed_at", BigInteger),
     # Addresses the link was sent to through linksvc (space separated).
     Column("sent_to", Text, nullable=False, default=""),
+    # The owner no longer reaches the path: the link does not work (issue 21).
+    Column("suspended", Boolean, nullable=False, default=False),
     Index("ix_links_created_by", "created_by"),
     Index("ix_links_path", "path"),
 )

@@ -25,11 +25,11 @@ from ..core.errors import PolicyRefused
 from ..db.groups import Group
 from ..db.groups import RULES
 from ..db.users import User
-from ..files.tree import covers
 from ..services import Services
 from .options import download_limit
 from .options import Expiry
 from .options import LinkOptions
+from .ownership import follow_access
 
 
 def within_max_expiry(seconds: int, limit: int) -> None:
@@ -269,55 +269,34 @@ def grant_group(svc: Services, name: str, prefix: str, actor: str = "cli") -> st
     clean = svc.tree.clean(prefix)
     svc.store.groups.grant(name, clean)
     _record(svc, "granted", name, actor, f"path: {clean or '(everything)'}")
+    for member in svc.store.groups.get(name).members:
+        follow_access(svc, member, actor)
     return clean
 
 
 def ungrant_group(svc: Services, name: str, prefix: str, actor: str = "cli") -> str:
     """Members of ``name`` no longer reach ``prefix`` through it, at once
-    (grants are read on every request); links they made stay unless
-    ``on_access_lost`` says revoke."""
+    (grants are read on every request); their links there are suspended, or
+    revoked if ``on_access_lost`` says so."""
     clean = svc.tree.clean(prefix)
     if svc.store.groups.ungrant(name, clean):
         _record(svc, "ungranted", name, actor, f"path: {clean or '(everything)'}")
         for member in svc.store.groups.get(name).members:
-            access_lost(svc, member, actor)
+            follow_access(svc, member, actor)
     return clean
-
-
-def access_lost(svc: Services, username: str, actor: str) -> list[str]:
-    """After ``username`` lost a grant: with ``on_access_lost = "revoke"``,
-    revoke their links to paths their remaining grants do not cover.
-    Returns the ids revoked (none with "keep", the default)."""
-    if svc.settings.on_access_lost != "revoke":
-        return []
-    user = svc.store.users.by_name(username)
-    grants = user.effective_grants
-    revoked = []
-    for link in svc.store.links.list(user.id, limit=100_000):
-        if link.revoked_at is None and not covers(grants, link.path):
-            svc.store.links.revoke(link.id, None)
-            svc.audit.record(
-                "revoked",
-                "ok",
-                link_id=link.id,
-                path=link.path,
-                actor=actor,
-                detail="access lost",
-            )
-            revoked.append(link.id)
-    return revoked
 
 
 def join_group(svc: Services, name: str, username: str, actor: str = "cli") -> Group:
     group = svc.store.groups.join(name, username)
     _record(svc, "joined", name, actor, f"member: {username}")
+    follow_access(svc, username, actor)
     return group
 
 
 def leave_group(svc: Services, name: str, username: str, actor: str = "cli") -> Group:
     group = svc.store.groups.leave(name, username)
     _record(svc, "left", name, actor, f"member: {username}")
-    access_lost(svc, username, actor)
+    follow_access(svc, username, actor)
     return group
 
 

@@ -78,7 +78,14 @@ SCHEMAS: dict[str, Any] = {
             "owner": {"type": "string"},
             "note": {"type": "string"},
             "status": {
-                "enum": ["active", "expired", "revoked", "used up", "scheduled"]
+                "enum": [
+                    "active",
+                    "expired",
+                    "revoked",
+                    "suspended",
+                    "used up",
+                    "scheduled",
+                ]
             },
             "created_at": {"type": "string", "format": "date-time"},
             "expires_at": {"type": "string", "format": "date-time"},

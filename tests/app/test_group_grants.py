@@ -50,11 +50,47 @@ def test_on_access_lost_decides_what_happens_to_their_links(make_app, rule, revo
         policy.join_group(svc, "docs", "alice")
         alice = svc.store.users.by_name("alice")
         lost, token = sharing.create_link(svc, alice, "readme.txt")
-        kept, _ = sharing.create_link(svc, alice, "reports/q3/summary.csv")
+        kept, kept_token = sharing.create_link(svc, alice, "reports/q3/summary.csv")
         policy.leave_group(svc, "docs", "alice")
+    client = app.test_client()
     assert (svc.store.links.get(lost.id).revoked_at is not None) is revoked
     assert svc.store.links.get(kept.id).revoked_at is None  # still her own grant
-    assert app.test_client().get(f"/d/{token}").status_code == (410 if revoked else 200)
+    # Either way the link to what she no longer reaches stops working.
+    gone = client.get(f"/d/{token}")
+    assert gone.status_code == (410 if revoked else 403)
+    if not revoked:
+        assert "can no longer reach" in gone.text
+        assert svc.store.links.get(lost.id).status(0) == "suspended"
+    assert client.get(f"/d/{kept_token}").status_code == 200
+    with app.app_context():  # access comes back: a kept link works again
+        policy.join_group(svc, "docs", "alice")
+    assert client.get(f"/d/{token}").status_code == (410 if revoked else 200)
+    svc.audit.flush()
+    events = [(r.event, r.link_id) for r in audit_rows(svc)]
+    if revoked:
+        assert ("revoked", lost.id) in events
+    else:
+        assert ("suspended", lost.id) in events and ("resumed", lost.id) in events
+
+
+def test_a_personal_ungrant_suspends_the_links_it_no_longer_covers(app, svc):
+    with app.app_context():
+        alice = svc.store.users.by_name("alice")
+        link, token = sharing.create_link(svc, alice, "reports/q3/summary.csv")
+        admin_link, admin_token = sharing.create_link(
+            svc, svc.store.users.by_name("admin"), "reports/q3/summary.csv"
+        )
+    client = app.test_client()
+    assert client.get(f"/d/{token}").status_code == 200
+    result = app.test_cli_runner().invoke(
+        cli, ["user", "ungrant", "alice", "reports/q3"]
+    )
+    assert result.exit_code == 0, result.output
+    assert client.get(f"/d/{token}").status_code == 403
+    assert client.get(f"/d/{admin_token}").status_code == 200  # admins reach all
+    assert client.head(f"/d/{token}").status_code == 403
+    app.test_cli_runner().invoke(cli, ["user", "grant", "alice", "reports"])
+    assert client.get(f"/d/{token}").status_code == 200
 
 
 def test_admins_grant_and_take_back_on_the_group_page(app, svc, docs):
