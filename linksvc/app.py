@@ -79,6 +79,7 @@ def create_app(
     from .web import links
     from .web import oidc
     from .web import people
+    from .web import scim
     from .web import webhooks
     from .web.ext import csrf
 
@@ -152,7 +153,9 @@ def create_app(
     app.register_blueprint(people.bp)
     app.register_blueprint(groups.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(scim.bp)
     app.register_blueprint(health.bp)
     oidc.init_app(app, conf)
     csrf.exempt(api.bp)
+    csrf.exempt(scim.bp)
     return app

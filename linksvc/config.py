@@ -123,6 +123,9 @@ LOGIN_LIMIT_PER_ADDRESS = "20 per minute; 100 per hour"
 LOGIN_LIMIT_PER_NAME = "10 per minute; 50 per hour"
 #: Failed API-token authentications allowed per client address.
 API_AUTH_LIMIT = "20 per minute; 100 per hour"
+#: SCIM requests per token (an identity provider syncing thousands of people
+#: stays well under it; a leaked token cannot flood the database).
+SCIM_LIMIT = "1200 per minute"
 #: Refused ``/d/`` requests allowed per client address; beyond it, 429.
 REFUSAL_LIMIT = "60 per minute; 600 per hour"
 #: How many proxies in front of us set X-Forwarded-For/-Proto; 0 trusts none.
@@ -334,6 +337,7 @@ class Settings:
     login_limit_per_address: str = _setting(LOGIN_LIMIT_PER_ADDRESS, _limit)
     login_limit_per_name: str = _setting(LOGIN_LIMIT_PER_NAME, _limit)
     api_auth_limit: str = _setting(API_AUTH_LIMIT, _limit)
+    scim_limit: str = _setting(SCIM_LIMIT, _limit)
     refusal_limit: str = _setting(REFUSAL_LIMIT, _limit)
     trusted_proxies: int = _setting(TRUSTED_PROXIES, _count)
     audit_retention: int = _setting(AUDIT_RETENTION, _duration)

@@ -62,6 +62,8 @@ class Services:
     #: Single sign-on callbacks per client address (each may make us ask the
     #: provider for tokens), held to ``login_limit_per_address``.
     sso_callbacks: Throttle | None = None
+    #: SCIM calls per bearer token, held to ``scim_limit``.
+    scim_calls: Throttle | None = None
 
     def refresh_keys(self) -> None:
         """Follow a rotated or retired key (called once per request, by the
@@ -102,6 +104,7 @@ def build(settings: Settings, keyring: KeyRing) -> Services:
         _offload(settings),
         counts=counts,
         sso_callbacks=Throttle(limits, settings.login_limit_per_address, "sso"),
+        scim_calls=Throttle(limits, settings.scim_limit, "scim"),
     )
 
 

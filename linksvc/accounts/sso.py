@@ -91,6 +91,13 @@ def _first(
             "1 to 64 letters, digits, dots, underscores, @ or hyphens."
         )
     existing = svc.store.users.by_name_or_none(name)
+    if existing is not None and existing.provisioned and existing.oidc_subject is None:
+        # Made by the provider through SCIM: its first sign-in links it.
+        if existing.disabled:
+            raise SignInFailed(f"The account {name!r} is disabled here.")
+        svc.store.users.set_subject(existing.id, subject)
+        svc.audit.record("user", "linked", actor="oidc", subject=name)
+        return svc.store.users.by_name(name)
     if existing is not None:
         raise SignInFailed(
             f"An account named {name!r} exists here and is not linked to "

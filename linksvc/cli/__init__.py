@@ -1,7 +1,8 @@
 """The ``linksvc`` command: one Flask CLI group; each command a thin wrapper
 over a function of the layers below, grouped by what it manages:
 instance.py (init, serve, keys), people.py (users, tokens), groups.py
-(groups and their policy), links.py (links, audit).
+(groups and their policy), links.py (links, audit), provisioning.py
+(SCIM tokens).
 
 May import anything below it (app, features, db, files, core, config);
 never web (tests/unit/test_layers.py checks it)."""
@@ -13,6 +14,7 @@ from . import instance
 from . import links
 from . import notices
 from . import people
+from . import provisioning
 from .base import Group
 from .base import make_app
 from .base import settings_param
@@ -34,6 +36,7 @@ for command in [
     *groups.GROUPS,
     *links.GROUPS,
     *notices.COMMANDS,
+    *provisioning.GROUPS,
 ]:
     cli.add_command(command)
 

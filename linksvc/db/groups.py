@@ -45,6 +45,9 @@ class Group:
     password_required: bool
     ranges: str
     members: tuple[str, ...] = ()
+    #: Kept by the identity provider through SCIM (its id: ``external_id``).
+    provisioned: bool = False
+    external_id: str | None = None
 
 
 class Groups:
@@ -92,6 +95,10 @@ class Groups:
 
     def list(self) -> list[Group]:
         return self._groups(None)
+
+    def by_id(self, group_id: int) -> Group | None:
+        found = self._groups(groups.c.id == group_id)
+        return found[0] if found else None
 
     def of_user(self, user_id: int) -> builtins.list[Group]:
         """The groups ``user_id`` belongs to (their policies apply to them)."""
@@ -184,6 +191,8 @@ class Groups:
             Group(
                 **{n: row._mapping[n] for n in ("id", "name", *RULES)},
                 members=tuple(members[row.id]),
+                provisioned=row.provisioned,
+                external_id=row.external_id,
             )
             for row in rows
         ]

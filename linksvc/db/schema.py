@@ -43,6 +43,9 @@ users = Table(
     # a code was accepted for: a code counts once, on any worker.
     Column("totp_secret", String(64)),
     Column("totp_step", BigInteger),
+    # Kept by the identity provider through SCIM, and its id for the person.
+    Column("provisioned", Boolean, nullable=False, default=False),
+    Column("external_id", String(256)),
     Index("ix_users_oidc_subject", "oidc_subject", unique=True),
 )
 
@@ -193,6 +196,9 @@ groups = Table(
     # Links must list address ranges, each inside these ("" no requirement).
     Column("ranges", Text, nullable=False, default=""),
     Column("created_at", BigInteger, nullable=False),
+    # Kept by the identity provider through SCIM, and its id for the group.
+    Column("provisioned", Boolean, nullable=False, default=False),
+    Column("external_id", String(256)),
 )
 
 group_members = Table(
@@ -236,6 +242,19 @@ api_tokens = Table(
     Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
     Column("label", String(128), nullable=False),
     # sha256 of the secret part; the secret itself is shown once and not kept.
+    Column("token_hash", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("last_used_at", BigInteger),
+    Column("revoked_at", BigInteger),
+)
+
+#: Bearer tokens of SCIM clients (the identity provider), made by an admin.
+scim_tokens = Table(
+    "scim_tokens",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("label", String(128), nullable=False),
+    # sha256 of the secret part, as for API tokens.
     Column("token_hash", String(64), nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("last_used_at", BigInteger),

@@ -25,6 +25,7 @@ from .links import Link
 from .links import Links
 from .notices import Notices
 from .outbox import Outbox
+from .provisioning import Provisioning
 from .sessions import Sessions
 from .tokens import Tokens
 from .users import User
@@ -102,6 +103,7 @@ class Store:
         self.sessions = Sessions(self.engine)
         self.records = AuditRecords(self.engine)
         self.crcs = Crcs(self.engine)
+        self.provisioning = Provisioning(self.engine)
 
     @property
     def shown_url(self) -> str:

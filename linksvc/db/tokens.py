@@ -120,7 +120,7 @@ class Tokens:
         user = self.users.get(row.user_id)
         if user is None or user.disabled:
             return None
-        if user.oidc_subject and sso_lifetime and now() - row.created_at > sso_lifetime:
+        if user.federated and sso_lifetime and now() - row.created_at > sso_lifetime:
             return None
         with self.engine.begin() as conn:
             conn.execute(

@@ -47,6 +47,15 @@ class User:
     totp_secret: str | None = None
     #: Granted through the user's groups (read with the user, every request).
     group_grants: tuple[str, ...] = ()
+    #: Kept by the identity provider through SCIM (its id: ``external_id``).
+    provisioned: bool = False
+    external_id: str | None = None
+
+    @property
+    def federated(self) -> bool:
+        """The identity provider's account (signed in through it, or
+        provisioned by it): never signs in with a password here."""
+        return self.oidc_subject is not None or self.provisioned
 
     @property
     def effective_grants(self) -> list[str]:
@@ -210,6 +219,8 @@ class Users:
                 row.oidc_subject,
                 row.totp_secret,
                 tuple(through_groups),
+                row.provisioned,
+                row.external_id,
             )
 
     def get(self, user_id: int) -> User | None:
@@ -289,6 +300,30 @@ class Users:
         with self.engine.begin() as conn:
             _end_sessions(conn, user.id, is_admin=is_admin)
         return self.by_name(username)
+
+    def rename(self, user_id: int, username: str) -> None:
+        """A new name (the identity provider's); links and grants follow the
+        id. UserExists if another account has it."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    update(users).where(users.c.id == user_id).values(username=username)
+                )
+        except IntegrityError:
+            raise UserExists(f"A user named {username!r} already exists.") from None
+
+    def set_subject(self, user_id: int, subject: str) -> None:
+        """Link a provisioned account to its provider subject (first sign-in)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(users).where(users.c.id == user_id).values(oidc_subject=subject)
+            )
+
+    def add_provisioned(self, username: str, email: str) -> User:
+        """An account the identity provider made through SCIM: no password
+        anyone knows; its provider subject is linked at its first sign-in."""
+        password_hash = hashed(secrets.token_urlsafe(32))
+        return self._add(username, password_hash, email=email)
 
     def set_email(self, username: str, email: str) -> User:
         user = self.by_name(username)

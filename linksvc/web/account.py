@@ -127,7 +127,7 @@ def tokens():
     svc = services()
     store = svc.store
     form = TokenForm()
-    sso = bool(user.oidc_subject)
+    sso = user.federated
     if sso:  # no password here: a recent sign-in at the provider instead
         del form.password
     # A token outlives the session: whoever makes one proves who they are
@@ -247,7 +247,7 @@ def second_factor() -> str:
     return render_template(
         "second_factor_account.html",
         enabled=bool(user.totp_secret),
-        sso=bool(user.oidc_subject),
+        sso=user.federated,
         left=left,
         form=SecondFactorPasswordForm(),
     )

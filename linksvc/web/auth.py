@@ -92,7 +92,7 @@ def must_add_second_factor(settings: Settings, user: User) -> bool:
     """Whether ``require_second_factor`` holds ``user`` to set one up first
     (single sign-on users are their provider's business)."""
     rule = settings.require_second_factor
-    if rule == "none" or user.totp_secret or user.oidc_subject:
+    if rule == "none" or user.totp_secret or user.federated:
         return False
     return rule == "everyone" or user.is_admin
 
@@ -320,7 +320,7 @@ def login() -> Response | tuple[str, int]:
         )
         if user is not None and not (settings.local_logins or user.is_admin):
             user = None  # break-glass is for an administrator only
-        if user is not None and user.oidc_subject:
+        if user is not None and user.federated:
             # An account of the identity provider signs in there only: a
             # password given to it here must not outlive its leaving.
             user = None

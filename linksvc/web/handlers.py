@@ -133,7 +133,11 @@ def init_app(app: Flask) -> None:
     def _http_error(exc: HTTPException) -> Response:
         if exc.response is not None and 300 <= exc.response.status_code < 400:
             return exc.response  # type: ignore[return-value]
-        if wants_json():
+        if request.path.startswith("/scim/"):
+            from .scim import scim_error
+
+            response = scim_error(exc.code or 500, exc.description or exc.name)
+        elif wants_json():
             code = exc.name.lower().replace(" ", "_")
             response = problem(exc.code or 500, code, exc.description or exc.name)
         else:

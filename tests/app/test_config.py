@@ -101,6 +101,7 @@ def test_environment_overrides_every_key(tmp_path):
         "LINKSVC_REQUIRE_SECOND_FACTOR": "admins",
         "LINKSVC_OIDC_GROUP_MAP": "staff=limited, Contractors = outside",
         "LINKSVC_ON_ACCESS_LOST": "revoke",
+        "LINKSVC_SCIM_LIMIT": "99 per minute",
     }
     settings = config.load(path, environ=environ)
     assert settings.protected_dir == "/srv/files"
@@ -155,6 +156,7 @@ def test_environment_overrides_every_key(tmp_path):
     assert settings.sso_token_lifetime == 30 * 86400
     assert settings.require_second_factor == "admins"
     assert settings.on_access_lost == "revoke"
+    assert settings.scim_limit == "99 per minute"
     assert settings.oidc_group_map == (("Contractors", "outside"), ("staff", "limited"))
     assert set(config.SCHEMA) == {
         key.removeprefix("LINKSVC_").lower() for key in environ

@@ -16,6 +16,8 @@ from linksvc.services import of
 
 from ..conftest import audit_rows
 from ..oidc import Provider
+from .test_scim import scim_token
+from .test_scim import USER as USER_SCHEMA
 
 
 @pytest.fixture(scope="module")
@@ -213,6 +215,27 @@ def test_an_outside_name_never_takes_over_a_local_account(sso_app, provider):
     response = sign_in(sso_app.test_client(), provider, sub="mallory-sub")
     assert response.status_code == 403 and "not linked" in response.text
     assert of(sso_app).store.users.by_name("admin").oidc_subject is None
+
+
+def test_an_account_provisioned_by_scim_is_linked_at_its_first_sign_in(
+    sso_app, provider
+):
+    svc = of(sso_app)
+    made = sso_app.test_client().post(
+        "/scim/v2/Users",
+        json={"schemas": [USER_SCHEMA], "userName": "yuki"},
+        headers={"Authorization": f"Bearer {scim_token(sso_app)}"},
+    )
+    assert made.status_code == 201
+    provider.user("yuki-sub", preferred_username="yuki")
+    client = sso_app.test_client()
+    assert sign_in(client, provider, sub="yuki-sub").status_code == 302
+    yuki = svc.store.users.by_name("yuki")
+    assert yuki.oidc_subject == f"{provider.url} yuki-sub" and yuki.provisioned
+    assert str(yuki.id) == made.json["id"]
+    # Another subject with the same name is not her.
+    provider.user("other-sub", preferred_username="yuki")
+    assert sign_in(sso_app.test_client(), provider, sub="other-sub").status_code == 403
 
 
 def test_a_name_that_cannot_be_a_user_name_is_refused(sso_app, provider):
