@@ -181,6 +181,32 @@ REQUIRE_SECOND_FACTOR = "none"
 #: (their access follows the organisation's sign-in); "0s": never.
 SSO_TOKEN_LIFETIME = "90d"
 
+#: LDAP / Active Directory sign-in (an alternative to OpenID Connect): the
+#: server's URL, ldaps://HOST or ldap://HOST (then StartTLS, which
+#: ``ldap_starttls`` may only turn off with ``ldap_allow_plain``, for
+#: tests); empty: none. The reader's password (``ldap_bind_dn``) comes from
+#: LINKSVC_LDAP_BIND_PASSWORD or the file ``ldap_bind_password_file`` names.
+LDAP_URL = ""
+LDAP_STARTTLS = True
+LDAP_ALLOW_PLAIN = False
+LDAP_CA_FILE = ""
+LDAP_BIND_DN = ""
+LDAP_BIND_PASSWORD_FILE = ""
+#: Where people are, which entry a sign-in name is ({username}, escaped),
+#: and the attributes that hold the name, the address and a stable id.
+LDAP_USER_BASE = ""
+LDAP_USER_FILTER = "(&(objectClass=inetOrgPerson)(uid={username}))"
+LDAP_USERNAME_ATTRIBUTE = "uid"
+LDAP_EMAIL_ATTRIBUTE = "mail"
+LDAP_ID_ATTRIBUTE = "entryUUID"
+#: Where groups are, which ones a person is in ({dn}: their entry, escaped),
+#: and the attribute that names a group (mapped by ``oidc_group_map``).
+LDAP_GROUP_BASE = ""
+LDAP_GROUP_FILTER = "(&(objectClass=groupOfNames)(member={dn}))"
+LDAP_GROUP_ATTRIBUTE = "cn"
+#: Seconds an LDAP request may take before the sign-in fails.
+LDAP_TIMEOUT = 5
+
 ENV_PREFIX = "LINKSVC_"
 SETTINGS_FILE = "settings.toml"
 
@@ -319,6 +345,13 @@ def _base_url(value: Any) -> str:
     return value
 
 
+def _ldap_url(value: Any) -> str:
+    value = _str(value).rstrip("/")
+    if value and not value.startswith(("ldap://", "ldaps://")):
+        raise TypeError("an ldap:// or ldaps:// URL")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """The validated settings, built once by :func:`validate`; read as
@@ -392,6 +425,21 @@ class Settings:
     require_second_factor: str = _setting(
         REQUIRE_SECOND_FACTOR, _choice("none", "admins", "everyone")
     )
+    ldap_url: str = _setting(LDAP_URL, _ldap_url)
+    ldap_starttls: bool = _setting(LDAP_STARTTLS, _bool)
+    ldap_allow_plain: bool = _setting(LDAP_ALLOW_PLAIN, _bool)
+    ldap_ca_file: str = _setting(LDAP_CA_FILE, _str)
+    ldap_bind_dn: str = _setting(LDAP_BIND_DN, _str)
+    ldap_bind_password_file: str = _setting(LDAP_BIND_PASSWORD_FILE, _str)
+    ldap_user_base: str = _setting(LDAP_USER_BASE, _str)
+    ldap_user_filter: str = _setting(LDAP_USER_FILTER, _str)
+    ldap_username_attribute: str = _setting(LDAP_USERNAME_ATTRIBUTE, _str)
+    ldap_email_attribute: str = _setting(LDAP_EMAIL_ATTRIBUTE, _str)
+    ldap_id_attribute: str = _setting(LDAP_ID_ATTRIBUTE, _str)
+    ldap_group_base: str = _setting(LDAP_GROUP_BASE, _str)
+    ldap_group_filter: str = _setting(LDAP_GROUP_FILTER, _str)
+    ldap_group_attribute: str = _setting(LDAP_GROUP_ATTRIBUTE, _str)
+    ldap_timeout: float = _setting(LDAP_TIMEOUT, _seconds)
     #: From LINKSVC_SECRET_KEYS or given by tests; empty: instance/secret_keys.
     secret_keys: tuple[str, ...] = ()
 
@@ -424,7 +472,12 @@ def read_file(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ConfigError(
             f"The settings file {os.fspath(path)!r} is not TOML: {exc}."
         ) from None
-    for secret in ("smtp_password", "webhook_secret", "oidc_client_secret"):
+    for secret in (
+        "smtp_password",
+        "webhook_secret",
+        "oidc_client_secret",
+        "ldap_bind_password",
+    ):
         if secret in data:
             raise ConfigError(
                 f"The setting {secret}: secrets do not belong in the settings "
@@ -495,9 +548,27 @@ def validate(raw: Mapping[str, Any], base_dir: Path) -> Settings:
             raise ConfigError("The setting 'oidc_client_id' must go with oidc_issuer.")
         if "openid" not in values["oidc_scopes"].split():
             raise ConfigError("The setting 'oidc_scopes' must include 'openid'.")
+    if values["ldap_url"]:
+        _check_ldap(values)
     if raw.get("secret_keys"):
         values["secret_keys"] = tuple(raw["secret_keys"])
     return Settings(**values)
+
+
+def _check_ldap(values: dict[str, Any]) -> None:
+    plain = values["ldap_url"].startswith("ldap://") and not values["ldap_starttls"]
+    if plain and not values["ldap_allow_plain"]:
+        raise ConfigError(
+            "The setting 'ldap_starttls' may only be off with ldap_allow_plain "
+            "(passwords would cross the network in the clear): use ldaps:// "
+            "or StartTLS."
+        )
+    if not values["ldap_user_base"]:
+        raise ConfigError("The setting 'ldap_user_base' must go with ldap_url.")
+    if "{username}" not in values["ldap_user_filter"]:
+        raise ConfigError("The setting 'ldap_user_filter' must contain {username}.")
+    if values["ldap_group_base"] and "{dn}" not in values["ldap_group_filter"]:
+        raise ConfigError("The setting 'ldap_group_filter' must contain {dn}.")
 
 
 def load(

@@ -19,6 +19,7 @@ from .core.unlock import Unlocks
 from .db.audit import AuditLog
 from .db.counts import DeferredCounts
 from .db.store import Store
+from .directory import Directory
 from .files.sending import Offload
 from .files.tree import ProtectedTree
 from .keys import KeyRing
@@ -64,6 +65,8 @@ class Services:
     sso_callbacks: Throttle | None = None
     #: SCIM calls per bearer token, held to ``scim_limit``.
     scim_calls: Throttle | None = None
+    #: The LDAP directory people sign in against (settings "ldap_url").
+    directory: Directory | None = None
 
     def refresh_keys(self) -> None:
         """Follow a rotated or retired key (called once per request, by the
@@ -105,6 +108,7 @@ def build(settings: Settings, keyring: KeyRing) -> Services:
         counts=counts,
         sso_callbacks=Throttle(limits, settings.login_limit_per_address, "sso"),
         scim_calls=Throttle(limits, settings.scim_limit, "scim"),
+        directory=Directory(settings) if settings.ldap_url else None,
     )
 
 

@@ -60,24 +60,30 @@ def sign_in(
 
 
 def follow_groups(svc: Services, user: User, claims: Mapping[str, object]) -> None:
-    """Put ``user`` in each mapped linksvc group the provider's groups claim
-    names, and out of each mapped one it no longer names (policies apply
-    at once: they are read on every request). Unmapped groups stay."""
-    mapping = svc.settings.oidc_group_map
-    if not mapping:
-        return
+    """Follow the provider's groups claim (see :func:`follow_group_names`)."""
     listed = claims.get(svc.settings.oidc_groups_claim)
     theirs = set()
     if isinstance(listed, list):
         theirs = {g for g in listed if isinstance(g, str)}
+    follow_group_names(svc, user, theirs, "oidc")
+
+
+def follow_group_names(svc: Services, user: User, theirs: set[str], actor: str) -> None:
+    """Put ``user`` in each mapped linksvc group the provider (or directory)
+    lists them in, and out of each mapped one it no longer lists (policies
+    and grants apply at once: they are read on every request). Unmapped
+    groups stay as an administrator set them."""
+    mapping = svc.settings.oidc_group_map
+    if not mapping:
+        return
     wanted = {ours for idp, ours in mapping if idp in theirs}
     mapped = {ours for _, ours in mapping}
     now_in = {g.name for g in svc.store.groups.of_user(user.id)}
     known = {g.name for g in svc.store.groups.list()}
     for name in sorted((wanted - now_in) & known):
-        policy.join_group(svc, name, user.username, actor="oidc")
+        policy.join_group(svc, name, user.username, actor=actor)
     for name in sorted((now_in & mapped) - wanted):
-        policy.leave_group(svc, name, user.username, actor="oidc")
+        policy.leave_group(svc, name, user.username, actor=actor)
 
 
 def _first(

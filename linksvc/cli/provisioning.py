@@ -1,11 +1,12 @@
-"""``linksvc scim …``: the bearer tokens an identity provider calls the SCIM
-endpoint (/scim/v2) with."""
+"""``linksvc scim …`` (the bearer tokens an identity provider calls the SCIM
+endpoint /scim/v2 with) and ``linksvc directory sync`` (LDAP leavers)."""
 
 from __future__ import annotations
 
 import click
 from flask.cli import with_appcontext
 
+from ..accounts import directory
 from ..core.clock import iso
 from ..core.text import printable
 from .base import services
@@ -58,4 +59,27 @@ def token_revoke(token_id: str) -> None:
     click.echo(f"revoked SCIM token {token_id}")
 
 
-GROUPS = [scim_group]
+@click.group("directory", cls=SubGroup)
+def directory_group() -> None:
+    """The LDAP / Active Directory people sign in against."""
+
+
+@directory_group.command("sync")
+@with_appcontext
+def directory_sync() -> None:
+    """Disable accounts whose entry is gone; follow the others' groups.
+
+    Run it periodically (deploy/linksvc-directory-sync.timer)."""
+    svc = services()
+    if svc.directory is None:
+        raise click.ClickException("ldap_url is not set: there is no directory.")
+    report = directory.sync(svc, actor="directory sync")
+    for name in report.disabled:
+        click.echo(f"disabled {name} (gone from the directory)")
+    click.echo(
+        f"checked {report.checked}, disabled {len(report.disabled)}, "
+        f"updated {report.updated}"
+    )
+
+
+GROUPS = [scim_group, directory_group]

@@ -243,6 +243,15 @@ class PolicyRefused(InvalidInput):
 # -- users and records --------------------------------------------------------
 
 
+class DirectoryUnavailable(LinksvcError):
+    """The LDAP directory cannot be reached or refuses linksvc's reader."""
+
+    code = "directory_unavailable"
+    status = 503
+    title = "Directory unavailable"
+    hint = "Try again in a minute; if it lasts, tell the administrator."
+
+
 class SignInFailed(LinksvcError):
     """Single sign-on did not prove who this is (a wrong ``state``, a code
     used twice, a token that is forged, expired or from another issuer), or

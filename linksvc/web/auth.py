@@ -36,6 +36,7 @@ from wtforms import StringField
 from wtforms.validators import DataRequired
 from wtforms.validators import Length
 
+from ..accounts import directory
 from ..accounts import second_factor as second_factors
 from ..config import Settings
 from ..core.clients import client
@@ -302,8 +303,12 @@ def safe_next(target: str | None) -> str:
 def login() -> Response | tuple[str, int]:
     form = LoginForm()
     settings = current_app.config["LINKSVC"]
-    if form.validate_on_submit() and not password_login_allowed(
-        settings, form.username.data
+    svc = services()
+    to_directory = form.validate_on_submit() and directory.handles(
+        svc, form.username.data
+    )
+    if form.validate_on_submit() and not (
+        to_directory or password_login_allowed(settings, form.username.data)
     ):
         flash(
             "Password sign-in is turned off here; "
@@ -312,15 +317,25 @@ def login() -> Response | tuple[str, int]:
         )
         status = 403
     elif form.validate_on_submit():
-        svc = services()
-        user = svc.store.users.authenticate(
-            form.username.data,
-            form.password.data,
-            partial(svc.passwords.check, "login", form.username.data),
-        )
-        if user is not None and not (settings.local_logins or user.is_admin):
+        method = "password"
+        if to_directory:
+            # The directory judges the password; the login limits (per name
+            # and address) ran before this view.
+            method = "ldap"
+            user = directory.sign_in(
+                svc, form.username.data, form.password.data, **client(request.environ)
+            )
+        else:
+            user = svc.store.users.authenticate(
+                form.username.data,
+                form.password.data,
+                partial(svc.passwords.check, "login", form.username.data),
+            )
+        if user is not None and not (
+            to_directory or settings.local_logins or user.is_admin
+        ):
             user = None  # break-glass is for an administrator only
-        if user is not None and user.federated:
+        if user is not None and user.federated and not to_directory:
             # An account of the identity provider signs in there only: a
             # password given to it here must not outlive its leaving.
             user = None
@@ -333,7 +348,7 @@ def login() -> Response | tuple[str, int]:
                 "refused",
                 fold=True,
                 subject=name,
-                detail="password",
+                detail=method,
                 **client(request.environ),
             )
         if user is not None and user.totp_secret:
@@ -346,7 +361,7 @@ def login() -> Response | tuple[str, int]:
             }
             return redirect(url_for("auth.second_factor"))
         if user is not None:
-            sign_in(user, "password")
+            sign_in(user, method)
             return _signed_in(user, safe_next(request.args.get("next")))
         flash("Wrong user name or password.", "error")
         status = 200

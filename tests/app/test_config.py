@@ -102,6 +102,21 @@ def test_environment_overrides_every_key(tmp_path):
         "LINKSVC_OIDC_GROUP_MAP": "staff=limited, Contractors = outside",
         "LINKSVC_ON_ACCESS_LOST": "revoke",
         "LINKSVC_SCIM_LIMIT": "99 per minute",
+        "LINKSVC_LDAP_URL": "ldaps://ldap.example.org:636",
+        "LINKSVC_LDAP_STARTTLS": "false",
+        "LINKSVC_LDAP_ALLOW_PLAIN": "false",
+        "LINKSVC_LDAP_CA_FILE": "/etc/ssl/ldap-ca.pem",
+        "LINKSVC_LDAP_BIND_DN": "cn=reader,dc=example,dc=org",
+        "LINKSVC_LDAP_BIND_PASSWORD_FILE": "/etc/linksvc/ldap-password",
+        "LINKSVC_LDAP_USER_BASE": "ou=people,dc=example,dc=org",
+        "LINKSVC_LDAP_USER_FILTER": "(sAMAccountName={username})",
+        "LINKSVC_LDAP_USERNAME_ATTRIBUTE": "sAMAccountName",
+        "LINKSVC_LDAP_EMAIL_ATTRIBUTE": "userPrincipalName",
+        "LINKSVC_LDAP_ID_ATTRIBUTE": "objectGUID",
+        "LINKSVC_LDAP_GROUP_BASE": "ou=groups,dc=example,dc=org",
+        "LINKSVC_LDAP_GROUP_FILTER": "(member:1.2.840.113556.1.4.1941:={dn})",
+        "LINKSVC_LDAP_GROUP_ATTRIBUTE": "name",
+        "LINKSVC_LDAP_TIMEOUT": "3",
     }
     settings = config.load(path, environ=environ)
     assert settings.protected_dir == "/srv/files"
@@ -157,6 +172,9 @@ def test_environment_overrides_every_key(tmp_path):
     assert settings.require_second_factor == "admins"
     assert settings.on_access_lost == "revoke"
     assert settings.scim_limit == "99 per minute"
+    assert settings.ldap_url == "ldaps://ldap.example.org:636"
+    assert settings.ldap_id_attribute == "objectGUID" and settings.ldap_timeout == 3
+    assert settings.ldap_group_filter == "(member:1.2.840.113556.1.4.1941:={dn})"
     assert settings.oidc_group_map == (("Contractors", "outside"), ("staff", "limited"))
     assert set(config.SCHEMA) == {
         key.removeprefix("LINKSVC_").lower() for key in environ
@@ -249,6 +267,9 @@ def test_settings_are_read_as_attributes_and_cannot_change(tmp_path):
     ("text", "said"),
     [
         ('oidc_client_secret = "x"\n', "secrets do not belong in the settings file"),
+        ('ldap_bind_password = "x"\n', "secrets do not belong in the settings file"),
+        ('ldap_url = "http://x"\n', "ldap_url"),
+        ('ldap_url = "ldap://x"\n', "ldap_user_base"),
         ('oidc_issuer = "https://idp.example.org"\n', "'oidc_client_id' must go"),
         (
             'oidc_issuer = "https://idp.example.org"\noidc_client_id = "c"\n'

@@ -16,7 +16,7 @@ PACKAGE = Path(linksvc.__file__).parent
 LAYERS = ["cli", "app", "web", "features", "db", "system", "core"]
 FEATURES = {"links", "accounts", "notify", "services"}
 #: Files, key files, the limiter's storage and the settings file.
-SYSTEM = {"files", "keys", "throttle", "config"}
+SYSTEM = {"files", "keys", "throttle", "config", "directory"}
 #: The composition root: create_app builds the parts and registers the web.
 APP = {"__init__", "app", "serve"}
 #: What is called pure: no I/O, no threads, no Flask, no database.
@@ -166,9 +166,10 @@ def test_the_store_is_the_only_door_to_the_database():
 
 def test_work_goes_to_real_threads_in_two_places_only():
     """offload() (the gevent/thread hand-off) is called by the files (walks,
-    CRCs) and by the store (statements, hashes), not by the features."""
+    CRCs), by the store (statements, hashes) and by the LDAP client (a C
+    library that blocks its thread), not by the features."""
     for module, path in modules().items():
-        if module.split(".")[1:2] in (["files"], ["db"]):
+        if module.split(".")[1:2] in (["files"], ["db"], ["directory"]):
             continue
         for node in _runtime_nodes(ast.parse(path.read_text())):
             if isinstance(node, ast.Call):
