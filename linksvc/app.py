@@ -78,6 +78,7 @@ def create_app(
     from .web import health
     from .web import links
     from .web import oidc
+    from .web import passkeys
     from .web import people
     from .web import scim
     from .web import webhooks
@@ -143,6 +144,7 @@ def create_app(
     auth.init_app(app)
     handlers.init_app(app)
     app.register_blueprint(auth.bp)
+    app.register_blueprint(passkeys.bp)
     auth.throttle_logins(app)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(download.bp)

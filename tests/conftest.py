@@ -404,7 +404,7 @@ def pytest_terminal_summary(terminalreporter):
         for nodeid, took in _times.items():
             name = nodeid.split("::")[0]
             by_file[name] = by_file.get(name, 0) + took
-        for name, took in sorted(by_file.items(), key=lambda kv: -kv[1])[:25]:
+        for name, took in sorted(by_file.items(), key=lambda kv: -kv[1])[:40]:
             terminalreporter.write_line(f"{took:7.2f}s {name}")
         for nodeid, took in sorted(_times.items(), key=lambda kv: -kv[1])[:25]:
             terminalreporter.write_line(f"{took:7.2f}s {nodeid}")

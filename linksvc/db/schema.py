@@ -248,6 +248,25 @@ api_tokens = Table(
     Column("revoked_at", BigInteger),
 )
 
+#: Passkeys (WebAuthn credentials) of local accounts.
+passkeys = Table(
+    "passkeys",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    # base64url of the credential id the authenticator made (unique).
+    Column("credential_id", String(1400), nullable=False, unique=True),
+    # base64url of the COSE public key; the private key never leaves the device.
+    Column("public_key", Text, nullable=False),
+    Column("sign_count", BigInteger, nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    # When it last signed a challenge (ms): a challenge made before that is
+    # refused, so a captured answer cannot be replayed.
+    Column("last_used_ms", BigInteger),
+    Index("ix_passkeys_user_id", "user_id"),
+)
+
 #: Bearer tokens of SCIM clients (the identity provider), made by an admin.
 scim_tokens = Table(
     "scim_tokens",

@@ -25,6 +25,7 @@ from .links import Link
 from .links import Links
 from .notices import Notices
 from .outbox import Outbox
+from .passkeys import Passkeys
 from .provisioning import Provisioning
 from .sessions import Sessions
 from .tokens import Tokens
@@ -104,6 +105,7 @@ class Store:
         self.records = AuditRecords(self.engine)
         self.crcs = Crcs(self.engine)
         self.provisioning = Provisioning(self.engine)
+        self.passkeys = Passkeys(self.engine)
 
     @property
     def shown_url(self) -> str:

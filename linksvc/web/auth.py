@@ -31,6 +31,7 @@ from flask_wtf import FlaskForm
 from itsdangerous import BadData
 from itsdangerous import URLSafeTimedSerializer
 from werkzeug.wrappers import Response
+from wtforms import HiddenField
 from wtforms import PasswordField
 from wtforms import StringField
 from wtforms.validators import DataRequired
@@ -84,6 +85,9 @@ _UNTIL_ENROLLED = {
     "account.second_factor",
     "account.second_factor_setup",
     "account.second_factor_confirm",
+    "passkeys.list_",
+    "passkeys.add_options",
+    "passkeys.add",
     "auth.logout",
     "static",
 }
@@ -95,7 +99,9 @@ def must_add_second_factor(settings: Settings, user: User) -> bool:
     rule = settings.require_second_factor
     if rule == "none" or user.totp_secret or user.federated:
         return False
-    return rule == "everyone" or user.is_admin
+    if not (rule == "everyone" or user.is_admin):
+        return False
+    return not services().store.passkeys.count(user.id)
 
 
 def _second_factor_first() -> Response | None:
@@ -141,6 +147,14 @@ def throttle_logins(app: Flask) -> None:
         scope="login-address",
     )(view)
     app.view_functions["auth.login"] = view
+    # A passkey's answer costs a signature check: held per address too.
+    answer: Any = app.view_functions["passkeys.login"]
+    app.view_functions["passkeys.login"] = limiter.limit(
+        conf.login_limit_per_address,
+        methods=["POST"],
+        deduct_when=_failed,
+        scope="passkey-address",
+    )(answer)
 
 
 def _username() -> str:
@@ -351,7 +365,7 @@ def login() -> Response | tuple[str, int]:
                 detail=method,
                 **client(request.environ),
             )
-        if user is not None and user.totp_secret:
+        if user is not None and (user.totp_secret or svc.store.passkeys.count(user.id)):
             # The password was right; the session starts after the code.
             session.clear()
             session["second_factor"] = {
@@ -362,7 +376,7 @@ def login() -> Response | tuple[str, int]:
             return redirect(url_for("auth.second_factor"))
         if user is not None:
             sign_in(user, method)
-            return _signed_in(user, safe_next(request.args.get("next")))
+            return signed_in(user, safe_next(request.args.get("next")))
         flash("Wrong user name or password.", "error")
         status = 200
     else:
@@ -370,6 +384,7 @@ def login() -> Response | tuple[str, int]:
     return render_template(
         "login.html",
         form=form,
+        answer_form=AnswerForm(),
         sso_name=settings.oidc_name if settings.oidc_issuer else "",
         local_logins=settings.local_logins,
         break_glass=bool(settings.break_glass_admin),
@@ -396,7 +411,7 @@ def logout() -> Response:
     return redirect(url_for("auth.login"))
 
 
-def _signed_in(user: User, target: str) -> Response:
+def signed_in(user: User, target: str) -> Response:
     """To ``target``, with the device cookie that tells later logins this
     browser signed in as ``user`` before."""
     response = redirect(target)
@@ -413,6 +428,12 @@ def _signed_in(user: User, target: str) -> Response:
 
 #: Seconds between the right password and the code it waits for.
 SECOND_FACTOR_WAIT = 300
+
+
+class AnswerForm(FlaskForm):
+    """A passkey's answer (web/passkeys.py), posted by static/passkeys.js."""
+
+    answer = HiddenField()
 
 
 class CodeForm(FlaskForm):
@@ -435,18 +456,19 @@ def second_factor() -> Response | tuple[str, int]:
         return redirect(url_for("auth.login"))
     svc = services()
     user = svc.store.users.get(int(pending["user"]))
-    if user is None or user.disabled or not user.totp_secret:
+    keys = svc.store.passkeys.count(user.id) if user is not None else 0
+    if user is None or user.disabled or not (user.totp_secret or keys):
         session.clear()
         return redirect(url_for("auth.login"))
     form = CodeForm()
     status = 200
-    if form.validate_on_submit():
+    if form.validate_on_submit() and user.totp_secret:
         how = second_factors.verify(svc, user, form.code.data or "")
         who = client(request.environ)
         if how is not None:
             target = str(pending.get("next") or "")
             sign_in(user, f"password+{how}")
-            return _signed_in(user, safe_next(target))
+            return signed_in(user, safe_next(target))
         svc.audit.record(
             "login",
             "refused",
@@ -459,4 +481,10 @@ def second_factor() -> Response | tuple[str, int]:
         status = 403
     elif form.is_submitted():
         status = 400
-    return render_template("second_factor.html", form=form), status
+    return render_template(
+        "second_factor.html",
+        form=form,
+        totp=bool(user.totp_secret),
+        passkeys=bool(keys),
+        answer_form=AnswerForm(),
+    ), status

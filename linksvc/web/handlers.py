@@ -27,7 +27,8 @@ log = logging.getLogger("linksvc")
 PAGE_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' "
-        "data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+        "data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+        "base-uri 'none'"
     ),
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",

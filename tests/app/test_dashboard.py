@@ -186,6 +186,7 @@ def test_pages_have_strict_security_headers(client, auth):
     csp = response.headers["Content-Security-Policy"]
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
     assert "frame-ancestors 'none'" in csp
+    assert "connect-src 'self'" in csp and "default-src 'none'" in csp
     assert response.headers["X-Frame-Options"] == "DENY"
     assert response.headers["Cache-Control"] == "private, no-store"
     assert "<script>" not in response.get_data(as_text=True)

@@ -93,6 +93,7 @@ def create_link(live, path="big.bin", expires="1h") -> str:
     return urlsplit(url).path
 
 
+@pytest.mark.slow
 def test_download_over_http_with_and_without_range(live_server, tree):
     data = (tree / "big.bin").read_bytes()
     assert len(data) == BIG_SIZE
@@ -231,6 +232,7 @@ def _open_fds(pids: list[int]) -> int:
     return sum(len(os.listdir(f"/proc/{pid}/fd")) for pid in pids)
 
 
+@pytest.mark.slow
 def test_200_clients_leaving_mid_download_leak_nothing(live_server):
     import socket
     import time
@@ -326,6 +328,7 @@ def test_refusals_log_their_request_id_and_dropped_downloads_are_recorded(
         assert int(row["bytes"]) < HUGE
 
 
+@pytest.mark.slow
 def test_whole_downloads_are_recorded_with_every_byte(live_server, tree):
     """Real gunicorn sends whole files with sendfile (and, from version 27,
     rewinds the descriptor afterwards): the audit still has every byte."""

@@ -10,6 +10,8 @@ import requests
 
 from ..conftest import launch
 
+pytestmark = pytest.mark.slow
+
 scim2_client = pytest.importorskip("scim2_client")
 httpx2 = pytest.importorskip("httpx2")
 
