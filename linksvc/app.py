@@ -81,6 +81,7 @@ def create_app(
     from .web import passkeys
     from .web import people
     from .web import scim
+    from .web import uploads
     from .web import webhooks
     from .web.ext import csrf
 
@@ -156,6 +157,7 @@ def create_app(
     app.register_blueprint(groups.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(scim.bp)
+    app.register_blueprint(uploads.bp)
     app.register_blueprint(health.bp)
     oidc.init_app(app, conf)
     csrf.exempt(api.bp)

@@ -207,6 +207,23 @@ LDAP_GROUP_ATTRIBUTE = "cn"
 #: Seconds an LDAP request may take before the sign-in fails.
 LDAP_TIMEOUT = 5
 
+#: Upload links (file requests): what one link takes at most unless its
+#: owner asks for less (sizes: 512, 10K, 10M, 1G), how long an unfinished
+#: upload is kept, the free disk below which no upload starts (507), new
+#: uploads per client address, and uploads receiving bytes at once per
+#: link and per worker (429 beyond).
+UPLOAD_MAX_FILE_SIZE = "4G"
+UPLOAD_MAX_FILES = 100
+UPLOAD_MAX_BYTES = "20G"
+UPLOAD_EXPIRY = "24h"
+UPLOAD_FREE_DISK = "1G"
+UPLOAD_LIMIT = "30 per minute; 300 per hour"
+UPLOADS_PER_LINK = 4
+UPLOADS_PER_WORKER = 64
+#: ClamAV's clamd: a unix socket path (or host:port); every finished upload
+#: is scanned before it can be accepted. Empty: no scanner.
+CLAMD_SOCKET = ""
+
 ENV_PREFIX = "LINKSVC_"
 SETTINGS_FILE = "settings.toml"
 
@@ -345,6 +362,16 @@ def _base_url(value: Any) -> str:
     return value
 
 
+def _size(value: Any) -> int:
+    from .core.sizes import BadSize
+    from .core.sizes import parse_size
+
+    try:
+        return parse_size(value)
+    except BadSize:
+        raise TypeError("a size such as 10M or 1G") from None
+
+
 def _ldap_url(value: Any) -> str:
     value = _str(value).rstrip("/")
     if value and not value.startswith(("ldap://", "ldaps://")):
@@ -440,6 +467,15 @@ class Settings:
     ldap_group_filter: str = _setting(LDAP_GROUP_FILTER, _str)
     ldap_group_attribute: str = _setting(LDAP_GROUP_ATTRIBUTE, _str)
     ldap_timeout: float = _setting(LDAP_TIMEOUT, _seconds)
+    upload_max_file_size: int = _setting(UPLOAD_MAX_FILE_SIZE, _size)
+    upload_max_files: int = _setting(UPLOAD_MAX_FILES, _positive(1_000_000))
+    upload_max_bytes: int = _setting(UPLOAD_MAX_BYTES, _size)
+    upload_expiry: int = _setting(UPLOAD_EXPIRY, _duration)
+    upload_free_disk: int = _setting(UPLOAD_FREE_DISK, _size)
+    upload_limit: str = _setting(UPLOAD_LIMIT, _limit)
+    uploads_per_link: int = _setting(UPLOADS_PER_LINK, _positive(10_000))
+    uploads_per_worker: int = _setting(UPLOADS_PER_WORKER, _positive(100_000))
+    clamd_socket: str = _setting(CLAMD_SOCKET, _str)
     #: From LINKSVC_SECRET_KEYS or given by tests; empty: instance/secret_keys.
     secret_keys: tuple[str, ...] = ()
 

@@ -8,6 +8,7 @@ alike. The rules about links and people live beside what they are about
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
@@ -20,6 +21,7 @@ from .db.audit import AuditLog
 from .db.counts import DeferredCounts
 from .db.store import Store
 from .directory import Directory
+from .files.quarantine import Quarantine
 from .files.sending import Offload
 from .files.tree import ProtectedTree
 from .keys import KeyRing
@@ -67,6 +69,12 @@ class Services:
     scim_calls: Throttle | None = None
     #: The LDAP directory people sign in against (settings "ldap_url").
     directory: Directory | None = None
+    #: Where uploads wait for their owner (instance_dir/uploads).
+    quarantine: Quarantine = field(default_factory=lambda: Quarantine("uploads"))
+    #: New uploads per client address (settings "upload_limit").
+    upload_starts: Throttle | None = None
+    #: Uploads receiving bytes at once on this worker ("uploads_per_worker").
+    upload_slots: ZipSlots = field(default_factory=lambda: ZipSlots(64))
 
     def refresh_keys(self) -> None:
         """Follow a rotated or retired key (called once per request, by the
@@ -109,6 +117,9 @@ def build(settings: Settings, keyring: KeyRing) -> Services:
         sso_callbacks=Throttle(limits, settings.login_limit_per_address, "sso"),
         scim_calls=Throttle(limits, settings.scim_limit, "scim"),
         directory=Directory(settings) if settings.ldap_url else None,
+        quarantine=Quarantine(os.path.join(settings.instance_dir, "uploads")),
+        upload_starts=Throttle(limits, settings.upload_limit, "upload-start"),
+        upload_slots=ZipSlots(settings.uploads_per_worker),
     )
 
 

@@ -14,6 +14,7 @@ from ..core.text import printable
 from ..db import audit
 from ..links import editing
 from ..links import sharing
+from ..links import uploads
 from ..links.options import EDITABLE
 from ..links.options import parse
 from .base import plural
@@ -27,8 +28,21 @@ def link_group() -> None:
 
 
 @link_group.command("create")
-@click.argument("path")
+@click.argument("path", required=False)
 @click.option("--user", "username", required=True, help="Owner; their grants apply.")
+@click.option(
+    "--upload",
+    "upload_folder",
+    metavar="FOLDER",
+    default=None,
+    help="An upload link (a file request) into FOLDER instead of a link to PATH.",
+)
+@click.option("--max-file-size", default=None, help="Upload links: largest file (10M).")
+@click.option("--max-files", default=None, help="Upload links: most files.")
+@click.option("--max-bytes", default=None, help="Upload links: most bytes in all (1G).")
+@click.option(
+    "--types", default="", help="Upload links: only these extensions ('pdf,jpg')."
+)
 @click.option("--expires", default=None, help="Lifetime, e.g. 90m, 1d, 2w.")
 @click.option("--max-downloads", type=int, default=None, help="1 makes it one-time.")
 @click.option(
@@ -60,8 +74,13 @@ def link_group() -> None:
 )
 @with_appcontext
 def link_create(
-    path: str,
+    path: str | None,
     username: str,
+    upload_folder: str | None,
+    max_file_size: str | None,
+    max_files: str | None,
+    max_bytes: str | None,
+    types: str,
     expires: str | None,
     max_downloads: int | None,
     not_before: str | None,
@@ -72,9 +91,12 @@ def link_create(
     notify: bool | None,
     pin: bool | None,
 ) -> None:
-    """Create a link to PATH (a file or a folder); the URL is the last line."""
+    """Create a link to PATH (a file or a folder), or with --upload an upload
+    link into a folder; the URL is the last line."""
     svc = services()
     user = svc.store.users.by_name(username)
+    if (path is None) == (upload_folder is None):
+        raise click.UsageError("Give PATH, or --upload FOLDER (not both).")
     given = {
         "expires": expires,
         "max_downloads": max_downloads,
@@ -86,11 +108,34 @@ def link_create(
         "pin": pin,
         "notify": notify,
     }
+    asked = sharing.options(**{k: v for k, v in given.items() if v is not None})
+    if upload_folder is not None:
+        link, token = uploads.create_upload_link(
+            svc,
+            user,
+            upload_folder,
+            asked,
+            uploads.limits(max_file_size, max_files, max_bytes, types),
+            actor=f"cli:{username}",
+        )
+        try:
+            url = uploads.upload_url(svc, token)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(
+            printable(
+                f"upload link {link.id} into {link.path}, "
+                f"expires {iso(link.expires_at)}"
+            )
+        )
+        click.echo(url)
+        return
+    assert path is not None
     link, token = sharing.create_link(
         svc,
         user,
         path,
-        sharing.options(**{k: v for k, v in given.items() if v is not None}),
+        asked,
         actor=f"cli:{username}",
     )
     try:
@@ -264,4 +309,74 @@ def audit_prune(older_than: str | None) -> None:
     click.echo(f"deleted {plural(deleted, 'audit record')}")
 
 
-GROUPS = [link_group, audit_group]
+@click.group("upload", cls=SubGroup)
+def upload_group() -> None:
+    """What upload links received: list, accept into the folder, reject."""
+
+
+@upload_group.command("list")
+@click.option("--link", "link_id", default=None, help="Only this link's uploads.")
+@click.option("--status", default=None, help="waiting, accepted, rejected …")
+@with_appcontext
+def upload_list(link_id: str | None, status: str | None) -> None:
+    """One line per upload: id, state, size, SHA-256, link, name."""
+    svc = services()
+    found = (
+        svc.store.uploads.of_link(link_id)
+        if link_id
+        else svc.store.uploads.list(status=status, limit=10_000)
+    )
+    for u in found:
+        if status and u.status != status:
+            continue
+        click.echo(
+            printable(
+                f"{u.id}  {u.status:10} {u.received}/{u.length}  "
+                f"{u.sha256 or '-':64}  {u.link_id}  {u.name}"
+                + (f"  ({u.verdict})" if u.verdict else "")
+            )
+        )
+
+
+@upload_group.command("accept")
+@click.argument("upload_id")
+@with_appcontext
+def upload_accept(upload_id: str) -> None:
+    """Move a waiting upload into its link's folder (never over a file)."""
+    svc = services()
+    done = uploads.accept(svc, _operator(svc, upload_id), upload_id, actor="cli")
+    click.echo(printable(f"accepted {done.id} as {done.accepted_path}"))
+
+
+@upload_group.command("reject")
+@click.argument("upload_id")
+@with_appcontext
+def upload_reject(upload_id: str) -> None:
+    """Throw an upload away."""
+    svc = services()
+    done = uploads.reject(svc, _operator(svc, upload_id), upload_id, actor="cli")
+    click.echo(f"rejected {done.id}")
+
+
+@upload_group.command("sweep")
+@with_appcontext
+def upload_sweep() -> None:
+    """Delete unfinished uploads past upload_expiry (the server also does a
+    few at each new upload)."""
+    total = 0
+    while gone := uploads.sweep(services(), limit=1000):
+        total += gone
+    click.echo(f"deleted {total} expired upload{'s' if total != 1 else ''}")
+
+
+def _operator(svc, upload_id: str):
+    """The server's operator acts as the link's owner (any link)."""
+    found = svc.store.uploads.get(upload_id)
+    if found is None:
+        raise click.ClickException(f"There is no upload {upload_id!r}.")
+    owner = svc.store.users.get(svc.store.links.get(found.link_id).created_by)
+    assert owner is not None
+    return owner
+
+
+GROUPS = [link_group, audit_group, upload_group]

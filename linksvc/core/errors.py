@@ -337,6 +337,15 @@ class StoreUnavailable(LinksvcError):
     retry_after = 5
 
 
+class InsufficientStorage(LinksvcError):
+    """The disk is below the free-space floor: no upload starts (507)."""
+
+    code = "insufficient_storage"
+    status = 507
+    title = "No room for uploads"
+    hint = "Try again later; the administrator has been told by the logs."
+
+
 class TooManyRequests(LinksvcError):
     """A client is over a limit; ``retry_after`` says how many seconds to wait."""
 

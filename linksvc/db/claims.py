@@ -61,6 +61,8 @@ class LinkState(NamedTuple):
     created_by: int | None = None
     #: The owner no longer reaches the path (their grants changed).
     suspended: bool = False
+    #: An upload link: only the upload purposes open it.
+    upload: bool = False
 
     @property
     def guarded(self) -> bool:
@@ -317,6 +319,7 @@ _STATE = select(
     links.c.last_download_item,
     links.c.created_by,
     links.c.suspended,
+    links.c.upload,
 ).where(links.c.id == bindparam("p_id"))
 _BUMP = (
     update(links)

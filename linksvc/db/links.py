@@ -66,6 +66,12 @@ class Link:
     sent_to: str = ""
     #: The owner no longer reaches the path: the link does not work.
     suspended: bool = False
+    #: An upload link (a file request) into the folder ``path``, its limits.
+    upload: bool = False
+    upload_max_file_size: int | None = None
+    upload_max_files: int | None = None
+    upload_max_bytes: int | None = None
+    upload_types: str = ""
 
     @property
     def has_password(self) -> bool:
@@ -119,6 +125,7 @@ class Links:
         password_hash: str | None = None,
         pin: str | None = None,
         created_at: int | None = None,
+        upload: dict[str, object] | None = None,
     ) -> Link:
         """A new link with ``options`` as the rules resolved them (nothing
         left None but the start and the limit); the password comes hashed,
@@ -144,6 +151,8 @@ class Links:
                     opaque=bool(options.opaque),
                     folder=bool(options.folder),
                     notify=bool(options.notify),
+                    upload=upload is not None,
+                    **{f"upload_{k}": v for k, v in (upload or {}).items()},
                 )
             )
         return self.get(link_id)

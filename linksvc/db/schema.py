@@ -115,6 +115,13 @@ links = Table(
     Column("sent_to", Text, nullable=False, default=""),
     # The owner no longer reaches the path: the link does not work (issue 21).
     Column("suspended", Boolean, nullable=False, default=False),
+    # An upload link (a file request) into the folder at ``path``, and its
+    # limits (None: the settings' defaults); types: extensions, "" any.
+    Column("upload", Boolean, nullable=False, default=False),
+    Column("upload_max_file_size", BigInteger),
+    Column("upload_max_files", Integer),
+    Column("upload_max_bytes", BigInteger),
+    Column("upload_types", Text, nullable=False, default=""),
     Index("ix_links_created_by", "created_by"),
     Index("ix_links_path", "path"),
 )
@@ -246,6 +253,38 @@ api_tokens = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("last_used_at", BigInteger),
     Column("revoked_at", BigInteger),
+)
+
+#: What upload links received (tus uploads), in quarantine until decided.
+uploads = Table(
+    "uploads",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("link_id", ForeignKey("links.id", ondelete="CASCADE"), nullable=False),
+    # The uploader's file name, cleaned.
+    Column("name", String(255), nullable=False),
+    # The declared Upload-Length, and how far the bytes have come.
+    Column("length", BigInteger, nullable=False),
+    Column("received", BigInteger, nullable=False),
+    # uploading, waiting, infected, accepted, rejected, terminated, expired
+    Column("status", String(16), nullable=False),
+    Column("sha256", String(64)),
+    # The scanner's finding (a signature name), or why it was refused.
+    Column("verdict", String(255)),
+    Column("remote_addr", String(64), nullable=False),
+    Column("user_agent", String(256), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("completed_at", BigInteger),
+    Column("decided_at", BigInteger),
+    Column("decided_by", String(64)),
+    # Where an accepted file went, under the tree.
+    Column("accepted_path", String(1024)),
+    # A PATCH holds the upload until then: a second one at once is refused.
+    Column("lease_until", BigInteger),
+    Index("ix_uploads_link_id", "link_id"),
+    Index("ix_uploads_status", "status"),
 )
 
 #: Passkeys (WebAuthn credentials) of local accounts.

@@ -29,6 +29,7 @@ from .passkeys import Passkeys
 from .provisioning import Provisioning
 from .sessions import Sessions
 from .tokens import Tokens
+from .uploads import Uploads
 from .users import User
 from .users import Users
 
@@ -106,6 +107,7 @@ class Store:
         self.crcs = Crcs(self.engine)
         self.provisioning = Provisioning(self.engine)
         self.passkeys = Passkeys(self.engine)
+        self.uploads = Uploads(self.engine)
 
     @property
     def shown_url(self) -> str:

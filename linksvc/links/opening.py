@@ -99,6 +99,10 @@ class Purpose(enum.Enum):
     ZIP = "zip"
     #: One file of a folder link.
     MEMBER = "member"
+    #: An upload link's page (the uploader's).
+    UPLOAD_PAGE = "upload page"
+    #: An upload link's tus requests (create, resume, send, cancel).
+    UPLOAD = "upload"
 
 
 #: Purposes that send a link's bytes (and may count).
@@ -106,6 +110,8 @@ SENDING = {Purpose.FILE, Purpose.DOWNLOAD, Purpose.ZIP, Purpose.MEMBER}
 #: Purposes that need a folder link, and those that need a file link.
 FOLDER_PURPOSES = {Purpose.FOLDER, Purpose.ZIP, Purpose.MEMBER}
 FILE_PURPOSES = {Purpose.FILE, Purpose.DOWNLOAD, Purpose.PAGE}
+#: Purposes an upload link opens for (and only those, and its password).
+UPLOAD_PURPOSES = {Purpose.UPLOAD_PAGE, Purpose.UPLOAD}
 
 
 @dataclass(frozen=True)
@@ -218,6 +224,11 @@ def open_link(
         _not_used_up(svc, environ, state)
         if purpose is Purpose.UNLOCK:
             _unlock(svc, environ, claims, state, request.password)
+        if purpose in UPLOAD_PURPOSES or (purpose is Purpose.UNLOCK and state.upload):
+            # Nothing is opened or counted until bytes arrive (links/uploads.py).
+            if purpose is not Purpose.UPLOAD:
+                record_look(svc, environ, claims, purpose)
+            return Opened(purpose, claims, state)
         if purpose in FOLDER_PURPOSES:
             assert _folder_handler is not None
             return _folder_handler(svc, request, claims, state, purpose)
@@ -298,6 +309,10 @@ def _no_guard(state: LinkState) -> None:
 
 
 def _kind(purpose: Purpose, state: LinkState) -> None:
+    """A link opens only for its kind: an upload link never lists or sends
+    its folder, a download link never takes a byte in."""
+    if state.upload != (purpose in UPLOAD_PURPOSES) and purpose is not Purpose.UNLOCK:
+        raise LinkInvalid(INVALID_LINK)
     if purpose in FOLDER_PURPOSES and not state.folder:
         raise LinkInvalid(INVALID_LINK)
     if purpose in FILE_PURPOSES and state.folder:
@@ -466,6 +481,7 @@ _LOOKS = {
     Purpose.PAGE: "page",
     Purpose.FOLDER: "page",
     Purpose.UNLOCK: "unlock",
+    Purpose.UPLOAD_PAGE: "page",
 }
 
 

@@ -180,7 +180,7 @@ def post(token: str) -> Any:
     button, or a folder's "Download all"."""
     svc = services()
     if "password" in request.form:
-        return _unlock(svc, token)
+        return unlock(svc, token)
     purpose = Purpose.ZIP if request.form.get("action") == "zip" else Purpose.DOWNLOAD
     return show(svc, answer(svc, _as_get(request.environ), token, purpose), token)
 
@@ -213,7 +213,9 @@ def _as_get(environ: dict[str, Any]) -> dict[str, Any]:
     return {**environ, "REQUEST_METHOD": "GET"}
 
 
-def _unlock(svc: Services, token: str) -> Any:
+def unlock(svc: Services, token: str, prefix: str = "/d/") -> Any:
+    """A link's password given: the unlock cookie for the link's URLs
+    (``/d/<token>``, or an upload link's ``/u/<token>``), then back there."""
     form = UnlockForm()
     if not form.validate_on_submit():
         return _headed(svc, locked_page(form, 400))
@@ -233,7 +235,7 @@ def _unlock(svc: Services, token: str) -> Any:
             return _headed(svc, locked_page(form, 403))
         return show(svc, result, token)
     assert isinstance(result, Opened)
-    target = f"/d/{token}"
+    target = f"{prefix}{token}"
     response: Response = redirect(target, 303)
     if result.state.password_hash is not None:
         response.set_cookie(
