@@ -176,8 +176,10 @@ def upload(token: str, upload_id: str) -> Response:
         offset = tus.whole_number(request.headers.get("Upload-Offset"), "Upload-Offset")
         declared = request.content_length
         # The body may be as long as the rest of the upload (not the 1 MiB
-        # every other request is held to), and is read in small pieces.
-        request.max_content_length = max(0, found.length - found.received)
+        # every other request is held to), and is read in small pieces. One
+        # byte more: a stream the server ends itself (gunicorn) stops at its
+        # limit only by refusing, and a byte too many is ours to refuse (413).
+        request.max_content_length = max(0, found.length - found.received) + 1
         done = uploads.receive(
             svc,
             link,
