@@ -197,15 +197,19 @@ def shareable_url(svc: Services, link: Link, base_url: str | None = None) -> str
     scheduled); None for a revoked, expired or used-up link."""
     if link.status(clock_now()) not in ("active", "scheduled"):
         return None
-    return link_url(svc, link_token(svc, link), base_url)
+    # An upload link's page is /u/<token>, never /d/.
+    return link_url(svc, link_token(svc, link), base_url, "u" if link.upload else "d")
 
 
-def link_url(svc: Services, token: str, base_url: str | None = None) -> str:
-    """The absolute download URL: ``public_base_url`` wins over the request."""
+def link_url(
+    svc: Services, token: str, base_url: str | None = None, prefix: str = "d"
+) -> str:
+    """The absolute URL (``/d/``, or an upload link's ``/u/``):
+    ``public_base_url`` wins over the request."""
     base = svc.settings.public_base_url or (base_url or "").rstrip("/")
     if not base:
         raise ValueError("Set public_base_url to print absolute links.")
-    return f"{base}/d/{token}"
+    return f"{base}/{prefix}/{token}"
 
 
 def hashed(password: str | None) -> str | None:

@@ -43,6 +43,7 @@ from ..services import Services
 from .options import LinkOptions
 from .policy import policy_for
 from .sharing import hashed
+from .sharing import link_url
 from .sharing import target
 
 #: A PATCH holds its upload this long, renewed while bytes flow.
@@ -188,10 +189,8 @@ def create_upload_link(
 
 
 def upload_url(svc: Services, token: str, base_url: str | None = None) -> str:
-    base = svc.settings.public_base_url or (base_url or "").rstrip("/")
-    if not base:
-        raise ValueError("Set public_base_url to print absolute links.")
-    return f"{base}/u/{token}"
+    """The uploader's page, ``/u/<token>``."""
+    return link_url(svc, token, base_url, "u")
 
 
 # -- what the uploader's requests do (the link already opened) ----------------

@@ -110,6 +110,10 @@ def _webhooks(
 QUIET = 30
 
 
+#: Upload outcomes the owner is told about.
+ARRIVALS = ("received", "infected")
+
+
 def _has_news(svc: Services, link: Any) -> bool:
     """Whether a download or refusal of ``link`` may have something to tell:
     a first-download notice still owed, a limit not yet reported used up, or
@@ -138,7 +142,10 @@ def subscribe(svc: Services) -> Callable[..., None]:
         rows = [
             r
             for r in rows
-            if r["event"] in ("download", "refused")
+            if (
+                r["event"] in ("download", "refused")
+                or (r["event"] == "upload" and r["outcome"] in ARRIVALS)
+            )
             and r["link_id"]
             and quiet.get(r["link_id"], 0) < moment
         ]
@@ -169,8 +176,13 @@ def _queue_news(svc: Services, rows: list[dict[str, Any]], owners: dict) -> None
         and owners[i].used_up_noticed_at is None
         and owners[i].download_count >= owners[i].max_downloads
     }
+    arrived = {
+        r["link_id"]
+        for r in rows
+        if r["event"] == "upload" and owners[r["link_id"]].notify
+    }
     hooks = svc.settings.webhook_url or any(owners[i].webhook_url for i in owners)
-    if not (owed or full or hooks):
+    if not (owed or full or hooks or arrived):
         return  # nothing to write: the write lock stays free for downloads
 
     def work(tx: Marking) -> Any:
@@ -186,6 +198,15 @@ def _queue_news(svc: Services, rows: list[dict[str, Any]], owners: dict) -> None
             link = owners[link_id]
             if link.email:
                 messages.append(_used_up(svc, link))
+        for link_id in arrived:
+            link = owners[link_id]
+            if link.email:
+                names = [
+                    r["path"]
+                    for r in rows
+                    if r["link_id"] == link_id and r["event"] == "upload"
+                ]
+                messages.append(_arrived(svc, link, names, now))
         for row in rows:
             link = owners[row["link_id"]]
             extra = {
@@ -217,6 +238,20 @@ def _first_download(svc: Services, link: Any, row: dict[str, Any]) -> dict:
     )
     subject = f"Downloaded: {_name(link)}"
     return _email(f"first:{link.id}", link, "first_download", link.email, subject, body)
+
+
+def _arrived(svc: Services, link: Any, names: list[str], now: int) -> dict:
+    """Files came through an upload link: at most one email a link an hour
+    (the key is the hour's), so a sender cannot flood the owner's inbox."""
+    shown = "\n".join(f"  {name}" for name in names[:20])
+    body = (
+        f"Files arrived through your upload link into {link.path}:\n{shown}\n"
+        "They wait for you: accept or reject them on the link's page.\n\n"
+        f"{_note(link)}{_link_page(svc, link.id)}\n"
+    )
+    subject = f"Files arrived: {_name(link)}"
+    key = f"uploads:{link.id}:{now // 3600}"
+    return _email(key, link, "upload", link.email, subject, body)
 
 
 def _used_up(svc: Services, link: Any) -> dict:

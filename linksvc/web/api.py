@@ -30,10 +30,12 @@ from ..core.errors import Unauthorized
 from ..db.groups import Group
 from ..db.groups import RULES
 from ..db.links import Link
+from ..db.uploads import Upload
 from ..db.users import User
 from ..links import editing
 from ..links import policy
 from ..links import sharing
+from ..links import uploads
 from ..links.options import EDITABLE
 from ..links.options import LinkOptions
 from ..links.options import parse
@@ -72,6 +74,7 @@ def link_json(link: Link) -> dict[str, Any]:
         "folder": link.folder,
         "notify": link.notify,
         "revision": link.revision,
+        "upload": link.upload,
     }
 
 
@@ -199,6 +202,25 @@ def create_link() -> tuple[Response, int, dict[str, str]]:
     if not isinstance(path, str) or not path:
         raise InvalidInput("A path is required: the file's path under protected/.")
     svc = services()
+    if data.pop("upload", False) is True:
+        wanted = uploads.limits(
+            data.pop("max_file_size", None),
+            data.pop("max_files", None),
+            data.pop("max_bytes", None),
+            " ".join(data.pop("types", None) or []),
+        )
+        link, token = uploads.create_upload_link(
+            svc,
+            _user(),
+            path,
+            _options(data),
+            wanted,
+            actor=f"api:{_user().username}",
+            **client(request.environ),
+        )
+        url = uploads.upload_url(svc, token, request.host_url)
+        location = url_for("api.get_link", link_id=link.id)
+        return jsonify({**link_json(link), "url": url}), 201, {"Location": location}
     link, token = sharing.create_link(
         svc,
         _user(),
@@ -210,6 +232,49 @@ def create_link() -> tuple[Response, int, dict[str, str]]:
     body = {**link_json(link), "url": sharing.link_url(svc, token, request.host_url)}
     location = url_for("api.get_link", link_id=link.id)
     return jsonify(body), 201, {"Location": location}
+
+
+def upload_json(upload: Upload) -> dict[str, Any]:
+    return {
+        "id": upload.id,
+        "link_id": upload.link_id,
+        "name": upload.name,
+        "length": upload.length,
+        "received": upload.received,
+        "status": upload.status,
+        "sha256": upload.sha256,
+        "verdict": upload.verdict,
+        "remote_addr": upload.remote_addr,
+        "created_at": iso(upload.created_at),
+        "completed_at": iso(upload.completed_at),
+        "decided_at": iso(upload.decided_at),
+        "decided_by": upload.decided_by,
+        "accepted_path": upload.accepted_path,
+    }
+
+
+@bp.get("/links/<link_id>/uploads")
+def list_uploads(link_id: str) -> Response:
+    """What an upload link received (its owner's or an admin's)."""
+    svc = services()
+    link = sharing.visible_link(svc, _user(), link_id)
+    if not link.upload:
+        raise InvalidInput("This is not an upload link.")
+    return jsonify(
+        {"items": [upload_json(u) for u in svc.store.uploads.of_link(link.id)]}
+    )
+
+
+@bp.post("/uploads/<upload_id>/accept")
+def accept_upload(upload_id: str) -> Response:
+    done = uploads.accept(services(), _user(), upload_id, f"api:{_user().username}")
+    return jsonify(upload_json(done))
+
+
+@bp.post("/uploads/<upload_id>/reject")
+def reject_upload(upload_id: str) -> Response:
+    done = uploads.reject(services(), _user(), upload_id, f"api:{_user().username}")
+    return jsonify(upload_json(done))
 
 
 @bp.get("/links")

@@ -308,6 +308,8 @@ def link_detail(link_id: str):
         form=form,
         send_form=SendForm(prefix="send"),
         email=bool(svc.settings.smtp_host),
+        received=svc.store.uploads.of_link(link.id) if link.upload else [],
+        decide_form=FlaskForm(),
     ), status
 
 

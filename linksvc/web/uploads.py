@@ -16,22 +16,36 @@ from collections.abc import Iterator
 from typing import Any
 
 from flask import Blueprint
+from flask import flash
+from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
+from flask_login import login_required
+from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
+from wtforms import PasswordField
+from wtforms import StringField
+from wtforms.validators import Length
+from wtforms.validators import Optional
 
 from ..core import tus
 from ..core.clients import client
+from ..core.clock import now
 from ..core.errors import LinksvcError
 from ..core.errors import PasswordRequired
 from ..db import uploads as states
+from ..links import sharing
 from ..links import uploads
 from ..links.opening import open_link
 from ..links.opening import Opened
 from ..links.opening import Purpose
 from ..links.opening import Refusal
 from ..links.opening import Request
+from ..links.options import MAX_LINK_PASSWORD
+from ..links.options import MAX_NOTE
+from ..links.options import parse
+from .auth import current
 from .ext import csrf
 from .ext import services
 from .links import unlock
@@ -233,3 +247,131 @@ def receipt(token: str) -> Any:
         token=token,
     )
     return body, 200, HEADERS
+
+
+# -- the owner's side ---------------------------------------------------------
+
+
+class RequestForm(FlaskForm):
+    """A file request: an upload link into a folder."""
+
+    expires = StringField(
+        "Open for (e.g. 7d, 2w)", default="7d", validators=[Length(max=16)]
+    )
+    note = StringField("A note the sender sees", validators=[Length(max=MAX_NOTE)])
+    password = PasswordField(
+        "Password (optional; give it to the sender separately)",
+        validators=[Optional(), Length(max=MAX_LINK_PASSWORD)],
+    )
+    ranges = StringField(
+        "Only from these networks (optional)", validators=[Optional(), Length(max=2000)]
+    )
+    max_file_size = StringField(
+        "Largest file (e.g. 100M; empty: the server's limit)",
+        validators=[Optional(), Length(max=20)],
+    )
+    max_files = StringField(
+        "Most files (empty: the server's limit)", validators=[Optional(), Length(max=9)]
+    )
+    max_bytes = StringField(
+        "Most bytes in all (e.g. 5G)", validators=[Optional(), Length(max=20)]
+    )
+    types = StringField(
+        "Only these file types (e.g. pdf, jpg; empty: any)",
+        validators=[Optional(), Length(max=200)],
+    )
+
+
+class DecideForm(FlaskForm):
+    """Accept or reject buttons (the CSRF token only)."""
+
+
+@bp.route("/request/<path:folder>", methods=["GET", "POST"])
+@login_required
+def make_request(folder: str) -> Any:
+    svc = services()
+    user = current()
+    form = RequestForm()
+    status = 200
+    if form.validate_on_submit():
+        raw = {
+            "expires": form.expires.data or "7d",
+            "note": form.note.data or "",
+            "password": form.password.data or None,
+            "ranges": form.ranges.data or "",
+        }
+        try:
+            asked = parse({k: v for k, v in raw.items() if v not in (None, "")}, now())
+            link, token = uploads.create_upload_link(
+                svc,
+                user,
+                folder,
+                asked,
+                uploads.limits(
+                    form.max_file_size.data,
+                    form.max_files.data,
+                    form.max_bytes.data,
+                    form.types.data or "",
+                ),
+                **client(request.environ),
+            )
+        except LinksvcError as exc:
+            form.form_errors.append(str(exc))
+            status = 400
+        else:
+            url = uploads.upload_url(svc, token, request.host_url)
+            body = render_template("upload_created.html", link=link, url=url)
+            return body, 201, HEADERS
+    elif form.is_submitted():
+        status = 400
+    return render_template("upload_request.html", form=form, folder=folder), status
+
+
+def _back(upload_id: str) -> Response:
+    found = services().store.uploads.get(upload_id)
+    target = url_for("dashboard.links")
+    if found is not None:
+        target = url_for("dashboard.link_detail", link_id=found.link_id)
+    return redirect(target, 303)
+
+
+@bp.post("/uploads/<upload_id>/accept")
+@login_required
+def accept(upload_id: str) -> Response:
+    if DecideForm().validate_on_submit():
+        try:
+            done = uploads.accept(services(), current(), upload_id)
+            flash(f"Accepted: {done.accepted_path}", "info")
+        except LinksvcError as exc:
+            flash(str(exc), "error")
+    return _back(upload_id)
+
+
+@bp.post("/uploads/<upload_id>/reject")
+@login_required
+def reject(upload_id: str) -> Response:
+    if DecideForm().validate_on_submit():
+        try:
+            done = uploads.reject(services(), current(), upload_id)
+            flash(f"Rejected: {done.name}", "info")
+        except LinksvcError as exc:
+            flash(str(exc), "error")
+    return _back(upload_id)
+
+
+@bp.post("/links/<link_id>/uploads/accept-all")
+@login_required
+def accept_all(link_id: str) -> Response:
+    svc = services()
+    link = sharing.visible_link(svc, current(), link_id)
+    if DecideForm().validate_on_submit():
+        done = 0
+        for found in svc.store.uploads.of_link(link.id):
+            if found.status == states.WAITING:
+                try:
+                    uploads.accept(svc, current(), found.id)
+                    done += 1
+                except LinksvcError as exc:
+                    flash(f"{found.name}: {exc}", "error")
+        flash(f"Accepted {done} file{'s' if done != 1 else ''}.", "info")
+    return redirect(url_for("dashboard.link_detail", link_id=link.id), 303)

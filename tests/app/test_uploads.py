@@ -304,3 +304,78 @@ def test_the_cli_makes_an_upload_link(app, svc):
         cli, ["link", "create", "--upload", "docs", "--user", "alice"]
     )
     assert outside.exit_code != 0
+
+
+def test_the_owner_is_told_and_sees_the_files_on_the_link_page(app, svc, request_link):
+    from ..conftest import Auth
+    from ..conftest import csrf_token
+
+    with app.app_context():
+        from linksvc.accounts import people
+
+        people.set_email(svc, "alice", "alice@example.org", "admin")
+    link, token = request_link()
+    client = app.test_client()
+    for name in ("a.txt", "b.txt"):
+        made = create(client, token, 2, name=name)
+        patch(client, rel(made.headers["Location"]), 0, b"hi")
+    svc.audit.flush()
+    mails = [m for m in svc.store.outbox.list() if m.event == "upload"]
+    assert len(mails) == 1 and "a.txt" in mails[0].body and "b.txt" in mails[0].body
+    owner = app.test_client()
+    Auth(owner).login_as("alice")
+    page = owner.get(f"/links/{link.id}").text
+    assert "Received files" in page and "a.txt" in page and "waiting for you" in page
+    token_form = csrf_token(owner, f"/links/{link.id}")
+    done = owner.post(
+        f"/links/{link.id}/uploads/accept-all", data={"csrf_token": token_form}
+    )
+    assert done.status_code == 303
+    assert {u.status for u in svc.store.uploads.of_link(link.id)} == {"accepted"}
+    # Nobody else sees or decides them.
+    bob = app.test_client()
+    Auth(bob).login_as("admin")
+    assert bob.get(f"/links/{link.id}").status_code == 200  # admins may
+
+
+def test_the_api_lists_accepts_and_rejects(app, svc, request_link):
+    with app.app_context():
+        alice = svc.store.users.by_name("alice")
+        _, secret = svc.store.tokens.create(alice.id, "script")
+    api = {"Authorization": f"Bearer {secret}"}
+    client = app.test_client()
+    made = client.post(
+        "/api/v1/links",
+        json={"path": "reports/q3", "upload": True, "max_files": 2, "types": ["txt"]},
+        headers=api,
+    )
+    assert made.status_code == 201, made.text
+    assert "/u/" in made.json["url"] and made.json["upload"] is True
+    token = made.json["url"].rsplit("/", 1)[-1]
+    link_id = made.json["id"]
+    ids = []
+    for name in ("keep.txt", "drop.txt"):
+        up = create(client, token, 2, name=name)
+        patch(client, rel(up.headers["Location"]), 0, b"ok")
+        ids.append(rel(up.headers["Location"]).rsplit("/", 1)[-1])
+    listed = client.get(f"/api/v1/links/{link_id}/uploads", headers=api).json
+    assert {u["name"] for u in listed["items"]} == {"keep.txt", "drop.txt"}
+    assert (
+        client.post(f"/api/v1/uploads/{ids[0]}/accept", headers=api).json[
+            "accepted_path"
+        ]
+        == "reports/q3/keep.txt"
+    )
+    assert (
+        client.post(f"/api/v1/uploads/{ids[1]}/reject", headers=api).json["status"]
+        == "rejected"
+    )
+    # Another person's token cannot touch them.
+    with app.app_context():
+        _, other = svc.store.tokens.create(svc.store.users.by_name("admin").id, "x")
+    assert (
+        client.get(
+            "/api/v1/links/nope/uploads", headers={"Authorization": f"Bearer {other}"}
+        ).status_code
+        == 404
+    )
