@@ -161,17 +161,26 @@ class Quarantine:
         return offload(self._scan, upload_id, address)
 
     def _scan(self, upload_id: str, address: str) -> tuple[bool | None, str]:
-        from clamav_client import get_scanner
+        from clamav_client.clamd import ClamdNetworkSocket
+        from clamav_client.clamd import ClamdUnixSocket
 
-        scanner = get_scanner(
-            {"backend": "clamd", "address": address, "timeout": 120.0, "stream": True}
+        host, _, port = address.rpartition(":")
+        client: ClamdNetworkSocket = (
+            ClamdNetworkSocket(host=host, port=int(port), timeout=120)
+            if port.isdigit() and not address.startswith("/")
+            else ClamdUnixSocket(path=address, timeout=120)
         )
-        result = scanner.scan(str(self._path(upload_id)))
-        if result.state == "FOUND":
-            return False, str(result.details or "found")[:200]
-        if result.state == "OK":
+        try:
+            with open(self._path(upload_id), "rb") as f:
+                found = client.instream(f)
+        except Exception as exc:  # down, too long for it, a broken answer
+            return None, f"{type(exc).__name__}: {exc}"[:200]
+        status, reason = found.get("stream", (None, None))
+        if status == "FOUND":
+            return False, str(reason or "found")[:200]
+        if status == "OK":
             return True, ""
-        return None, str(result.details or result.err or "no answer")[:200]
+        return None, str(reason or "no answer")[:200]
 
     def delete(self, upload_id: str) -> None:
         try:
