@@ -116,3 +116,54 @@ def test_healthz_answers_on_both_and_through_nginx(pair):
     for server in pair:
         status, _, body = get(server, "/healthz")
         assert status == 200 and b'"ok"' in body
+
+
+def test_an_upload_begun_on_one_instance_resumes_on_the_other(pair, tree):
+    """PostgreSQL holds each upload's offset and lease; the shared instance
+    folder holds its bytes: either instance continues it."""
+    import hashlib
+    import os
+    from urllib.parse import urlsplit
+
+    import requests
+
+    a, b, _ = pair
+    made = a.cli("link", "create", "--upload", "reports", "--user", "admin")
+    assert made.returncode == 0, made.stderr
+    token = made.stdout.strip().splitlines()[-1].rsplit("/u/", 1)[1]
+    data = os.urandom(3 * 1024 * 1024)
+    tus = {"Tus-Resumable": "1.0.0"}
+    created = requests.post(
+        f"{a.url}/u/{token}/files",
+        headers={
+            **tus,
+            "Upload-Length": str(len(data)),
+            "Upload-Metadata": "filename c2hhcmVkLmJpbg==",
+        },
+        timeout=10,
+    )
+    assert created.status_code == 201, created.text
+    path = urlsplit(created.headers["Location"]).path
+    patch = {**tus, "Content-Type": "application/offset+octet-stream"}
+    half = len(data) // 2
+    first = requests.patch(
+        a.url + path,
+        data=data[:half],
+        headers={**patch, "Upload-Offset": "0"},
+        timeout=10,
+    )
+    assert first.status_code == 204
+    # The other instance knows where it stopped, and takes the rest.
+    head = requests.head(b.url + path, headers=tus, timeout=10)
+    assert head.headers["Upload-Offset"] == str(half)
+    rest = requests.patch(
+        b.url + path,
+        data=data[half:],
+        headers={**patch, "Upload-Offset": str(half)},
+        timeout=10,
+    )
+    assert rest.status_code == 204 and rest.headers["Upload-Offset"] == str(len(data))
+    upload_id = path.rsplit("/", 1)[-1]
+    assert b.cli("upload", "accept", upload_id).returncode == 0
+    arrived = (tree / "reports" / "shared.bin").read_bytes()
+    assert hashlib.sha256(arrived).digest() == hashlib.sha256(data).digest()
