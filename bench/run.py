@@ -457,6 +457,78 @@ def memory(b: Bench, seconds: float = 8) -> None:
     )
 
 
+def upload_memory(b: Bench, clients: int = 4, size: int = 1 << 30) -> None:
+    """Issue 22: worker RSS while ``clients`` upload ``size`` bytes each to
+    one upload link with tus (one PATCH each, sent in 1 MiB pieces)."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    (b.protected / "inbox").mkdir(exist_ok=True)
+    made = subprocess.run(
+        [*LINKSVC, "link", "create", "--upload", "inbox", "--user", "bench"],
+        env=b.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    token = made.stdout.strip().splitlines()[-1].rsplit("/u/", 1)[1]
+    port = b.ports["direct"]
+    piece = os.urandom(1 << 20)
+    before = peak = worker_rss(b.direct_pid)
+    done = threading.Event()
+    statuses: list[int] = []
+
+    def watch() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, worker_rss(b.direct_pid))
+            time.sleep(0.05)
+
+    def send() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        conn.request(
+            "POST",
+            f"/u/{token}/files",
+            headers={"Tus-Resumable": "1.0.0", "Upload-Length": str(size)},
+        )
+        created = conn.getresponse()
+        created.read()
+        path = urlsplit(created.headers["Location"]).path
+        conn.putrequest("PATCH", path)
+        for name, value in (
+            ("Tus-Resumable", "1.0.0"),
+            ("Upload-Offset", "0"),
+            ("Content-Type", "application/offset+octet-stream"),
+            ("Content-Length", str(size)),
+        ):
+            conn.putheader(name, value)
+        conn.endheaders()
+        for _ in range(size // len(piece)):
+            conn.send(piece)
+        answer = conn.getresponse()
+        answer.read()
+        statuses.append(answer.status)
+        conn.close()
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    started = time.monotonic()
+    senders = [threading.Thread(target=send) for _ in range(clients)]
+    for t in senders:
+        t.start()
+    for t in senders:
+        t.join()
+    took = time.monotonic() - started
+    done.set()
+    watcher.join()
+    print(
+        f"\nupload: {clients} clients uploading {size >> 20} MiB each with tus "
+        f"in {took:.1f} s ({clients * size / took / 1e6:.0f} MB/s; answers "
+        f"{sorted(statuses)}): worker RSS {before // 1024} MiB before, "
+        f"{peak // 1024} MiB peak (+{(peak - before) / 1024:.1f} MiB; target < 20)"
+    )
+
+
 def zip_memory(b: Bench) -> None:
     """Issue 15: "Download all" of a folder holding a 5 GiB sparse file and
     200 small ones, read whole by one client: worker RSS during it."""
@@ -574,7 +646,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--sections",
-        default="throughput,postgres,memory,zip,refused,slow",
+        default="throughput,postgres,memory,zip,upload,refused,slow",
         help="comma-separated",
     )
     args = parser.parse_args()
@@ -595,6 +667,8 @@ def main() -> None:
             postgres(b, 1 if args.quick else args.rounds, args.seconds)
         if "zip" in sections:
             zip_memory(b)
+        if "upload" in sections:
+            upload_memory(b)
         if "refused" in sections:
             refused_zip(b)
         if "memory" in sections:

@@ -41,6 +41,14 @@ _LINK_ID = {
 }
 
 
+_UPLOAD_ID = {
+    "name": "upload_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string"},
+}
+
+
 def _body(schema: str) -> dict[str, Any]:
     ref = {"$ref": f"#/components/schemas/{schema}"}
     return {"required": True, "content": {"application/json": {"schema": ref}}}
@@ -171,6 +179,45 @@ PATHS: dict[str, Any] = {
                 "404": _error("No such link of yours"),
                 "422": _error("Not an address, or a link that no longer works"),
                 "429": _error("Too many links sent by email this hour"),
+            },
+        },
+    },
+    "/links/{link_id}/uploads": {
+        "parameters": [_LINK_ID],
+        "get": {
+            "operationId": "listUploads",
+            "summary": "What an upload link received",
+            "responses": {
+                "200": _ok("The uploads, newest first", "UploadList"),
+                "401": _error("No or bad token"),
+                "404": _error("No such link of yours"),
+                "422": _error("Not an upload link"),
+            },
+        },
+    },
+    "/uploads/{upload_id}/accept": {
+        "parameters": [_UPLOAD_ID],
+        "post": {
+            "operationId": "acceptUpload",
+            "summary": "Move a waiting upload into its link's folder",
+            "responses": {
+                "200": _ok("Accepted; accepted_path says where", "Upload"),
+                "401": _error("No or bad token"),
+                "404": _error("No such upload of yours"),
+                "422": _error("Not waiting (uploading, infected, decided)"),
+            },
+        },
+    },
+    "/uploads/{upload_id}/reject": {
+        "parameters": [_UPLOAD_ID],
+        "post": {
+            "operationId": "rejectUpload",
+            "summary": "Delete an upload",
+            "responses": {
+                "200": _ok("Rejected", "Upload"),
+                "401": _error("No or bad token"),
+                "404": _error("No such upload of yours"),
+                "422": _error("Already decided"),
             },
         },
     },

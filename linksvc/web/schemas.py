@@ -71,6 +71,7 @@ SCHEMAS: dict[str, Any] = {
             "folder",
             "notify",
             "revision",
+            "upload",
         ],
         "properties": {
             "id": {"type": "string", "minLength": 16},
@@ -106,6 +107,10 @@ SCHEMAS: dict[str, Any] = {
             "opaque": {"type": "boolean", "description": "the URL names no path"},
             "folder": {"type": "boolean", "description": "a folder link"},
             "notify": {"type": "boolean", "description": "owner told of 1st download"},
+            "upload": {
+                "type": "boolean",
+                "description": "an upload link (its url is the sender's page)",
+            },
             "revision": {
                 "type": "string",
                 "description": "the link as read; give it to PATCH so that an "
@@ -173,6 +178,63 @@ SCHEMAS: dict[str, Any] = {
                 "deprecated": True,
                 "description": "the old name of pin, read until the next release",
             },
+            "upload": {
+                "type": "boolean",
+                "description": "make an upload link into the folder at path",
+            },
+            "max_file_size": {
+                "type": ["string", "integer", "null"],
+                "description": "upload links: largest file (10M, 1G, or bytes)",
+            },
+            "max_files": {"type": ["integer", "null"], "minimum": 1},
+            "max_bytes": {
+                "type": ["string", "integer", "null"],
+                "description": "upload links: most bytes in all",
+            },
+            "types": {
+                "type": ["array", "null"],
+                "items": {"type": "string", "maxLength": 16},
+                "description": "upload links: the extensions taken (any if empty)",
+            },
+        },
+        "additionalProperties": False,
+    },
+    "Upload": {
+        "type": "object",
+        "required": ["id", "link_id", "name", "length", "received", "status"],
+        "properties": {
+            "id": {"type": "string"},
+            "link_id": {"type": "string"},
+            "name": {"type": "string", "description": "the sender's, cleaned"},
+            "length": {"type": "integer", "minimum": 0},
+            "received": {"type": "integer", "minimum": 0},
+            "status": {
+                "enum": [
+                    "uploading",
+                    "waiting",
+                    "infected",
+                    "accepted",
+                    "rejected",
+                    "terminated",
+                    "expired",
+                ]
+            },
+            "sha256": {"type": ["string", "null"]},
+            "verdict": {"type": ["string", "null"]},
+            "remote_addr": {"type": "string"},
+            "created_at": {"type": ["string", "null"], "format": "date-time"},
+            "completed_at": {"type": ["string", "null"], "format": "date-time"},
+            "decided_at": {"type": ["string", "null"], "format": "date-time"},
+            "decided_by": {"type": ["string", "null"]},
+            "accepted_path": {"type": ["string", "null"]},
+        },
+        "additionalProperties": False,
+    },
+    "UploadList": {
+        "type": "object",
+        "required": ["items"],
+        "properties": {
+            "items": {"type": "array", "items": {"$ref": "#/components/schemas/Upload"}}
         },
         "additionalProperties": False,
     },

@@ -23,6 +23,7 @@ from flask import request
 from flask import url_for
 from flask_login import login_required
 from flask_wtf import FlaskForm
+from werkzeug.exceptions import ClientDisconnected
 from werkzeug.wrappers import Response
 from wtforms import PasswordField
 from wtforms import StringField
@@ -194,15 +195,19 @@ def upload(token: str, upload_id: str) -> Response:
         # byte more: a stream the server ends itself (gunicorn) stops at its
         # limit only by refusing, and a byte too many is ours to refuse (413).
         request.max_content_length = max(0, found.length - found.received) + 1
-        done = uploads.receive(
-            svc,
-            link,
-            found,
-            offset,
-            _body(),
-            declared,
-            client(request.environ),
-        )
+        restore = _stall_limit(svc.settings.send_timeout)
+        try:
+            done = uploads.receive(
+                svc,
+                link,
+                found,
+                offset,
+                _body(),
+                declared,
+                client(request.environ),
+            )
+        finally:
+            restore()
     except LinksvcError as exc:
         return _refused(exc)
     return _tus(
@@ -215,12 +220,38 @@ def upload(token: str, upload_id: str) -> Response:
 
 
 def _body() -> Iterator[bytes]:
+    """The PATCH body in pieces; a sender who stalls longer than
+    ``send_timeout`` is cut off (408): what arrived is kept, the upload's
+    slot and lease are freed, and the sender resumes from there."""
     stream = request.stream
     while True:
-        chunk = stream.read(READ)
+        try:
+            chunk = stream.read(READ)
+        except (TimeoutError, ClientDisconnected):
+            # Stalled past the limit, or gone: werkzeug says the latter for
+            # both. What arrived is kept either way.
+            raise tus.TusError("The body stopped arriving; resume it.", 408) from None
         if not chunk:
             return
         yield chunk
+
+
+def _stall_limit(seconds: float) -> Any:
+    """Under gunicorn, a read that waits ``seconds`` for a byte fails;
+    returns what puts the socket back for the next request on it."""
+    sock = request.environ.get("gunicorn.socket")
+    if sock is None or not seconds:
+        return lambda: None
+    before = sock.gettimeout()
+    sock.settimeout(seconds)
+
+    def restore() -> None:
+        try:
+            sock.settimeout(before)
+        except OSError:
+            pass
+
+    return restore
 
 
 @bp.get("/u/<token>/receipt")

@@ -117,6 +117,15 @@ def test_environment_overrides_every_key(tmp_path):
         "LINKSVC_LDAP_GROUP_FILTER": "(member:1.2.840.113556.1.4.1941:={dn})",
         "LINKSVC_LDAP_GROUP_ATTRIBUTE": "name",
         "LINKSVC_LDAP_TIMEOUT": "3",
+        "LINKSVC_UPLOAD_MAX_FILE_SIZE": "100M",
+        "LINKSVC_UPLOAD_MAX_FILES": "7",
+        "LINKSVC_UPLOAD_MAX_BYTES": "1G",
+        "LINKSVC_UPLOAD_EXPIRY": "2h",
+        "LINKSVC_UPLOAD_FREE_DISK": "10G",
+        "LINKSVC_UPLOAD_LIMIT": "5 per minute",
+        "LINKSVC_UPLOADS_PER_LINK": "2",
+        "LINKSVC_UPLOADS_PER_WORKER": "9",
+        "LINKSVC_CLAMD_SOCKET": "/run/clamav/clamd.ctl",
     }
     settings = config.load(path, environ=environ)
     assert settings.protected_dir == "/srv/files"
@@ -173,6 +182,11 @@ def test_environment_overrides_every_key(tmp_path):
     assert settings.on_access_lost == "revoke"
     assert settings.scim_limit == "99 per minute"
     assert settings.ldap_url == "ldaps://ldap.example.org:636"
+    assert settings.upload_max_file_size == 100 << 20
+    assert (settings.upload_max_files, settings.upload_max_bytes) == (7, 1 << 30)
+    assert (settings.upload_expiry, settings.upload_free_disk) == (7200, 10 << 30)
+    assert (settings.uploads_per_link, settings.uploads_per_worker) == (2, 9)
+    assert settings.clamd_socket == "/run/clamav/clamd.ctl"
     assert settings.ldap_id_attribute == "objectGUID" and settings.ldap_timeout == 3
     assert settings.ldap_group_filter == "(member:1.2.840.113556.1.4.1941:={dn})"
     assert settings.oidc_group_map == (("Contractors", "outside"), ("staff", "limited"))

@@ -16,6 +16,7 @@ from linksvc.links import uploads
 from linksvc.services import of
 
 from ..conftest import audit_rows
+from .test_api import check
 
 TUS = {"Tus-Resumable": "1.0.0"}
 
@@ -350,6 +351,7 @@ def test_the_api_lists_accepts_and_rejects(app, svc, request_link):
         headers=api,
     )
     assert made.status_code == 201, made.text
+    check(made, "/links", "post")
     assert "/u/" in made.json["url"] and made.json["upload"] is True
     token = made.json["url"].rsplit("/", 1)[-1]
     link_id = made.json["id"]

@@ -152,3 +152,42 @@ def test_one_patch_at_a_time_offsets_and_lengths(upload_site):
     )
     assert past.status_code == 413
     assert _offset(more.headers["Location"]) == 0
+
+
+def test_a_stalled_sender_is_cut_off_and_keeps_what_arrived(start_live):
+    live = start_live("stall", access_log=False, send_timeout="2s")
+    made = live.cli("link", "create", "--upload", "reports", "--user", "admin")
+    endpoint = made.stdout.strip().splitlines()[-1] + "/files"
+    created = requests.post(
+        endpoint, headers={**TUS, "Upload-Length": str(2 * MiB)}, timeout=10
+    )
+    url = created.headers["Location"]
+    parts = urlsplit(url)
+    sock = socket.create_connection((parts.hostname, parts.port), timeout=20)
+    sock.sendall(
+        (
+            f"PATCH {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+            "Tus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\n"
+            "Content-Type: application/offset+octet-stream\r\n"
+            f"Content-Length: {2 * MiB}\r\n\r\n"
+        ).encode()
+        + b"z" * MiB
+    )
+    started = time.monotonic()
+    reply = sock.recv(4096)  # the server gives up on the rest
+    waited = time.monotonic() - started
+    sock.close()
+    assert reply.startswith(b"HTTP/1.1 408"), reply[:200]
+    assert 1.5 < waited < 10
+    assert _offset(url) == MiB  # kept; the sender resumes from here
+    rest = requests.patch(
+        url,
+        data=b"z" * MiB,
+        headers={
+            **TUS,
+            "Upload-Offset": str(MiB),
+            "Content-Type": "application/offset+octet-stream",
+        },
+        timeout=10,
+    )
+    assert rest.status_code == 204
