@@ -381,3 +381,72 @@ def test_the_api_lists_accepts_and_rejects(app, svc, request_link):
         ).status_code
         == 404
     )
+
+
+@pytest.mark.parametrize("refusal", ["revoked", "expired", "network", "suspended"])
+def test_an_upload_link_is_refused_as_a_download_link_is(
+    app, svc, request_link, frozen, refusal
+):
+    link, token = request_link()
+    client = app.test_client()
+    made = create(client, token, 4)
+    upload = rel(made.headers["Location"])
+    if refusal == "revoked":
+        with app.app_context():
+            sharing.revoke_link(svc, svc.store.users.by_name("alice"), link.id)
+        status = 410
+    elif refusal == "expired":
+        frozen.tick(svc.settings.max_expiry + 10)
+        status = 410
+    elif refusal == "network":
+        from linksvc.links import editing
+        from linksvc.links.options import parse
+
+        with app.app_context():
+            editing.edit_link(
+                svc,
+                svc.store.users.by_name("alice"),
+                link.id,
+                parse({"ranges": "10.9.0.0/16"}, 0, only=("ranges",)),
+            )
+        status = 403
+    else:
+        app.test_cli_runner().invoke(cli, ["user", "ungrant", "alice", "reports/q3"])
+        status = 403
+    answers = [
+        client.get(f"/u/{token}").status_code,
+        create(client, token, 1).status_code,
+        client.head(upload, headers=TUS).status_code,
+        patch(client, upload, 0, b"data").status_code,
+        client.delete(upload, headers=TUS).status_code,
+    ]
+    assert answers == [status] * 5
+    assert svc.store.uploads.get(upload.rsplit("/", 1)[-1]).received == 0
+
+
+def test_uploads_at_once_are_bounded_per_link_and_per_worker(make_app):
+    app = make_app(uploads_per_link="1", uploads_per_worker="3")
+    svc = of(app)
+    with app.app_context():
+        _, token = uploads.create_upload_link(
+            svc, svc.store.users.by_name("alice"), "reports/q3", sharing.options()
+        )
+    client = app.test_client()
+    first = rel(create(client, token, 10).headers["Location"])
+    second = rel(create(client, token, 10).headers["Location"])
+    # The first is receiving (its PATCH holds the lease): the link is full.
+    import time as clock
+
+    now = int(clock.time())
+    assert svc.store.uploads.lease(first.rsplit("/", 1)[-1], 0, now + 30, now)
+    busy = patch(client, second, 0, b"x")
+    assert busy.status_code == 429 and busy.headers["Retry-After"].isdigit()
+    svc.store.uploads.progress(first.rsplit("/", 1)[-1], 0, now + 3600, None)
+    # This worker's slots taken by others: 429 too.
+    others = ("203.0.113.7", "203.0.113.8", "203.0.113.9")
+    for addr in others:
+        assert svc.upload_slots.take(addr)
+    assert patch(client, second, 0, b"x").status_code == 429
+    for addr in others:
+        svc.upload_slots.give(addr)
+    assert patch(client, second, 0, b"x").status_code == 204
