@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from .services import require_binary
+from .services import stop_process
 
 #: The EICAR anti-virus test file, put together here so no scanner flags
 #: this source file itself.
@@ -53,9 +54,4 @@ class Clamd:
             time.sleep(0.1)
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self.log.close()
+        stop_process(self.proc, self.log)

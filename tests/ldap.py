@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from .services import require_binary
+from .services import stop_process
 
 BASE = "dc=example,dc=org"
 ROOT_DN = f"cn=admin,{BASE}"
@@ -210,9 +211,4 @@ class Slapd:
             conn.unbind_s()
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self.log.close()
+        stop_process(self.proc, self.log)

@@ -74,3 +74,17 @@ def postgres_database():
         with admin.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
         admin.dispose()
+
+
+def stop_process(proc, log=None) -> None:
+    """Terminate a server the tests started (kill it after 10 s), and close
+    its log."""
+    import subprocess
+
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    if log is not None:
+        log.close()

@@ -8,6 +8,7 @@ import secrets
 import click
 from flask.cli import with_appcontext
 
+from .. import backups
 from .. import config
 from .. import keys
 from ..keys import ensure_keys
@@ -104,4 +105,32 @@ def keys_retire(key_id: str) -> None:
     )
 
 
-COMMANDS = [init_command, serve_command, keys_group]
+@click.command("backup")
+@click.argument("dest", type=click.Path(file_okay=False))
+@with_appcontext
+def backup_command(dest: str) -> None:
+    """Copy the database (consistently, while the server runs), the keys and
+    the waiting uploads into the new folder DEST."""
+    manifest = backups.back_up(services(), dest)
+    click.echo(
+        f"backed up the {manifest['database']} database (revision "
+        f"{manifest['revision']}), {'the keys' if manifest['keys'] else 'no keys file'}"
+        f" and {manifest['uploads']} waiting upload(s) into {dest}"
+    )
+    if not manifest["keys"]:
+        click.echo(f"the keys come from {ENV_KEYS}: keep them with the backup")
+
+
+@click.command("restore")
+@click.argument("source", type=click.Path(exists=True, file_okay=False))
+def restore_command(source: str) -> None:
+    """Restore the backup in SOURCE into this (empty) instance."""
+    conf = config.load(settings_path())
+    manifest = backups.restore(conf, source)
+    click.echo(
+        f"restored a {manifest['database']} backup of "
+        f"{manifest['created_at']} into {conf.instance_dir}"
+    )
+
+
+COMMANDS = [init_command, serve_command, keys_group, backup_command, restore_command]

@@ -127,6 +127,23 @@ class Store:
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
 
+    def backup_to(self, dest: Path) -> dict[str, object]:
+        """A consistent online copy of the database into folder ``dest``:
+        what kind, which schema revision, and the file's name."""
+        from . import backup
+
+        return {
+            "database": backup.kind(self.engine),
+            "revision": backup.revision(self.engine),
+            "database_file": backup.copy_out(self.engine, dest),
+        }
+
+    def restore_from(self, source: Path, name: str) -> None:
+        """Put the copy ``source/name`` into this (empty) database."""
+        from . import backup
+
+        backup.copy_in(self.engine, source, name)
+
     def dispose(self) -> None:
         """Close the pool and this thread's download connection."""
         self.claims.close()

@@ -306,3 +306,23 @@ def _multipart(
         yield tail
 
     return parts(), length
+
+
+def stall_limit(environ: dict[str, Any], seconds: float) -> Callable[[], None]:
+    """Under gunicorn, make a read or write on the client's socket that makes
+    no progress for ``seconds`` fail (a stalled client is dropped and what it
+    held freed); returns what puts the socket back for the next request on it.
+    Elsewhere (tests, other servers) nothing changes."""
+    sock = environ.get("gunicorn.socket")
+    if sock is None or not seconds:
+        return lambda: None
+    before = sock.gettimeout()
+    sock.settimeout(seconds)
+
+    def restore() -> None:
+        try:
+            sock.settimeout(before)
+        except OSError:
+            pass
+
+    return restore

@@ -36,6 +36,7 @@ from ..db.claims import LinkState
 from ..db.claims import PEEK
 from ..db.claims import ZIP_ITEM
 from ..files.sending import FileResponse
+from ..files.sending import stall_limit
 from ..files.tree import covers
 from ..files.zipstream import CrcCache
 from ..files.zipstream import Member
@@ -215,7 +216,7 @@ def _zip_response(
     claimed = opening.claim(svc, environ, claims, state, mode, ZIP_ITEM)
     if decision.status in (200, 206):
         cache.prefetch(members)
-    restore = _watch_progress(environ, svc.settings.send_timeout)
+    restore = stall_limit(environ, svc.settings.send_timeout)
 
     def done() -> None:
         restore()
@@ -253,25 +254,6 @@ class _in_steps:
         close = getattr(self.body, "close", None)
         if close is not None:
             close()
-
-
-def _watch_progress(environ: dict[str, Any], timeout: float) -> Any:
-    """Under gunicorn, make a write that makes no progress for ``timeout``
-    seconds fail (the stream is dropped and its slot freed); returns what
-    puts the socket back as it was for the next request on it."""
-    sock = environ.get("gunicorn.socket")
-    if sock is None or not timeout:
-        return lambda: None
-    before = sock.gettimeout()
-    sock.settimeout(timeout)
-
-    def restore() -> None:
-        try:
-            sock.settimeout(before)
-        except OSError:
-            pass
-
-    return restore
 
 
 opening.set_folder_handler(opened)

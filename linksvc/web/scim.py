@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint
@@ -133,151 +135,119 @@ def _count_arg(name: str, default: int) -> int:
     return int(raw)
 
 
-def _location(kind: str, scim_id: str) -> str:
-    return url_for(f"scim.{kind.lower()}", scim_id=scim_id, _external=True)
+@dataclass(frozen=True)
+class Kind:
+    """One resource type's model and what the calls do to it
+    (accounts/provisioning.py), so Users and Groups share their views."""
+
+    name: str
+    model: Any
+    find: Callable[..., Any]
+    listed: Callable[..., tuple[int, list[Any]]]
+    create: Callable[..., Any]
+    replace: Callable[..., Any]
+    patch: Callable[..., Any]
+    delete: Callable[..., None]
+
+    def resource(self, found: Any, location: str) -> Any:
+        svc = services()
+        if self.name == "User":
+            groups = svc.store.groups.of_user(found.id)
+            return provisioning.user_resource(found, location, groups)
+        return provisioning.group_resource(svc, found, location)
 
 
-def _user_json(user: Any, status: int = 200) -> Response:
-    svc = services()
-    location = _location("User", str(user.id))
-    groups = svc.store.groups.of_user(user.id)
-    resource = provisioning.user_resource(user, location, groups)
+KINDS = {
+    "Users": Kind(
+        "User",
+        ScimUser,
+        provisioning.find_user,
+        provisioning.list_users,
+        provisioning.create_user,
+        provisioning.replace_user,
+        provisioning.patch_user,
+        provisioning.delete_user,
+    ),
+    "Groups": Kind(
+        "Group",
+        ScimGroup,
+        provisioning.find_group,
+        provisioning.list_groups,
+        provisioning.create_group,
+        provisioning.replace_group,
+        provisioning.patch_group,
+        provisioning.delete_group,
+    ),
+}
+
+
+def _kind(plural: str) -> Kind:
+    kind = KINDS.get(plural)
+    if kind is None:
+        raise NotFoundException(detail=f"There is no resource type {plural[:40]!r}.")
+    return kind
+
+
+def _json(kind: Kind, found: Any, status: int = 200) -> Response:
+    location = url_for(
+        "scim.resource", plural=f"{kind.name}s", scim_id=str(found.id), _external=True
+    )
     context = (
         Context.RESOURCE_CREATION_RESPONSE
         if status == 201
         else Context.RESOURCE_QUERY_RESPONSE
     )
     headers = {"Location": location} if status == 201 else {}
-    return _answer(resource.model_dump(scim_ctx=context), status, **headers)
+    body = kind.resource(found, location).model_dump(scim_ctx=context)
+    return _answer(body, status, **headers)
 
 
-def _group_json(group: Any, status: int = 200) -> Response:
-    location = _location("Group", str(group.id))
-    resource = provisioning.group_resource(services(), group, location)
-    context = (
-        Context.RESOURCE_CREATION_RESPONSE
-        if status == 201
-        else Context.RESOURCE_QUERY_RESPONSE
+@bp.route("/<any(Users, Groups):plural>", methods=["GET", "POST"])
+def collection(plural: str) -> Response:
+    """GET: a page of resources (``filter``, ``startIndex``, ``count``);
+    POST: a new one."""
+    kind, svc = _kind(plural), services()
+    if request.method == "POST":
+        given = kind.model.model_validate(
+            _body(), scim_ctx=Context.RESOURCE_CREATION_REQUEST
+        )
+        return _json(kind, kind.create(svc, given, g.scim_actor), 201)
+    start = _count_arg("startIndex", 1)
+    total, found = kind.listed(
+        svc,
+        request.args.get("filter"),
+        start,
+        _count_arg("count", provisioning.MAX_RESULTS),
     )
-    headers = {"Location": location} if status == 201 else {}
-    return _answer(resource.model_dump(scim_ctx=context), status, **headers)
-
-
-def _list(kind: str, total: int, items: list[Response], start: int) -> Response:
-    resources = [json.loads(item.get_data()) for item in items]
-    body = ListResponse[RESOURCES[kind]](  # type: ignore[valid-type]
-        total_results=total,
-        start_index=max(start, 1),
-        items_per_page=len(resources),
+    resources = [json.loads(_json(kind, item).get_data()) for item in found]
+    body = ListResponse[kind.model](  # type: ignore[name-defined]
+        total_results=total, start_index=max(start, 1), items_per_page=len(resources)
     ).model_dump()
     body["Resources"] = resources
     return _answer(body)
 
 
-@bp.get("/Users")
-def users() -> Response:
-    svc = services()
-    start = _count_arg("startIndex", 1)
-    total, found = provisioning.list_users(
-        svc,
-        request.args.get("filter"),
-        start,
-        _count_arg("count", provisioning.MAX_RESULTS),
-    )
-    return _list("User", total, [_user_json(u) for u in found], start)
-
-
-@bp.post("/Users")
-def create_user() -> Response:
-    given: ScimUser = ScimUser.model_validate(
-        _body(), scim_ctx=Context.RESOURCE_CREATION_REQUEST
-    )
-    return _user_json(provisioning.create_user(services(), given, g.scim_actor), 201)
-
-
-@bp.get("/Users/<scim_id>")
-def user(scim_id: str) -> Response:
-    return _user_json(provisioning.find_user(services(), scim_id))
-
-
-@bp.put("/Users/<scim_id>")
-def replace_user(scim_id: str) -> Response:
-    svc = services()
-    user = provisioning.find_user(svc, scim_id)
-    given: ScimUser = ScimUser.model_validate(
-        _body(), scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST
-    )
-    return _user_json(provisioning.replace_user(svc, user, given, g.scim_actor))
-
-
-@bp.patch("/Users/<scim_id>")
-def patch_user(scim_id: str) -> Response:
-    svc = services()
-    user = provisioning.find_user(svc, scim_id)
-    patch = PatchOp[ScimUser].model_validate(
+@bp.route(
+    "/<any(Users, Groups):plural>/<scim_id>",
+    methods=["GET", "PUT", "PATCH", "DELETE"],
+)
+def resource(plural: str, scim_id: str) -> Response:
+    kind, svc = _kind(plural), services()
+    found = kind.find(svc, scim_id)
+    if request.method == "GET":
+        return _json(kind, found)
+    if request.method == "DELETE":
+        kind.delete(svc, found, g.scim_actor)
+        return Response(status=204)
+    if request.method == "PUT":
+        given = kind.model.model_validate(
+            _body(), scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST
+        )
+        return _json(kind, kind.replace(svc, found, given, g.scim_actor))
+    patch = PatchOp[kind.model].model_validate(  # type: ignore[name-defined]
         _body(), scim_ctx=Context.RESOURCE_PATCH_REQUEST
     )
-    return _user_json(provisioning.patch_user(svc, user, patch, g.scim_actor))
-
-
-@bp.delete("/Users/<scim_id>")
-def delete_user(scim_id: str) -> Response:
-    svc = services()
-    provisioning.delete_user(svc, provisioning.find_user(svc, scim_id), g.scim_actor)
-    return Response(status=204)
-
-
-@bp.get("/Groups")
-def groups() -> Response:
-    svc = services()
-    start = _count_arg("startIndex", 1)
-    total, found = provisioning.list_groups(
-        svc,
-        request.args.get("filter"),
-        start,
-        _count_arg("count", provisioning.MAX_RESULTS),
-    )
-    return _list("Group", total, [_group_json(grp) for grp in found], start)
-
-
-@bp.post("/Groups")
-def create_group() -> Response:
-    given: ScimGroup = ScimGroup.model_validate(
-        _body(), scim_ctx=Context.RESOURCE_CREATION_REQUEST
-    )
-    return _group_json(provisioning.create_group(services(), given, g.scim_actor), 201)
-
-
-@bp.get("/Groups/<scim_id>")
-def group(scim_id: str) -> Response:
-    return _group_json(provisioning.find_group(services(), scim_id))
-
-
-@bp.put("/Groups/<scim_id>")
-def replace_group(scim_id: str) -> Response:
-    svc = services()
-    found = provisioning.find_group(svc, scim_id)
-    given: ScimGroup = ScimGroup.model_validate(
-        _body(), scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST
-    )
-    return _group_json(provisioning.replace_group(svc, found, given, g.scim_actor))
-
-
-@bp.patch("/Groups/<scim_id>")
-def patch_group(scim_id: str) -> Response:
-    svc = services()
-    found = provisioning.find_group(svc, scim_id)
-    patch = PatchOp[ScimGroup].model_validate(
-        _body(), scim_ctx=Context.RESOURCE_PATCH_REQUEST
-    )
-    return _group_json(provisioning.patch_group(svc, found, patch, g.scim_actor))
-
-
-@bp.delete("/Groups/<scim_id>")
-def delete_group(scim_id: str) -> Response:
-    svc = services()
-    provisioning.delete_group(svc, provisioning.find_group(svc, scim_id), g.scim_actor)
-    return Response(status=204)
+    return _json(kind, kind.patch(svc, found, patch, g.scim_actor))
 
 
 # -- discovery (RFC 7644 §4) ----------------------------------------------------

@@ -36,6 +36,7 @@ from ..core.clock import now
 from ..core.errors import LinksvcError
 from ..core.errors import PasswordRequired
 from ..db import uploads as states
+from ..files.sending import stall_limit
 from ..links import sharing
 from ..links import uploads
 from ..links.opening import open_link
@@ -195,7 +196,7 @@ def upload(token: str, upload_id: str) -> Response:
         # byte more: a stream the server ends itself (gunicorn) stops at its
         # limit only by refusing, and a byte too many is ours to refuse (413).
         request.max_content_length = max(0, found.length - found.received) + 1
-        restore = _stall_limit(svc.settings.send_timeout)
+        restore = stall_limit(request.environ, svc.settings.send_timeout)
         try:
             done = uploads.receive(
                 svc,
@@ -234,24 +235,6 @@ def _body() -> Iterator[bytes]:
         if not chunk:
             return
         yield chunk
-
-
-def _stall_limit(seconds: float) -> Any:
-    """Under gunicorn, a read that waits ``seconds`` for a byte fails;
-    returns what puts the socket back for the next request on it."""
-    sock = request.environ.get("gunicorn.socket")
-    if sock is None or not seconds:
-        return lambda: None
-    before = sock.gettimeout()
-    sock.settimeout(seconds)
-
-    def restore() -> None:
-        try:
-            sock.settimeout(before)
-        except OSError:
-            pass
-
-    return restore
 
 
 @bp.get("/u/<token>/receipt")
@@ -369,22 +352,20 @@ def _back(upload_id: str) -> Response:
 @bp.post("/uploads/<upload_id>/accept")
 @login_required
 def accept(upload_id: str) -> Response:
-    if DecideForm().validate_on_submit():
-        try:
-            done = uploads.accept(services(), current(), upload_id)
-            flash(f"Accepted: {done.accepted_path}", "info")
-        except LinksvcError as exc:
-            flash(str(exc), "error")
-    return _back(upload_id)
+    return _decide(upload_id, uploads.accept, "Accepted: {0.accepted_path}")
 
 
 @bp.post("/uploads/<upload_id>/reject")
 @login_required
 def reject(upload_id: str) -> Response:
+    return _decide(upload_id, uploads.reject, "Rejected: {0.name}")
+
+
+def _decide(upload_id: str, decide: Any, said: str) -> Response:
+    """Accept or reject, from the link's page (its form's CSRF token)."""
     if DecideForm().validate_on_submit():
         try:
-            done = uploads.reject(services(), current(), upload_id)
-            flash(f"Rejected: {done.name}", "info")
+            flash(said.format(decide(services(), current(), upload_id)), "info")
         except LinksvcError as exc:
             flash(str(exc), "error")
     return _back(upload_id)
