@@ -224,6 +224,10 @@ UPLOADS_PER_WORKER = 64
 #: is scanned before it can be accepted. Empty: no scanner.
 CLAMD_SOCKET = ""
 
+#: On SIGTERM, keep serving this long with /readyz answering 503 before the
+#: graceful stop, so a load balancer stops sending first ("0s": stop at once).
+DRAIN_SECONDS = "0s"
+
 ENV_PREFIX = "LINKSVC_"
 SETTINGS_FILE = "settings.toml"
 
@@ -372,6 +376,12 @@ def _size(value: Any) -> int:
         raise TypeError("a size such as 10M or 1G") from None
 
 
+def drain_marker(instance_dir: str, master_pid: int) -> Path:
+    """The file that says the server with ``master_pid`` is draining before a
+    stop: /readyz (in every worker) answers 503 while it exists."""
+    return Path(instance_dir, f"draining.{master_pid}")
+
+
 def _ldap_url(value: Any) -> str:
     value = _str(value).rstrip("/")
     if value and not value.startswith(("ldap://", "ldaps://")):
@@ -476,6 +486,7 @@ class Settings:
     uploads_per_link: int = _setting(UPLOADS_PER_LINK, _positive(10_000))
     uploads_per_worker: int = _setting(UPLOADS_PER_WORKER, _positive(100_000))
     clamd_socket: str = _setting(CLAMD_SOCKET, _str)
+    drain_seconds: int = _setting(DRAIN_SECONDS, _duration_or_zero)
     #: From LINKSVC_SECRET_KEYS or given by tests; empty: instance/secret_keys.
     secret_keys: tuple[str, ...] = ()
 

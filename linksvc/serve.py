@@ -11,11 +11,15 @@ real threads per worker (files/offload.py).
 from __future__ import annotations
 
 import logging
+import os
 import resource
+import time
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
 
 from . import services as services_module
+from .config import drain_marker
 from .config import Settings
 from .files import offload
 
@@ -24,11 +28,41 @@ log = logging.getLogger("linksvc")
 RESERVED_FILES = 64
 
 
+class _DrainingArbiter(Arbiter):
+    """SIGTERM: first ``drain_seconds`` of serving as usual with /readyz
+    answering 503 (a load balancer stops sending), then gunicorn's graceful
+    stop (listeners closed, requests in flight finish)."""
+
+    drain = 0
+    instance_dir = ""
+
+    def handle_term(self) -> None:
+        if self.drain:
+            marker = drain_marker(self.instance_dir, os.getpid())
+            marker.touch()
+            log.info("draining for %ds before stopping", self.drain)
+            try:
+                time.sleep(self.drain)
+            finally:
+                marker.unlink(missing_ok=True)
+        raise StopIteration
+
+
 class _Gunicorn(BaseApplication):
-    def __init__(self, settings_path: str | None, options: dict) -> None:
+    def __init__(
+        self, settings_path: str | None, options: dict, settings: Settings | None = None
+    ) -> None:
         self.settings_path = settings_path
         self.options = options
+        self.settings = settings
         super().__init__()
+
+    def run(self) -> None:
+        arbiter = _DrainingArbiter(self)
+        if self.settings is not None:
+            arbiter.drain = self.settings.drain_seconds
+            arbiter.instance_dir = self.settings.instance_dir
+        arbiter.run()
 
     def load_config(self) -> None:
         for key, value in self.options.items():
@@ -125,4 +159,4 @@ def serve(
         "post_worker_init": _worker_started,
         "worker_exit": lambda _arbiter, worker: _worker_exit(worker),
     }
-    _Gunicorn(settings_path, options).run()
+    _Gunicorn(settings_path, options, settings).run()

@@ -92,10 +92,46 @@ def test_healthz_answers_without_login_or_audit(client, svc):
     assert audit_rows(svc) == []
 
 
-def test_healthz_is_503_when_the_database_is_gone(make_app):
+def test_readyz_names_each_check_and_is_503_when_the_database_is_gone(make_app):
+    """/healthz says the process answers; /readyz says what it depends on."""
     broken = make_app(
         database_url="postgresql+psycopg://postgres@127.0.0.1:9/none",
         database_timeout=1,
     )
-    response = broken.test_client().get("/healthz")
+    client = broken.test_client()
+    assert client.get("/healthz").status_code == 200
+    response = client.get("/readyz")
     assert response.status_code == 503 and response.headers["Retry-After"]
+    body = response.get_json()
+    assert body["status"] == "not ready"
+    assert body["checks"]["database"].startswith("failed")
+    assert body["checks"]["keys"] == "ok" and body["checks"]["protected_dir"] == "ok"
+    assert set(body["checks"]) == {
+        "database",
+        "keys",
+        "protected_dir",
+        "limiter",
+        "outbox_sender",
+        "disk",
+    }
+
+
+def test_readyz_is_ready_cheap_and_writes_nothing(client, svc, monkeypatch):
+    from ..conftest import audit_rows
+
+    pings = []
+    real = svc.store.ping
+    monkeypatch.setattr(svc.store, "ping", lambda: pings.append(1) or real())
+    answers = [client.get("/readyz") for _ in range(20)]
+    assert {a.status_code for a in answers} == {200}
+    assert answers[0].get_json()["status"] == "ready"
+    assert len(pings) == 1  # checked at most once a second per worker
+    assert all("Set-Cookie" not in a.headers for a in answers)
+    svc.audit.flush()
+    assert audit_rows(svc) == []
+
+
+def test_readyz_says_when_the_disk_is_under_the_floor(make_app):
+    app = make_app(upload_free_disk="100000T")
+    body = app.test_client().get("/readyz").get_json()
+    assert body["checks"]["disk"].startswith("under") and body["status"] == "not ready"

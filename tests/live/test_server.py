@@ -111,3 +111,31 @@ def test_password_hashing_does_not_stall_the_server(start_live):
     # for them (hashed on the event loop instead, the slowest took 1.1 s).
     print(f"24 logins took {took:.2f} s; slowest probe {slowest * 1000:.0f} ms")
     assert took > 0.3 and slowest < 0.5, (took, slowest)  # 1.1 s on the loop
+
+
+def test_readyz_turns_503_while_the_server_drains_before_it_stops(start_live):
+    """SIGTERM with drain_seconds: /readyz says 503 "draining" while the
+    server still serves downloads, then it stops gracefully."""
+    import signal
+
+    import requests
+
+    live = start_live("drain", access_log=False, drain_seconds="3s")
+    ready = requests.get(f"{live.url}/readyz", timeout=5)
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["checks"]["outbox_sender"] == "ok"
+    made = live.cli("link", "create", "readme.txt", "--user", "admin")
+    url = made.stdout.strip().splitlines()[-1]
+    live.proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 2
+    said = None
+    while time.monotonic() < deadline:
+        said = requests.get(f"{live.url}/readyz", timeout=5)
+        if said.status_code == 503:
+            break
+        time.sleep(0.05)
+    assert said is not None and said.status_code == 503
+    assert said.json()["status"] == "draining"
+    assert requests.get(url, timeout=5).status_code == 200  # still serving
+    assert requests.get(f"{live.url}/healthz", timeout=5).status_code == 200
+    assert live.proc.wait(timeout=20) == 0
