@@ -126,6 +126,7 @@ def test_environment_overrides_every_key(tmp_path):
         "LINKSVC_UPLOADS_PER_LINK": "2",
         "LINKSVC_UPLOADS_PER_WORKER": "9",
         "LINKSVC_CLAMD_SOCKET": "/run/clamav/clamd.ctl",
+        "LINKSVC_DRAIN_SECONDS": "5s",
     }
     settings = config.load(path, environ=environ)
     assert settings.protected_dir == "/srv/files"
@@ -187,6 +188,7 @@ def test_environment_overrides_every_key(tmp_path):
     assert (settings.upload_expiry, settings.upload_free_disk) == (7200, 10 << 30)
     assert (settings.uploads_per_link, settings.uploads_per_worker) == (2, 9)
     assert settings.clamd_socket == "/run/clamav/clamd.ctl"
+    assert settings.drain_seconds == 5
     assert settings.ldap_id_attribute == "objectGUID" and settings.ldap_timeout == 3
     assert settings.ldap_group_filter == "(member:1.2.840.113556.1.4.1941:={dn})"
     assert settings.oidc_group_map == (("Contractors", "outside"), ("staff", "limited"))
