@@ -16,6 +16,9 @@ from ..conftest import BIG_SIZE
 from ..conftest import launch
 from ..conftest import make_tree
 
+# Real gunicorn over HTTP, several under load: the slow part (make test).
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory):
@@ -93,7 +96,6 @@ def create_link(live, path="big.bin", expires="1h") -> str:
     return urlsplit(url).path
 
 
-@pytest.mark.slow
 def test_download_over_http_with_and_without_range(live_server, tree):
     data = (tree / "big.bin").read_bytes()
     assert len(data) == BIG_SIZE
@@ -159,7 +161,6 @@ def test_login_and_refusals_over_http(live_server):
         assert b"root:" not in body
 
 
-@pytest.mark.slow
 def test_sigterm_stops_the_server_cleanly(start_live):
     own = start_live()
     own.proc.send_signal(signal.SIGTERM)
@@ -197,7 +198,6 @@ def test_one_time_link_under_20_concurrent_gets_serves_exactly_once(live_server,
     assert listed(live_server, name)[-1] == "1/1"
 
 
-@pytest.mark.slow
 def test_rotation_and_retirement_reach_every_worker_without_restart(start_live):
     live_server = start_live()
     import time
@@ -232,7 +232,6 @@ def _open_fds(pids: list[int]) -> int:
     return sum(len(os.listdir(f"/proc/{pid}/fd")) for pid in pids)
 
 
-@pytest.mark.slow
 def test_200_clients_leaving_mid_download_leak_nothing(live_server):
     import socket
     import time
@@ -328,7 +327,6 @@ def test_refusals_log_their_request_id_and_dropped_downloads_are_recorded(
         assert int(row["bytes"]) < HUGE
 
 
-@pytest.mark.slow
 def test_whole_downloads_are_recorded_with_every_byte(live_server, tree):
     """Real gunicorn sends whole files with sendfile (and, from version 27,
     rewinds the descriptor afterwards): the audit still has every byte."""
