@@ -83,10 +83,7 @@ def registration_options(
             resident_key=ResidentKeyRequirement.REQUIRED,
             user_verification=UserVerificationRequirement.PREFERRED,
         ),
-        exclude_credentials=[
-            PublicKeyCredentialDescriptor(id=base64url_to_bytes(k.credential_id))
-            for k in existing
-        ],
+        exclude_credentials=_descriptors(existing),
     )
     challenge = Challenge(bytes_to_base64url(options.challenge), _now_ms())
     return options_to_json(options), challenge
@@ -135,10 +132,7 @@ def authentication_options(
     (a sign-in by passkey alone), or ``user``'s (their second step)."""
     allowed = None
     if user is not None:
-        allowed = [
-            PublicKeyCredentialDescriptor(id=base64url_to_bytes(k.credential_id))
-            for k in svc.store.passkeys.of_user(user.id)
-        ]
+        allowed = _descriptors(svc.store.passkeys.of_user(user.id))
     options = generate_authentication_options(
         rp_id=rp.id,
         allow_credentials=allowed,
@@ -205,6 +199,14 @@ def remove(svc: Services, user: User, key_id: str) -> None:
     if key is None or not svc.store.passkeys.remove(user.id, key_id):
         raise InvalidInput("There is no such passkey.")
     _record(svc, "passkey removed", user, user.username, detail=key.name)
+
+
+def _descriptors(keys: list[Passkey]) -> list[PublicKeyCredentialDescriptor]:
+    """The credentials ``keys`` name, as WebAuthn's options list them."""
+    return [
+        PublicKeyCredentialDescriptor(id=base64url_to_bytes(k.credential_id))
+        for k in keys
+    ]
 
 
 def _now_ms() -> int:

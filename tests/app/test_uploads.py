@@ -383,6 +383,35 @@ def test_the_api_lists_accepts_and_rejects(app, svc, request_link):
     )
 
 
+#: Every /u/ route of the URL map, each opened above for every refusal.
+UPLOAD_ROUTES = {
+    ("/u/<token>", "GET"),
+    ("/u/<token>", "HEAD"),
+    ("/u/<token>", "POST"),
+    ("/u/<token>/receipt", "GET"),
+    ("/u/<token>/receipt", "HEAD"),
+    ("/u/<token>/files", "OPTIONS"),
+    ("/u/<token>/files", "POST"),
+    ("/u/<token>/files/<upload_id>", "HEAD"),
+    ("/u/<token>/files/<upload_id>", "PATCH"),
+    ("/u/<token>/files/<upload_id>", "DELETE"),
+    ("/u/<token>/files/<upload_id>", "OPTIONS"),
+}
+
+
+def test_the_refusal_test_covers_every_u_route(app):
+    """A new route under /u/ must be added to the refusal test below."""
+    routes = {
+        (rule.rule, method)
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/u/")
+        for method in rule.methods
+        # Flask's own OPTIONS answers (Allow) open no link; tus's do.
+        if not (method == "OPTIONS" and rule.provide_automatic_options)
+    }
+    assert routes == UPLOAD_ROUTES
+
+
 @pytest.mark.parametrize("refusal", ["revoked", "expired", "network", "suspended"])
 def test_an_upload_link_is_refused_as_a_download_link_is(
     app, svc, request_link, frozen, refusal
@@ -413,14 +442,23 @@ def test_an_upload_link_is_refused_as_a_download_link_is(
     else:
         app.test_cli_runner().invoke(cli, ["user", "ungrant", "alice", "reports/q3"])
         status = 403
+    upload_id = upload.rsplit("/", 1)[-1]
+    from ..conftest import csrf_token
+
+    form = csrf_token(client, "/login")
     answers = [
         client.get(f"/u/{token}").status_code,
+        client.get(f"/u/{token}/receipt?ids={upload_id}").status_code,
+        client.post(
+            f"/u/{token}", data={"csrf_token": form, "password": "x-secret"}
+        ).status_code,
+        client.options(f"/u/{token}/files").status_code,
         create(client, token, 1).status_code,
         client.head(upload, headers=TUS).status_code,
         patch(client, upload, 0, b"data").status_code,
         client.delete(upload, headers=TUS).status_code,
     ]
-    assert answers == [status] * 5
+    assert answers == [status] * 8
     assert svc.store.uploads.get(upload.rsplit("/", 1)[-1]).received == 0
 
 
