@@ -9,6 +9,7 @@ without an app.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Mapping
@@ -22,12 +23,14 @@ from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config
+from . import logs
 from . import services as services_module
 from .db.store import private_instance_problems
 from .keys import ENV_KEYS
 from .keys import KeyRing
 from .keys import read_keys
 from .keys import require_keys
+from .metrics import Metrics
 from .notify import delivery
 from .notify import notices
 
@@ -60,6 +63,25 @@ class KeyFollower:
             # retirement (itsdangerous takes the list; the last one signs).
             self.app.config["WTF_CSRF_SECRET_KEY"] = list(keys)
         return self.wsgi(environ, start_response)
+
+
+def observed(app: Flask, svc: services_module.Services, wsgi: Callable) -> Callable:
+    """The outermost layer: each request counted (metrics) and, with
+    ``log_format = "json"``, logged as a line once its response is out."""
+    from .web.observe import Observe
+    from .web.observe import route_of
+
+    metrics = svc.metrics
+    json_lines = svc.settings.log_format == "json"
+
+    def finish(seen: Any, environ: dict[str, Any]) -> None:
+        ended = time.perf_counter()
+        metrics.finished(seen, ended)
+        if json_lines:
+            logs.log_request(seen, environ, ended)
+
+    app.before_request(route_of)
+    return Observe(wsgi, metrics.started, finish)
 
 
 def create_app(
@@ -129,6 +151,9 @@ def create_app(
     delivery.require_webhook_secret(conf)
     svc = services_module.build(conf, keyring)
     svc.notices = notices.subscribe(svc)
+    svc.metrics = Metrics(svc.audit)
+    if conf.log_format == "json":
+        svc.event_lines = logs.EventLines(svc.audit)
     app.extensions[services_module.EXTENSION] = svc
     for problem in private_instance_problems(conf.instance_dir):
         app.logger.warning("%s: chmod it so only its owner can read it", problem)
@@ -138,7 +163,7 @@ def create_app(
         # outsider's own X-Forwarded-For never names the client.
         n = conf.trusted_proxies
         wsgi = ProxyFix(wsgi, x_for=n, x_proto=n)
-    app.wsgi_app = KeyFollower(app, wsgi)  # type: ignore[method-assign]
+    app.wsgi_app = observed(app, svc, KeyFollower(app, wsgi))  # type: ignore[method-assign]
     app.session_interface = CookielessSessions()
 
     csrf.init_app(app)

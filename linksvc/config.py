@@ -19,9 +19,11 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from .core.addresses import parse_ranges
 from .core.durations import parse_duration
 from .core.errors import BadDuration
 from .core.errors import ConfigError
+from .core.errors import InvalidInput
 
 #: Folder whose files can be shared; nothing outside it is ever served.
 PROTECTED_DIR = "protected"
@@ -227,6 +229,14 @@ CLAMD_SOCKET = ""
 #: On SIGTERM, keep serving this long with /readyz answering 503 before the
 #: graceful stop, so a load balancer stops sending first ("0s": stop at once).
 DRAIN_SECONDS = "0s"
+#: ``/metrics`` (Prometheus) answers a scraper that sends this as
+#: ``Authorization: Bearer``, or one from ``metrics_networks``; with neither
+#: set it answers no one (404). Better given as LINKSVC_METRICS_TOKEN.
+METRICS_TOKEN = ""
+METRICS_NETWORKS: list[str] = []
+#: "text" (lines for people) or "json" (one JSON object a line: every log
+#: record, every request, every audit event; gunicorn's access log is off).
+LOG_FORMAT = "text"
 
 ENV_PREFIX = "LINKSVC_"
 SETTINGS_FILE = "settings.toml"
@@ -337,6 +347,13 @@ def _host_list(value: Any) -> tuple[str, ...]:
     ):
         raise TypeError("a list of host names")
     return tuple(value)
+
+
+def _networks(value: Any) -> str:
+    try:
+        return parse_ranges(value)
+    except InvalidInput as exc:
+        raise TypeError(f"a list of address ranges ({exc})") from None
 
 
 def _group_map(value: Any) -> tuple[tuple[str, str], ...]:
@@ -487,6 +504,9 @@ class Settings:
     uploads_per_worker: int = _setting(UPLOADS_PER_WORKER, _positive(100_000))
     clamd_socket: str = _setting(CLAMD_SOCKET, _str)
     drain_seconds: int = _setting(DRAIN_SECONDS, _duration_or_zero)
+    metrics_token: str = _setting(METRICS_TOKEN, _str)
+    metrics_networks: str = _setting(METRICS_NETWORKS, _networks)
+    log_format: str = _setting(LOG_FORMAT, _choice("text", "json"))
     #: From LINKSVC_SECRET_KEYS or given by tests; empty: instance/secret_keys.
     secret_keys: tuple[str, ...] = ()
 

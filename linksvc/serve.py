@@ -18,6 +18,8 @@ import time
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
 
+from . import logs
+from . import metrics
 from . import services as services_module
 from .config import drain_marker
 from .config import Settings
@@ -62,6 +64,10 @@ class _Gunicorn(BaseApplication):
         if self.settings is not None:
             arbiter.drain = self.settings.drain_seconds
             arbiter.instance_dir = self.settings.instance_dir
+            if self.settings.log_format == "json":
+                # gunicorn's handlers exist now (the arbiter made them); the
+                # workers inherit them.
+                logs.use_json(log, logging.getLogger("gunicorn.error"))
         arbiter.run()
 
     def load_config(self) -> None:
@@ -118,6 +124,10 @@ def _worker_started(worker) -> None:
         delivery.start(services_module.of(app))  # the outbox sender
 
 
+def _child_exit(_arbiter, worker) -> None:
+    metrics.worker_exited(worker.pid)
+
+
 def _worker_exit(worker) -> None:
     app = getattr(worker, "wsgi", None)
     if app is not None and services_module.EXTENSION in getattr(app, "extensions", {}):
@@ -127,6 +137,8 @@ def _worker_exit(worker) -> None:
 def serve(
     settings_path: str | None, host: str, port: int, workers: int, settings: Settings
 ) -> None:
+    # Before any worker exists: each writes its numbers under the instance.
+    metrics.prepare_multiprocess(os.path.join(settings.instance_dir, "metrics"))
     open_files = raise_open_files()
     per_worker = connections_per_worker(open_files, settings.connections)
     _log_to_stderr()
@@ -143,6 +155,9 @@ def serve(
         settings.threads,
         settings.header_timeout,
     )
+    json_logs = settings.log_format == "json"
+    if json_logs:
+        logs.use_json(log)
     options = {
         "bind": f"{host}:{port}",
         "workers": workers,
@@ -154,9 +169,11 @@ def serve(
         "backlog": 2048,
         "timeout": 60,
         "graceful_timeout": 10,
-        "accesslog": "-" if settings.access_log else None,
+        # The JSON request lines replace the access log (and name no token).
+        "accesslog": "-" if settings.access_log and not json_logs else None,
         "proc_name": "linksvc",
         "post_worker_init": _worker_started,
         "worker_exit": lambda _arbiter, worker: _worker_exit(worker),
+        "child_exit": _child_exit,
     }
     _Gunicorn(settings_path, options, settings).run()

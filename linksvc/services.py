@@ -75,6 +75,10 @@ class Services:
     upload_starts: Throttle | None = None
     #: Uploads receiving bytes at once on this worker ("uploads_per_worker").
     upload_slots: ZipSlots = field(default_factory=lambda: ZipSlots(64))
+    #: Prometheus metrics (metrics.py); the app builds them.
+    metrics: Any = None
+    #: The audit's event lines when ``log_format = "json"`` (logs.py).
+    event_lines: Any = None
 
     def refresh_keys(self) -> None:
         """Follow a rotated or retired key (called once per request, by the

@@ -101,6 +101,13 @@ _signals = Namespace()
 #: ``rows`` once they are written; notices subscribe to it (notify/notices.py), so
 #: the audit writer knows nothing of them.
 written = _signals.signal("linksvc.audit-written")
+#: Sent with each ``row`` as it is queued, on the caller's thread (metrics
+#: count outcomes here); receivers must be quick.
+recorded = _signals.signal("linksvc.audit-recorded")
+#: Sent on the writer thread with the ``seconds`` each batch took to commit.
+batch_written = _signals.signal("linksvc.audit-batch-written")
+#: Sent with the number of ``records`` given up on (the database refused).
+lost = _signals.signal("linksvc.audit-lost")
 
 
 class AuditLog:
@@ -150,6 +157,8 @@ class AuditLog:
         for name in _FIELDS:
             row[name] = str(fields.get(name) or "")[:MAX_CLIENT_TEXT]
         row["remote_addr"] = row["remote_addr"][:64]
+        if recorded.receivers:
+            recorded.send(self, row=row)
         if fold:
             row[_FOLD] = True
         self._ensure_thread()
@@ -157,6 +166,10 @@ class AuditLog:
         cutoff = self.pruning.due(row["at"])
         if cutoff is not None:
             self._queue.put(_Prune(cutoff))
+
+    def depth(self) -> int:
+        """Records queued or held for folding, not yet written."""
+        return self._queue.qsize() + len(self._folds)
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every record queued so far, folded ones too, is written
@@ -250,6 +263,7 @@ class AuditLog:
     ) -> None:
         try:
             for attempt in range(3):
+                started = time.perf_counter()
                 try:
                     with self.engine.begin() as conn:
                         if rows:
@@ -258,6 +272,8 @@ class AuditLog:
                     break
                 except Exception:
                     if attempt == 2:
+                        if lost.receivers:
+                            lost.send(self, records=sum(r["count"] for r in rows))
                         return log.exception(
                             "lost %d audit records and the counts %r: %r",
                             len(rows),
@@ -265,6 +281,8 @@ class AuditLog:
                             rows,
                         )
                     time.sleep(0.1 * (attempt + 1))
+            if batch_written.receivers:
+                batch_written.send(self, seconds=time.perf_counter() - started)
         finally:
             self.counts.done(counts)
         if rows and written.receivers:  # notices: never at the records' cost

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import builtins
 import hashlib
-import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
@@ -20,6 +19,7 @@ from ..core.clock import now
 from ..core.errors import AlreadyRevoked
 from ..core.errors import EditConflict
 from ..core.errors import UnknownLink
+from ..core.ids import random_id
 from ..links.options import LinkOptions
 from .outbox import queue
 from .paths import under
@@ -31,12 +31,8 @@ LINK_ID_BYTES = 12
 
 
 def new_link_id() -> str:
-    """96 random bits, URL-safe, never starting with ``-``: the command line
-    would read such an id as an option (``linksvc link edit -x…``)."""
-    while True:
-        link_id = secrets.token_urlsafe(LINK_ID_BYTES)
-        if not link_id.startswith("-"):
-            return link_id
+    """96 random bits, URL-safe, never starting with ``-``."""
+    return random_id(LINK_ID_BYTES)
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,11 @@ import builtins
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import case
 from sqlalchemy import Connection
 from sqlalchemy import delete
 from sqlalchemy import Engine
+from sqlalchemy import func
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
@@ -207,6 +209,22 @@ class Outbox:
         if unsent:
             where.append(outbox.c.sent_at.is_(None))
         return self._messages(*where, limit=limit)
+
+    def counts(self) -> tuple[int, int]:
+        """Messages waiting to be sent, and messages given up on (metrics)."""
+        return offload(self._counts)
+
+    def _counts(self) -> tuple[int, int]:
+        unsent = outbox.c.sent_at.is_(None)
+        waiting = case((unsent & outbox.c.failed_at.is_(None), 1), else_=0)
+        failed = case((outbox.c.failed_at.is_not(None), 1), else_=0)
+        with self.engine.connect() as conn:
+            sums = (
+                func.coalesce(func.sum(waiting), 0),
+                func.coalesce(func.sum(failed), 0),
+            )
+            row = conn.execute(select(*sums)).one()
+        return int(row[0] or 0), int(row[1] or 0)
 
     def prune(self, before: int) -> int:
         """Forget messages sent or given up before ``before``."""

@@ -8,7 +8,6 @@ the person's session; ``use`` refuses one made before the key's last use.
 from __future__ import annotations
 
 import builtins
-import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import delete
@@ -22,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..core.clock import now
 from ..core.errors import InvalidInput
+from ..core.ids import random_id
 from .schema import passkeys
 
 
@@ -49,7 +49,7 @@ class Passkeys:
         sign_count: int,
         name: str,
     ) -> Passkey:
-        key_id = secrets.token_urlsafe(12)
+        key_id = random_id(12)
         try:
             with self.engine.begin() as conn:
                 conn.execute(

@@ -10,7 +10,6 @@ a decision needs the state it saw.
 from __future__ import annotations
 
 import builtins
-import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy import update
 
 from ..core.clock import now
+from ..core.ids import random_id
 from .schema import links
 from .schema import uploads
 
@@ -82,7 +82,7 @@ class Uploads:
         of what is live) would pass ``max_files`` or ``max_bytes``: then
         None. Checked and written in one transaction, the link's row locked
         first, so two creations at once cannot both take the last place."""
-        upload_id = secrets.token_urlsafe(16)
+        upload_id = random_id(16)
         at = now()
         with self.engine.begin() as conn:
             # The link's row as a lock (SQLite: the write lock, taken here).

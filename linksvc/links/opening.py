@@ -50,6 +50,7 @@ from ..core.errors import PathRefused
 from ..core.errors import TooManyAttempts
 from ..core.errors import TooManyRequests
 from ..core.errors import WrongPassword
+from ..core.observed import note
 from ..core.signing import Claims
 from ..core.signing import INVALID_LINK
 from ..db.claims import check_row
@@ -212,6 +213,7 @@ def open_link(
     claims: Claims | None = None
     try:
         claims = svc.signer.verify(token)
+        note(environ, link_id=claims.link_id, outcome="ok")
         if purpose is Purpose.LINK and _plain_get(environ):
             counted = _counted_plain(svc, environ, claims)
             if counted is not None:
@@ -529,6 +531,7 @@ def refuse(
             exc = TooManyRequests(
                 "Too many refused requests from your address; try again later.", wait
             )
+    note(environ, outcome=exc.code)
     svc.audit.record(
         event,
         exc.code,

@@ -20,6 +20,8 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from ..core import errors
+from ..core.observed import request_id as observed_id
+from ..core.text import printable
 
 log = logging.getLogger("linksvc")
 
@@ -43,18 +45,28 @@ def wants_json() -> bool:
 
 def _request_id(status: int, detail: str) -> str:
     """A short id that the page shows and the log line carries."""
-    request_id = secrets.token_hex(6)
+    request_id = observed_id(request.environ) or secrets.token_hex(6)
     level = logging.WARNING if status >= 500 else logging.INFO
     log.log(
         level,
         "request %s: %s %s -> %d %s",
         request_id,
         request.method,
-        request.path,
+        loggable_path(),
         status,
         detail,
     )
     return request_id
+
+
+def loggable_path() -> str:
+    """The request's route rule (``/d/<token>``): a URL may hold a link's
+    token, which must not reach the log; of a path no route matched, only
+    its first segment (it may be a mistyped link)."""
+    if request.url_rule is not None:
+        return request.url_rule.rule
+    first, _, rest = request.path.lstrip("/").partition("/")
+    return "/" + printable(first[:40]) + ("/…" if rest else "")
 
 
 def problem(status: int, code: str, message: str, request_id: str = "") -> Response:
@@ -150,9 +162,9 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
-        request_id = secrets.token_hex(6)
+        request_id = observed_id(request.environ) or secrets.token_hex(6)
         log.exception(
-            "request %s: %s %s failed", request_id, request.method, request.path
+            "request %s: %s %s failed", request_id, request.method, loggable_path()
         )
         if wants_json():
             return problem(500, "internal", "internal error", request_id)

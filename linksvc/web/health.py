@@ -9,22 +9,33 @@ round trip a second.
   storage, the outbox sender, free disk above ``upload_free_disk``), 200
   when all are ok, else 503; 503 "draining" while the server drains before
   a stop (``drain_seconds``), so traffic moves away first.
+- ``/metrics``: Prometheus's text format (metrics.py), for a scraper with
+  ``metrics_token`` (``Authorization: Bearer``) or from ``metrics_networks``;
+  404 while neither is set, 401 otherwise, and a client's wrong tokens are
+  held to ``api_auth_limit`` (429), like API tokens.
 """
 
 from __future__ import annotations
 
+import hmac
 import os
 import threading
 import time
 from typing import Any
 
+from flask import abort
 from flask import Blueprint
 from flask import current_app
 from flask import jsonify
+from flask import request
 from werkzeug.wrappers import Response
 
 from ..config import drain_marker
+from ..core import addresses
+from ..core.clients import client
 from ..files import offload
+from ..metrics import CONTENT_TYPE
+from ..metrics import StateCollector
 from .ext import services
 
 bp = Blueprint("health", __name__)
@@ -112,3 +123,40 @@ def readyz() -> tuple[Response, int]:
         {"status": "ready" if ready else "not ready", "checks": checks},
         200 if ready else 503,
     )
+
+
+def _scraper_allowed() -> bool:
+    """A scraper's token or address; 404 while metrics have neither."""
+    settings = services().settings
+    token, networks = settings.metrics_token, settings.metrics_networks
+    if not token and not networks:
+        abort(404)
+    if networks and addresses.allows(networks, request.remote_addr or ""):
+        return True
+    given = request.headers.get("Authorization", "")
+    if token and given.startswith("Bearer "):
+        if hmac.compare_digest(given[7:].strip().encode(), token.encode()):
+            return True
+    if token and given:
+        wait = services().api_auth.hit(client(request.environ)["remote_addr"])
+        if wait is not None:
+            response, _ = _answer({"status": "too many wrong tokens"}, 429)
+            response.status_code = 429
+            response.headers["Retry-After"] = str(wait)
+            abort(response)
+    return False
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    if not _scraper_allowed():
+        response = Response("metrics need a bearer token\n", 401, mimetype="text/plain")
+        response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    svc = services()
+    state = StateCollector(
+        svc.store.outbox.counts, svc.store.ping, svc.quarantine.free_bytes
+    )
+    response = Response(svc.metrics.render(state), 200, content_type=CONTENT_TYPE)
+    response.headers["Cache-Control"] = "no-store"
+    return response

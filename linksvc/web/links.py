@@ -29,6 +29,7 @@ from werkzeug.wrappers import Response
 
 from ..core.errors import PasswordRequired
 from ..core.errors import WrongPassword
+from ..core.observed import note
 from ..core.previews import is_preview_bot
 from ..core.unlock import COOKIE
 from ..files.sending import FileResponse
@@ -45,6 +46,8 @@ from .locked import locked_page
 from .locked import UnlockForm
 
 bp = Blueprint("links", __name__)
+#: The rule of the one route FastLinks answers (the request log's route).
+LINK_ROUTE = "/d/<token>"
 log = logging.getLogger("linksvc.download")
 
 
@@ -68,7 +71,8 @@ def answer(svc: Services, environ: dict[str, Any], token: str, purpose: Purpose)
     try:
         return open_link(svc, Request(environ), token, purpose)
     except Exception:
-        log.exception("request for link %s failed", token[:40])
+        # Not the token: it is the link's secret, and logs are read widely.
+        log.exception("a request for a link failed")
         return Refusal(None)
 
 
@@ -147,6 +151,7 @@ class FastLinks:
         ):
             return self.wsgi(environ, start_response)
         token = path[3:]
+        note(environ, route=LINK_ROUTE)
         result = answer(self.svc, environ, token, purpose_of(environ))
         if isinstance(result, FileResponse):
             return result(environ, start_response)

@@ -35,6 +35,7 @@ from ..core.clients import client
 from ..core.clock import now
 from ..core.errors import LinksvcError
 from ..core.errors import PasswordRequired
+from ..core.observed import KEY as OBSERVED
 from ..db import uploads as states
 from ..files.sending import stall_limit
 from ..links import sharing
@@ -225,6 +226,7 @@ def _body() -> Iterator[bytes]:
     ``send_timeout`` is cut off (408): what arrived is kept, the upload's
     slot and lease are freed, and the sender resumes from there."""
     stream = request.stream
+    seen = request.environ.get(OBSERVED)
     while True:
         try:
             chunk = stream.read(READ)
@@ -234,6 +236,8 @@ def _body() -> Iterator[bytes]:
             raise tus.TusError("The body stopped arriving; resume it.", 408) from None
         if not chunk:
             return
+        if seen is not None:
+            seen.received += len(chunk)
         yield chunk
 
 

@@ -127,6 +127,9 @@ def test_environment_overrides_every_key(tmp_path):
         "LINKSVC_UPLOADS_PER_WORKER": "9",
         "LINKSVC_CLAMD_SOCKET": "/run/clamav/clamd.ctl",
         "LINKSVC_DRAIN_SECONDS": "5s",
+        "LINKSVC_METRICS_TOKEN": "scrape-me",
+        "LINKSVC_METRICS_NETWORKS": "10.0.0.7, 192.0.2.0/24",
+        "LINKSVC_LOG_FORMAT": "json",
     }
     settings = config.load(path, environ=environ)
     assert settings.protected_dir == "/srv/files"
@@ -189,6 +192,9 @@ def test_environment_overrides_every_key(tmp_path):
     assert (settings.uploads_per_link, settings.uploads_per_worker) == (2, 9)
     assert settings.clamd_socket == "/run/clamav/clamd.ctl"
     assert settings.drain_seconds == 5
+    assert settings.metrics_token == "scrape-me"
+    assert settings.metrics_networks == "10.0.0.7/32 192.0.2.0/24"
+    assert settings.log_format == "json"
     assert settings.ldap_id_attribute == "objectGUID" and settings.ldap_timeout == 3
     assert settings.ldap_group_filter == "(member:1.2.840.113556.1.4.1941:={dn})"
     assert settings.oidc_group_map == (("Contractors", "outside"), ("staff", "limited"))

@@ -14,7 +14,8 @@ PACKAGE = Path(linksvc.__file__).parent
 #: adapters, the composition root, the features (which may use each other,
 #: without a cycle), the store, the parts that touch the system, pure rules.
 LAYERS = ["cli", "app", "web", "features", "db", "system", "core"]
-FEATURES = {"links", "accounts", "notify", "services", "backups"}
+#: (metrics and logs listen to the audit, a part of the store.)
+FEATURES = {"links", "accounts", "notify", "services", "backups", "metrics", "logs"}
 #: Files, key files, the limiter's storage and the settings file.
 SYSTEM = {"files", "keys", "throttle", "config", "directory"}
 #: The composition root: create_app builds the parts and registers the web.
