@@ -142,6 +142,12 @@ def serve(
     open_files = raise_open_files()
     per_worker = connections_per_worker(open_files, settings.connections)
     _log_to_stderr()
+    json_logs = settings.log_format == "json"
+    if json_logs:
+        logs.use_json(log)
+        # Python's warnings too (gevent's, in each worker) become lines.
+        logging.captureWarnings(True)
+        logging.getLogger("py.warnings").handlers = list(log.handlers)
     log.info(
         "linksvc on %s:%d: %d workers x %d connections = %d at once "
         "(open-file limit %d; %d threads per worker for blocking work; "
@@ -155,9 +161,6 @@ def serve(
         settings.threads,
         settings.header_timeout,
     )
-    json_logs = settings.log_format == "json"
-    if json_logs:
-        logs.use_json(log)
     options = {
         "bind": f"{host}:{port}",
         "workers": workers,

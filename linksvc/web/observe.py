@@ -97,9 +97,17 @@ def _reporting(base: type) -> type:
     bytes are the file's tally (files/sending.py), read as it closes."""
 
     class ReportingFileWrapper(base, _Reporting):
+        def __init__(self, filelike: Any, *args: Any, **kwargs: Any) -> None:
+            super().__init__(filelike, *args, **kwargs)
+            # gunicorn's wrapper makes the file's close its own attribute,
+            # which would hide this class's.
+            self.__dict__.pop("close", None)
+
         def close(self) -> None:
             try:
-                super().close()
+                close = getattr(self.filelike, "close", None)
+                if close is not None:
+                    close()
             finally:
                 report = self.report
                 if report is not None:

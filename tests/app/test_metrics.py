@@ -194,3 +194,37 @@ def test_the_audit_queue_and_its_writes_are_measured(metered, mclient):
     found = samples(mclient)
     assert value(found, "linksvc_audit_write_seconds_count") >= 1
     assert value(found, "linksvc_audit_lost_records_total") == 0
+
+
+def test_json_logs_give_each_request_and_event_a_line_without_its_token(
+    make_app, caplog
+):
+    import json
+    import logging
+
+    from linksvc.links import sharing
+
+    app = make_app(log_format="json")
+    svc = services_of(app)
+    with app.app_context():
+        owner = svc.store.users.by_name("admin")
+        link, token = sharing.create_link(svc, owner, "readme.txt")
+    caplog.set_level(logging.INFO, logger="linksvc")
+    client = app.test_client()
+    assert client.get(f"/d/{token}").status_code == 200
+    assert client.get(f"/d/{token}x").status_code == 404
+    lines: dict[str, list] = {"request": [], "event": []}
+    for r in caplog.records:
+        if r.name in ("linksvc.request", "linksvc.event"):
+            lines[r.getMessage()].append(r.fields)
+    sent, refused = lines["request"]
+    assert sent["route"] == "/d/<token>" and sent["status"] == 200
+    assert sent["link_id"] == link.id and sent["outcome"] == "ok"
+    assert sent["bytes"] == len((svc.tree.root / "readme.txt").read_bytes())
+    assert refused["status"] == 404 and refused["outcome"] == errors.LinkInvalid.code
+    assert [e["event"] for e in lines["event"]] == ["download", "refused"]
+    from linksvc.logs import JsonFormatter
+
+    text = "\n".join(JsonFormatter().format(r) for r in caplog.records)
+    assert token not in text
+    assert all(json.loads(line)["ts"].endswith("Z") for line in text.splitlines())
