@@ -25,6 +25,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 from prometheus_client import Counter
+from prometheus_client import disable_created_metrics
 from prometheus_client import Gauge
 from prometheus_client import generate_latest
 from prometheus_client import Histogram
@@ -82,6 +83,9 @@ class Metrics:
             # which may have been before serve named the folder (the CLI
             # builds an app first): choose again, before any metric exists.
             values.ValueClass = values.get_value_class()
+        # The "_created" series (one gauge per counter) that a single
+        # process would add say nothing an alert uses; multiprocess has none.
+        disable_created_metrics()
         # Shared: nothing registered here (the scrape reads the files).
         self.registry = None if self.shared else CollectorRegistry()
         reg = self.registry
