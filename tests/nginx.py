@@ -34,14 +34,16 @@ class Nginx:
         )
 
 
-def start_nginx(tmp: Path, upstreams: list[int], protected: Path) -> Nginx:
+def start_nginx(
+    tmp: Path, upstreams: list[int], protected: Path, fail_timeout: int = 10
+) -> Nginx:
     require_binary("nginx", "Debian package nginx-light")
     port = free_port()
     prefix = tmp / "nginx"
     prefix.mkdir()
     text = DEPLOY.read_text()
     servers = "".join(
-        f"server 127.0.0.1:{p} max_fails=3 fail_timeout=10s;\n        "
+        f"server 127.0.0.1:{p} max_fails=3 fail_timeout={fail_timeout}s;\n        "
         for p in upstreams
     )
     for old, new in [

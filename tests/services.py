@@ -24,6 +24,10 @@ REDIS_URL = os.environ.get("LINKSVC_TEST_REDIS") or (
 )
 
 
+#: CI: a test whose service or tool is missing fails instead of skipping.
+REQUIRED = os.environ.get("LINKSVC_REQUIRE_SERVICES") == "1"
+
+
 def reachable(host: str, port: int) -> bool:
     try:
         socket.create_connection((host, port), timeout=1).close()

@@ -45,6 +45,22 @@ def init_command(demo_admin: bool) -> None:
         click.echo("This password is shown only now.")
 
 
+@click.command("migrate")
+def migrate_command() -> None:
+    """Bring the database to this release's schema (idempotent). Run it
+    before restarting instances on a new release: every migration keeps the
+    previous release working on the new schema (docs: Upgrades)."""
+    app = make_app()
+    store = services_of(app).store
+    before = store.revision()
+    store.migrate()
+    after = store.revision()
+    if before == after:
+        click.echo(f"database: {store.shown_url} is at revision {after}")
+    else:
+        click.echo(f"database: {store.shown_url} migrated from {before} to {after}")
+
+
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
@@ -133,4 +149,11 @@ def restore_command(source: str) -> None:
     )
 
 
-COMMANDS = [init_command, serve_command, keys_group, backup_command, restore_command]
+COMMANDS = [
+    init_command,
+    migrate_command,
+    serve_command,
+    keys_group,
+    backup_command,
+    restore_command,
+]

@@ -119,6 +119,12 @@ class Store:
         with self.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
 
+    def revision(self) -> str | None:
+        """The schema's Alembic revision (None: not migrated)."""
+        from .backup import revision
+
+        return revision(self.engine)
+
     def migrate(self) -> None:
         """Bring the schema to the newest revision; safe to run again."""
         config = Config()
