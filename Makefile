@@ -28,12 +28,12 @@ run: install $(SAMPLE)
 	$(BIN)/linksvc init --demo-admin
 	$(BIN)/linksvc serve --host 127.0.0.1 --port 8000
 
-# The whole suite: the fast part on both cores, then the real servers under
-# load (the `slow` marker) one file at a time, so timing-sensitive tests never
-# share the cores with the rest of the suite.
+# The whole suite: everything on both cores but the tests that assert how
+# long something took (the `timing` marker), which then run alone, so they
+# never share the cores with the rest of the suite.
 test: install
-	$(BIN)/python -m pytest -n 2 --dist worksteal -m "not slow"
-	$(BIN)/python -m pytest -m slow
+	$(BIN)/python -m pytest -n 2 --dist worksteal -m "not timing"
+	$(BIN)/python -m pytest -m timing
 
 # Everything but real servers under load, on both cores.
 test-fast: install

@@ -89,6 +89,7 @@ def test_counting_refusals_and_audit_stay_right_behind_nginx(offloaded):
     assert path in nginx.access_log()
 
 
+@pytest.mark.timing
 def test_nginx_holds_200_slow_readers_while_the_dashboard_answers(offloaded):
     live, nginx = offloaded
     huge = link(live, nginx, "huge.bin")

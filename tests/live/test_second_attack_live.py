@@ -61,6 +61,7 @@ def test_a_file_swapped_for_a_symlink_mid_zip_is_never_sent(start_live, tree):
     assert len(body) < length  # the archive stopped short, as the format allows
 
 
+@pytest.mark.timing
 def test_a_zip_nobody_reads_is_dropped_after_send_timeout(start_live, tree):
     folder = tree / "big-folder"
     folder.mkdir()

@@ -20,7 +20,8 @@ slowclients = importlib.util.module_from_spec(_spec)
 sys.modules["slowclients"] = slowclients  # dataclasses look their module up
 _spec.loader.exec_module(slowclients)
 
-pytestmark = pytest.mark.slow
+# Each test here asserts how long something took: run alone (make test).
+pytestmark = [pytest.mark.slow, pytest.mark.timing]
 
 
 @pytest.fixture

@@ -154,6 +154,7 @@ def test_one_patch_at_a_time_offsets_and_lengths(upload_site):
     assert _offset(more.headers["Location"]) == 0
 
 
+@pytest.mark.timing
 def test_a_stalled_sender_is_cut_off_and_keeps_what_arrived(start_live):
     live = start_live("stall", access_log=False, send_timeout="2s")
     made = live.cli("link", "create", "--upload", "reports", "--user", "admin")
