@@ -24,6 +24,7 @@ from sqlalchemy import update
 from ..files.offload import offload
 from .outbox import queue
 from .outbox import queue_coalesced
+from .outbox import queue_replacing
 from .schema import links
 from .schema import users
 
@@ -119,6 +120,9 @@ class Marking:
 
     def queue_coalesced(self, messages: list[dict[str, Any]], now: int) -> None:
         queue_coalesced(self.conn, messages, now)
+
+    def queue_replacing(self, messages: list[dict[str, Any]], now: int) -> None:
+        queue_replacing(self.conn, messages, now)
 
 
 class Notices:

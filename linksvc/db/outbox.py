@@ -97,6 +97,27 @@ def queue_coalesced(conn: Connection, messages: list[dict[str, Any]], now: int) 
                 break
 
 
+def queue_replacing(conn: Connection, messages: list[dict[str, Any]], now: int) -> None:
+    """Add messages; one whose key waits already (not held, not sent) gets
+    the new subject and body instead, so it says everything when it goes."""
+    dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
+    for m in messages:
+        row = {"created_at": now, "due_at": now, "attempts": 0, "last_error": "", **m}
+        statement = dialect.insert(outbox).values(**row)
+        conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=[outbox.c.key],
+                set_={
+                    "subject": statement.excluded.subject,
+                    "body": statement.excluded.body,
+                },
+                where=outbox.c.sent_at.is_(None)
+                & outbox.c.failed_at.is_(None)
+                & outbox.c.locked_until.is_(None),
+            )
+        )
+
+
 def insert_or_add_one(conn: Connection, row: dict[str, Any]) -> bool:
     """Insert one coalescing message or add its events to the waiting one of
     its key; False when its key's message is held or sent already."""

@@ -185,6 +185,17 @@ def _queue_news(svc: Services, rows: list[dict[str, Any]], owners: dict) -> None
     if not (owed or full or hooks or arrived):
         return  # nothing to write: the write lock stays free for downloads
 
+    # Files that arrived earlier this hour: the hour's one email names them.
+    hour = now // 3600
+    earlier = {
+        link_id: [
+            u.name
+            for u in reversed(svc.store.uploads.of_link(link_id, limit=20))
+            if u.completed_at is not None and u.completed_at // 3600 == hour
+        ]
+        for link_id in arrived
+    }
+
     def work(tx: Marking) -> Any:
         messages = []
         webhook_messages: list[dict] = []
@@ -198,15 +209,16 @@ def _queue_news(svc: Services, rows: list[dict[str, Any]], owners: dict) -> None
             link = owners[link_id]
             if link.email:
                 messages.append(_used_up(svc, link))
+        arrivals = []
         for link_id in arrived:
             link = owners[link_id]
             if link.email:
-                names = [
+                names = earlier.get(link_id, []) + [
                     r["path"]
                     for r in rows
                     if r["link_id"] == link_id and r["event"] == "upload"
                 ]
-                messages.append(_arrived(svc, link, names, now))
+                arrivals.append(_arrived(svc, link, list(dict.fromkeys(names)), now))
         for row in rows:
             link = owners[row["link_id"]]
             extra = {
@@ -222,6 +234,8 @@ def _queue_news(svc: Services, rows: list[dict[str, Any]], owners: dict) -> None
                 svc, link, row["event"], body, row.get("count") or 1
             )
         tx.queue(messages, now)
+        # This hour's email, while it waits, lists what arrived since too.
+        tx.queue_replacing(arrivals, now)
         tx.queue_coalesced(webhook_messages, now)
 
     svc.store.notices.transaction(work)

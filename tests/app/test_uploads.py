@@ -307,6 +307,27 @@ def test_the_cli_makes_an_upload_link(app, svc):
     assert outside.exit_code != 0
 
 
+def test_the_hours_one_email_names_files_that_arrived_after_it_was_queued(
+    app, svc, request_link
+):
+    """At most one email a link an hour, and it names every file that came
+    before it went out, even when they came in separate audit batches."""
+    with app.app_context():
+        from linksvc.accounts import people
+
+        people.set_email(svc, "alice", "alice@example.org", "admin")
+    _, token = request_link()
+    client = app.test_client()
+    for name in ("first.txt", "second.txt", "third.txt"):
+        made = create(client, token, 2, name=name)
+        patch(client, rel(made.headers["Location"]), 0, b"hi")
+        svc.audit.flush()  # each arrival its own batch, its own notice
+    mails = [m for m in svc.store.outbox.list() if m.event == "upload"]
+    assert len(mails) == 1
+    for name in ("first.txt", "second.txt", "third.txt"):
+        assert name in mails[0].body
+
+
 def test_the_owner_is_told_and_sees_the_files_on_the_link_page(app, svc, request_link):
     from ..conftest import Auth
     from ..conftest import csrf_token
