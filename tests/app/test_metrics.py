@@ -3,11 +3,12 @@ user would make (the multiprocess sums under gunicorn:
 tests/live/test_operations_live.py)."""
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from linksvc.core import errors
 from linksvc.services import of as services_of
 from tests.conftest import audit_rows
+from tests.metrics import parse
+from tests.metrics import value
 
 TOKEN = "scrape-token-8f3a"
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
@@ -18,15 +19,7 @@ def samples(client) -> dict[tuple, float]:
     response = client.get("/metrics", headers=BEARER)
     assert response.status_code == 200, response.text
     assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
-    found = {}
-    for family in text_string_to_metric_families(response.text):
-        for s in family.samples:
-            found[(s.name, tuple(sorted(s.labels.items())))] = s.value
-    return found
-
-
-def value(found, name, **labels) -> float:
-    return found.get((name, tuple(sorted(labels.items()))), 0.0)
+    return parse(response.text)
 
 
 @pytest.fixture

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 import requests
-from prometheus_client.parser import text_string_to_metric_families
 
 from linksvc.keys import read_keys
 from tests.conftest import PASSWORDS
+from tests.metrics import parse
+from tests.metrics import value
 
 from .test_live import _workers
 from .test_live import create_link
@@ -32,15 +33,7 @@ def scrape(live) -> dict[tuple, float]:
         f"{live.url}/metrics", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5
     )
     assert response.status_code == 200, response.text
-    found = {}
-    for family in text_string_to_metric_families(response.text):
-        for s in family.samples:
-            found[(s.name, tuple(sorted(s.labels.items())))] = s.value
-    return found
-
-
-def value(found, name, **labels) -> float:
-    return found.get((name, tuple(sorted(labels.items()))), 0.0)
+    return parse(response.text)
 
 
 def _respawned(live, old: list[int], seconds: float = 15) -> list[int]:
