@@ -84,4 +84,7 @@ def log_in(page, username: str, password: str) -> None:
     page.goto("/login")
     page.get_by_label("User name").fill(username)
     page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
+    # Wait for the answer to the form: an assertion made before it arrives
+    # reads the login page (a CI run failed that way on a loaded machine).
+    with page.expect_navigation():
+        page.get_by_role("button", name="Log in").click()

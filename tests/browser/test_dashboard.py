@@ -4,6 +4,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from .conftest import accessible
 from .conftest import log_in
@@ -41,7 +42,7 @@ def test_log_in_browse_share_copy_and_download(
     accessible(page)
     shoot(page, "login")
     log_in(page, "alice", "wrong password")
-    assert page.get_by_text("Wrong user name or password.").is_visible()
+    expect(page.get_by_text("Wrong user name or password.")).to_be_visible()
     log_in(page, "alice", "alice-password-1")
     page.get_by_role("link", name="reports/").click()
     page.get_by_role("link", name="q3/").click()
@@ -79,7 +80,7 @@ def test_recipients_see_why_a_link_no_longer_works(chromium, browser_page, site)
     context.close()
     context, page, response = recipient_page(chromium, used)
     assert response.status == 410
-    assert page.get_by_role("heading", name="Link used up").is_visible()
+    expect(page.get_by_role("heading", name="Link used up")).to_be_visible()
     accessible(page)
     shoot(page, "used-up")
     context.close()
@@ -96,10 +97,10 @@ def test_recipients_see_why_a_link_no_longer_works(chromium, browser_page, site)
         )
     context, page, response = recipient_page(chromium, expired)
     assert response.status == 410
-    assert page.get_by_role("heading", name="Link expired").is_visible()
-    assert page.get_by_text(
-        "This link expired at 1970-01-01 00:16:40 UTC."
-    ).is_visible()
+    expect(page.get_by_role("heading", name="Link expired")).to_be_visible()
+    expect(
+        page.get_by_text("This link expired at 1970-01-01 00:16:40 UTC.")
+    ).to_be_visible()
     shoot(page, "expired")
     context.close()
 
@@ -113,16 +114,13 @@ def test_revoking_from_the_list_and_logging_out(chromium, browser_page, site):
     page.get_by_role("link", name="All links").click()
     row = page.get_by_role("row").filter(has_text="readme.txt")
     row.get_by_role("button", name="Revoke").click()
-    assert page.get_by_text("Revoked the link to readme.txt.").is_visible()
-    assert (
-        page.get_by_role("row")
-        .filter(has_text="readme.txt")
-        .get_by_text("revoked")
-        .is_visible()
-    )
+    expect(page.get_by_text("Revoked the link to readme.txt.")).to_be_visible()
+    expect(
+        page.get_by_role("row").filter(has_text="readme.txt").get_by_text("revoked")
+    ).to_be_visible()
     context, recipient, response = recipient_page(chromium, url)
     assert response.status == 410
-    assert recipient.get_by_role("heading", name="Link revoked").is_visible()
+    expect(recipient.get_by_role("heading", name="Link revoked")).to_be_visible()
     accessible(recipient)
     shoot(recipient, "revoked")
     context.close()
@@ -130,7 +128,7 @@ def test_revoking_from_the_list_and_logging_out(chromium, browser_page, site):
     accessible(page)
     shoot(page, "audit")
     page.get_by_role("button", name="Log out").click()
-    assert page.get_by_text("You are logged out.").is_visible()
+    expect(page.get_by_text("You are logged out.")).to_be_visible()
     page.goto("/links")
     assert "/login" in page.url
 
@@ -150,11 +148,11 @@ def test_an_admin_adds_a_user_who_sees_only_their_folder(chromium, browser_page,
     context = chromium.new_context(base_url=site.url)
     carol = context.new_page()
     log_in(carol, "carol", password)
-    assert carol.get_by_role("link", name="reports/").is_visible()
-    assert carol.get_by_text("big.bin").count() == 0
+    expect(carol.get_by_role("link", name="reports/")).to_be_visible()
+    expect(carol.get_by_text("big.bin")).to_have_count(0)
     carol.get_by_role("link", name="reports/").click()
-    assert carol.get_by_role("link", name="q3/").is_visible()
-    assert carol.get_by_text("q3-old").count() == 0
+    expect(carol.get_by_role("link", name="q3/")).to_be_visible()
+    expect(carol.get_by_text("q3-old")).to_have_count(0)
     carol.get_by_role("link", name="Account").click()
     accessible(carol)
     shoot(carol, "account")
@@ -232,8 +230,8 @@ def test_a_recipient_page_then_the_download(chromium, site, tree, tmp_path):
     context = chromium.new_context(accept_downloads=True)
     page = context.new_page()
     page.goto(url)
-    assert page.get_by_role("heading", name="big.bin").is_visible()
-    assert page.get_by_text("3 downloads left").is_visible()
+    expect(page.get_by_role("heading", name="big.bin")).to_be_visible()
+    expect(page.get_by_text("3 downloads left")).to_be_visible()
     accessible(page)
     shoot(page, "recipient")
     with page.expect_download() as info:
@@ -241,7 +239,7 @@ def test_a_recipient_page_then_the_download(chromium, site, tree, tmp_path):
     info.value.save_as(tmp_path / "got")
     assert (tmp_path / "got").read_bytes() == (tree / "big.bin").read_bytes()
     page.reload()
-    assert page.get_by_text("2 downloads left").is_visible()
+    expect(page.get_by_text("2 downloads left")).to_be_visible()
     context.close()
 
 

@@ -13,6 +13,7 @@ import requests
 from playwright.sync_api import expect
 
 from .conftest import accessible
+from .conftest import log_in
 
 pytestmark = pytest.mark.slow
 
@@ -36,13 +37,6 @@ def _authenticator(context, page, verified: bool = True):
     return cdp, made["authenticatorId"]
 
 
-def _log_in(page, name: str, password: str) -> None:
-    page.goto("/login")
-    page.get_by_label("User name").fill(name)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
-
-
 def test_passkeys_register_sign_in_alone_and_as_the_second_step(chromium, start_live):
     live = start_live(access_log=False, public_base_url="")
     result = live.cli(
@@ -60,7 +54,7 @@ def test_passkeys_register_sign_in_alone_and_as_the_second_step(chromium, start_
     page = context.new_page()
     cdp, authenticator = _authenticator(context, page)
 
-    _log_in(page, "pia", "pia-password-1")
+    log_in(page, "pia", "pia-password-1")
     page.wait_for_url(f"{base}/")
     page.goto("/account/passkeys")
     accessible(page)
@@ -73,11 +67,11 @@ def test_passkeys_register_sign_in_alone_and_as_the_second_step(chromium, start_
 
     add("Work laptop")
     expect(page.locator("tbody tr")).to_have_count(1)
-    assert page.get_by_text("The passkey is added").is_visible()
+    expect(page.get_by_text("The passkey is added")).to_be_visible()
     # The same authenticator is not registered twice (excludeCredentials).
     add("Again")
     expect(adding.locator("[data-passkey-status]")).to_contain_text("did not work")
-    assert page.locator("tbody tr").count() == 1
+    expect(page.locator("tbody tr")).to_have_count(1)
     laptop = cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator})
     assert [c["isResidentCredential"] for c in laptop["credentials"]] == [True]
     # A second device: another authenticator.
@@ -104,7 +98,7 @@ def test_passkeys_register_sign_in_alone_and_as_the_second_step(chromium, start_
     second.get_by_placeholder("Your password").fill("pia-password-1")
     second.get_by_role("button", name="Remove").click()
     expect(page.locator("tbody tr")).to_have_count(1)
-    assert page.get_by_text("The passkey is removed").is_visible()
+    expect(page.get_by_text("The passkey is removed")).to_be_visible()
     assert page.locator("tbody tr input[name=name]").input_value() == "Laptop"
 
     # Back on the laptop (its key, in a fresh authenticator).
@@ -150,7 +144,7 @@ def test_passkeys_register_sign_in_alone_and_as_the_second_step(chromium, start_
 
     # Her password now leads to the second step, which the passkey answers.
     page.get_by_role("button", name="Log out").click()
-    _log_in(page, "pia", "pia-password-1")
+    log_in(page, "pia", "pia-password-1")
     page.wait_for_url(f"{base}/login/second-factor")
     page.get_by_role("button", name="Use your passkey").click()
     page.wait_for_url(f"{base}/")
@@ -162,7 +156,7 @@ def test_passkeys_register_sign_in_alone_and_as_the_second_step(chromium, start_
     other = chromium.new_context(base_url=base)
     page = other.new_page()
     _authenticator(other, page)
-    _log_in(page, "pia", "pia-password-1")
+    log_in(page, "pia", "pia-password-1")
     page.wait_for_url(f"{base}/login/second-factor")
     page.get_by_role("button", name="Use your passkey").click()
     page.wait_for_selector("[data-passkey-status]:has-text('No passkey was given')")

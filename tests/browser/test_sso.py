@@ -1,6 +1,7 @@
 """Single sign-on in Chromium: a real gunicorn, a real OpenID provider."""
 
 import pytest
+from playwright.sync_api import expect
 
 from ..oidc import Provider
 from .conftest import accessible
@@ -28,7 +29,7 @@ def test_sign_in_with_the_provider_in_a_browser(chromium, start_live, monkeypatc
         page.get_by_placeholder("sub").fill("zoe-sub")
         page.get_by_role("button", name="Authorize").click()
         page.wait_for_url(f"{live.url}/links")
-        assert page.get_by_role("heading", name="My links").is_visible()
+        expect(page.get_by_role("heading", name="My links")).to_be_visible()
         # The session is a real one: the account page knows who this is.
         page.goto("/account")
         assert "zoe" in page.content()

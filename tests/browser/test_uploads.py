@@ -35,7 +35,7 @@ def test_send_two_files_and_the_owner_sees_them(chromium, site, tmp_path):
     context = chromium.new_context(viewport={"width": 420, "height": 860})  # a phone
     page = context.new_page()
     page.goto(url)
-    assert page.get_by_text("The Q3 contracts, please").is_visible()
+    expect(page.get_by_text("The Q3 contracts, please")).to_be_visible()
     accessible(page)
     page.get_by_label("Choose files").set_input_files([str(small), str(big)])
     expect(page.locator("[data-upload-list] li")).to_have_count(2)
@@ -59,7 +59,8 @@ def test_send_two_files_and_the_owner_sees_them(chromium, site, tmp_path):
     from ..conftest import PASSWORDS
 
     page.get_by_label("Password").fill(PASSWORDS["admin"])
-    page.get_by_role("button", name="Log in").click()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Log in").click()
     page.goto("/links")
     page.locator("a", has_text="reports").first.click()
     rows = page.locator("table.uploads tbody tr")
