@@ -96,7 +96,7 @@ def nginx_conf(tmp: Path, protected: Path, static: int, proxy: int, up: int) -> 
         ("pid /run/nginx-linksvc.pid;", f"pid {prefix}/nginx.pid;"),
         ("/var/log/nginx/linksvc.error.log", f"{prefix}/error.log"),
         ("access_log /var/log/nginx/linksvc.access.log;", "access_log off;"),
-        ("listen 127.0.0.1:8080;", f"listen 127.0.0.1:{proxy};"),
+        ("listen 8080;", f"listen 127.0.0.1:{proxy};"),
         ("server 127.0.0.1:8000 ", f"server 127.0.0.1:{up} "),
         ("alias /srv/linksvc/protected/;", f"alias {protected}/;"),
         ("rate=20r/s", "rate=1000000r/s"),  # every bench client is 127.0.0.1

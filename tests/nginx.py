@@ -51,7 +51,7 @@ def start_nginx(
         ("pid /run/nginx-linksvc.pid;", f"pid {prefix}/nginx.pid;"),
         ("/var/log/nginx/linksvc.error.log", f"{prefix}/error.log"),
         ("/var/log/nginx/linksvc.access.log", f"{prefix}/access.log"),
-        ("listen 127.0.0.1:8080;", f"listen 127.0.0.1:{port};"),
+        ("listen 8080;", f"listen 127.0.0.1:{port};"),
         ("server 127.0.0.1:8000 max_fails=3 fail_timeout=10s;\n        ", servers),
         ("alias /srv/linksvc/protected/;", f"alias {protected}/;"),
         # Every test client comes from 127.0.0.1: lift the per-address limit.

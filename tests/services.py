@@ -90,5 +90,6 @@ def stop_process(proc, log=None) -> None:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
+        proc.wait(timeout=10)
     if log is not None:
         log.close()

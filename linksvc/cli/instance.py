@@ -20,6 +20,15 @@ from .base import settings_path
 from .base import SubGroup
 
 
+def _initialised_app(conf: config.Settings):
+    """The instance's keys made if missing, its database migrated: the app."""
+    if not os.environ.get(ENV_KEYS):
+        ensure_keys(conf.instance_dir)
+    app = make_app()
+    services_of(app).store.migrate()
+    return app
+
+
 @click.command("init")
 @click.option(
     "--demo-admin", is_flag=True, help="Create user 'admin' if no user exists."
@@ -27,11 +36,8 @@ from .base import SubGroup
 def init_command(demo_admin: bool) -> None:
     """Create the instance folder, secret keys and database (idempotent)."""
     conf = config.load(settings_path())
-    if not os.environ.get(ENV_KEYS):
-        ensure_keys(conf.instance_dir)
-    app = make_app()
+    app = _initialised_app(conf)
     store = services_of(app).store
-    store.migrate()
     click.echo(f"instance: {conf.instance_dir}")
     click.echo(f"database: {store.shown_url}")
     if demo_admin and store.users.count() == 0:
@@ -65,12 +71,19 @@ def migrate_command() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
-def serve_command(host: str, port: int, workers: int) -> None:
+@click.option(
+    "--init",
+    "initialise",
+    is_flag=True,
+    help="First run `linksvc init` (the image does: one instance per database; "
+    "with several, run `linksvc migrate` once instead).",
+)
+def serve_command(host: str, port: int, workers: int, initialise: bool) -> None:
     """Serve with gunicorn in the foreground; SIGTERM stops it cleanly."""
     from ..serve import serve
 
     # Fail here, with a clear message, rather than in each worker.
-    app = make_app()
+    app = _initialised_app(config.load(settings_path())) if initialise else make_app()
     settings = app.config["LINKSVC"]
     services_of(app).close()
     serve(settings_path(), host, port, workers, settings)
