@@ -636,6 +636,223 @@ def slow(b: Bench, direct: int, proxied: int) -> None:
         )
 
 
+def _api(port: int, token: str):
+    """A keep-alive JSON client of one server's API."""
+    import http.client
+    import json
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+    def call(method: str, path: str, body: dict | None = None) -> dict:
+        headers = {"Authorization": f"Bearer {token}"}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        conn.request(method, path, body=data, headers=headers)
+        response = conn.getresponse()
+        said = response.read()
+        assert response.status < 300, (response.status, said[:300])
+        return json.loads(said)
+
+    return call
+
+
+def _workers_rss(master_pid: int) -> int:
+    """Sum of the RSS of the master's children, in KiB."""
+    total = 0
+    children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text()
+    for child in children.split():
+        status = Path(f"/proc/{child}/status").read_text()
+        total += int(re.search(r"VmRSS:\s+(\d+)", status).group(1))
+    return total
+
+
+def _sqlite_bytes(path: Path) -> int:
+    """The bytes a SQLite database's pages in use take, its WAL folded in."""
+    import sqlite3
+
+    db = sqlite3.connect(path, timeout=30)
+    try:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        pages, free, size = (
+            db.execute(f"PRAGMA {p}").fetchone()[0]
+            for p in ("page_count", "freelist_count", "page_size")
+        )
+        return (pages - free) * size
+    finally:
+        db.close()
+
+
+def _rows(path: Path, table: str) -> int:
+    import sqlite3
+
+    db = sqlite3.connect(path, timeout=30)
+    try:
+        return db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    finally:
+        db.close()
+
+
+def _growth(name: str, port: int, env: dict, size, rows, count: int) -> None:
+    """Database bytes that ``count`` links and ``count`` downloads add."""
+    import http.client
+
+    token = subprocess.run(
+        [*LINKSVC, "token", "create", "sizing", "--user", "bench"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.splitlines()[-1]
+    call = _api(port, token)
+    links_before, audit_before = rows("links"), rows("audit")
+    empty = size()
+    started = time.monotonic()
+    made = [
+        call("POST", "/api/v1/links", {"path": "small.bin", "expires": "7d"})
+        for _ in range(count)
+    ]
+    took = time.monotonic() - started
+    with_links = size()
+    assert rows("links") - links_before == count
+    print(
+        f"  {name}: {count} links made through the API in {took:.1f} s; "
+        f"database +{(with_links - empty) / 1024:.0f} KiB "
+        f"({(with_links - empty) / count:.0f} B a link, its audit record included)"
+    )
+    path = "/d/" + made[0]["url"].rsplit("/d/", 1)[1]
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    for _ in range(count):
+        conn.request("GET", path)
+        response = conn.getresponse()
+        response.read()
+        assert response.status == 200
+    conn.close()
+    deadline = time.monotonic() + 30
+    while rows("audit") - audit_before < 2 * count:  # made + downloaded
+        assert time.monotonic() < deadline, "the audit did not catch up"
+        time.sleep(0.2)
+    downloaded = size()
+    print(
+        f"  {name}: {count} downloads: database "
+        f"+{(downloaded - with_links) / 1024:.0f} KiB "
+        f"({(downloaded - with_links) / count:.0f} B a download: its audit "
+        "record; audit_retention prunes them)"
+    )
+
+
+def _postgres_growth(b: Bench, count: int) -> None:
+    import secrets
+
+    try:
+        socket.create_connection(("127.0.0.1", 5432), timeout=1).close()
+    except OSError:
+        print("  PostgreSQL: not listening on 127.0.0.1:5432, skipped")
+        return
+    name = f"linksvc_sizing_{secrets.token_hex(4)}"
+    psql = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-qAt"]
+    subprocess.run([*psql, "-c", f'CREATE DATABASE "{name}"'], check=True)
+
+    def query(sql: str) -> int:
+        out = subprocess.run(
+            [*psql, "-d", name, "-c", sql], check=True, capture_output=True, text=True
+        )
+        return int(out.stdout.split()[-1])
+
+    def size() -> int:
+        # Tables, their indexes and TOAST, after the autovacuum's work is done.
+        subprocess.run([*psql, "-d", name, "-c", "VACUUM"], check=True)
+        return query(
+            "SELECT sum(pg_total_relation_size(relid)) FROM pg_stat_user_tables"
+        )
+
+    port = free_port()
+    b.ports["sizing-pg"] = port
+    env = b.settings(
+        "sizing-pg",
+        database_url=f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}",
+    )
+    proc = None
+    try:
+        subprocess.run([*LINKSVC, "init"], env=env, check=True, capture_output=True)
+        subprocess.run(
+            [*LINKSVC, "user", "add", "bench", "--admin", "--password-stdin"],
+            env=env,
+            input="bench-password\n",
+            text=True,
+            check=True,
+            capture_output=True,
+        )
+        proc = b._spawn(
+            [*LINKSVC, "serve", "--port", str(port), "--workers", str(b.args.workers)],
+            env,
+        )
+        wait_for(port, proc)
+        _growth(
+            "PostgreSQL",
+            port,
+            env,
+            size,
+            lambda table: query(f"SELECT count(*) FROM {table}"),
+            count,
+        )
+    finally:
+        if proc is not None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(30)
+        subprocess.run(
+            [*psql, "-c", f'DROP DATABASE "{name}" WITH (FORCE)'], capture_output=True
+        )
+
+
+def sizing(b: Bench, count: int = 1000, held: int = 1000) -> None:
+    """The operator guide's sizing figures: database bytes per thousand links
+    and per thousand downloads (SQLite; PostgreSQL when it listens), and
+    worker memory per held download connection."""
+    print(f"\nsizing ({count} links, {count} downloads, {held} held connections)")
+    db = b.tmp / "instance" / "linksvc.sqlite3"
+    _growth(
+        "SQLite",
+        b.ports["direct"],
+        b.env,
+        lambda: _sqlite_bytes(db),
+        lambda table: _rows(db, table),
+        count,
+    )
+    _postgres_growth(b, count)
+    huge = b.link("huge.bin")
+    before = _workers_rss(b.direct_pid)
+    peak = [before]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], _workers_rss(b.direct_pid))
+            time.sleep(0.1)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        result = slowclients.hold(
+            b.ports["direct"],
+            huge,
+            ["/healthz"],
+            readers=held,
+            loris=0,
+            seconds=10,
+            settle=5,
+        )
+    finally:
+        done.set()
+        sampler.join()
+    print(
+        f"  {result.readers_open} slow readers held by {b.args.workers} workers: "
+        f"workers' RSS {before // 1024} MiB before, {peak[0] // 1024} MiB peak "
+        f"({(peak[0] - before) / max(result.readers_open, 1):.0f} KiB a connection)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=5)
@@ -646,7 +863,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--sections",
-        default="throughput,postgres,memory,zip,upload,refused,slow",
+        default="throughput,postgres,memory,zip,upload,refused,slow,sizing",
         help="comma-separated",
     )
     args = parser.parse_args()
@@ -675,6 +892,8 @@ def main() -> None:
             memory(b)
         if "slow" in sections:
             slow(b, *((200, 400) if args.quick else (1000, 2000)))
+        if "sizing" in sections:
+            sizing(b)
     finally:
         b.stop()
 

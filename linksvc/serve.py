@@ -10,13 +10,20 @@ real threads per worker (files/offload.py).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import resource
+import signal
+import socket
+import threading
 import time
+from collections.abc import Iterator
 
+import gevent
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
+from gunicorn.workers.ggevent import GeventWorker as _GeventWorker
 
 from . import logs
 from . import metrics
@@ -48,6 +55,90 @@ class _DrainingArbiter(Arbiter):
             finally:
                 marker.unlink(missing_ok=True)
         raise StopIteration
+
+    def stop(self, graceful: bool = True) -> None:
+        """gunicorn's stop, with its SIGTERM repeated until the workers are
+        gone: a worker still booting has the master's signal handlers until
+        it installs its own, so the one SIGTERM gunicorn sends is lost and
+        the stop waited the whole ``graceful_timeout`` before a SIGKILL."""
+        if graceful:
+            stopped = threading.Event()
+            threading.Thread(
+                target=self._repeat_term, args=(stopped,), daemon=True
+            ).start()
+            try:
+                super().stop(graceful)
+            finally:
+                stopped.set()
+        else:
+            super().stop(graceful)
+
+    def _repeat_term(self, stopped: threading.Event) -> None:
+        while not stopped.wait(0.5):
+            for pid in list(self.WORKERS.copy()):
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGTERM)
+
+
+class GeventWorker(_GeventWorker):
+    """gunicorn's gevent worker, whose graceful stop does not wait for
+    connections that wait for their next request.
+
+    gunicorn waits up to ``graceful_timeout`` for every open connection,
+    idle keep-alive ones too, so each stop behind nginx (which keeps
+    connections to its upstreams open) took the whole 10 s, and then cut
+    the downloads still in flight with the idle ones. Here, once the
+    worker stops, a connection between requests is closed (as a keep-alive
+    timeout would), and one in the middle of a request finishes it and is
+    closed after its response (gunicorn says ``Connection: close`` then)."""
+
+    def init_process(self) -> None:
+        #: Each connection's greenlet: its socket, and whether it waits idle.
+        self._clients: dict[object, socket.socket] = {}
+        self._idle: set[object] = set()
+        super().init_process()
+
+    def run(self) -> None:
+        gevent.spawn(self._close_idle_once_stopping)
+        super().run()
+
+    def handle(self, listener, client, addr) -> None:
+        me = gevent.getcurrent()
+        self._clients[me] = client
+        try:
+            super().handle(listener, client, addr)
+        finally:
+            self._clients.pop(me, None)
+            self._idle.discard(me)
+
+    @contextlib.contextmanager
+    def timeout_ctx(self) -> Iterator[None]:
+        """Around the wait for a request head (gunicorn's one use of it)."""
+        me = gevent.getcurrent()
+        if not self.alive:
+            _close(self._clients.get(me))
+        self._idle.add(me)
+        try:
+            with super().timeout_ctx():
+                yield
+        finally:
+            self._idle.discard(me)
+
+    def _close_idle_once_stopping(self) -> None:
+        while self.alive:
+            gevent.sleep(0.1)
+        while True:  # until the process ends
+            for greenlet in list(self._idle):
+                _close(self._clients.get(greenlet))
+            gevent.sleep(0.1)
+
+
+def _close(client: socket.socket | None) -> None:
+    """End a connection's reads and writes: its greenlet sees the end of
+    the stream and closes it."""
+    if client is not None:
+        with contextlib.suppress(OSError):
+            client.shutdown(socket.SHUT_RDWR)
 
 
 class _Gunicorn(BaseApplication):
@@ -164,7 +255,7 @@ def serve(
     options = {
         "bind": f"{host}:{port}",
         "workers": workers,
-        "worker_class": "gevent",
+        "worker_class": "linksvc.serve.GeventWorker",
         "worker_connections": per_worker,
         # The gevent worker bounds the wait for every request head by this.
         "keepalive": settings.header_timeout,

@@ -167,6 +167,54 @@ def test_sigterm_stops_the_server_cleanly(start_live):
     assert own.proc.wait(timeout=20) == 0
 
 
+@pytest.mark.timing
+def test_a_stop_waits_for_downloads_in_flight_not_for_idle_connections(
+    start_live, tree
+):
+    """gunicorn waits ``graceful_timeout`` (10 s) for every open connection:
+    idle keep-alive ones (nginx keeps some to each upstream) held every stop
+    that long, and so did a worker still booting, which lost the SIGTERM."""
+    import os
+
+    # Stopped right after its port opens, while its workers boot.
+    booting = start_live("booting")
+    started = time.monotonic()
+    booting.proc.send_signal(signal.SIGTERM)
+    assert booting.proc.wait(timeout=20) == 0
+    assert time.monotonic() - started < 6
+
+    own = start_live("own")
+    data = os.urandom(32 * 1024 * 1024)  # more than the sockets buffer
+    (tree / "stopping.bin").write_bytes(data)
+    path = create_link(own, "stopping.bin")
+    idle = []
+    for _ in range(4):
+        conn = http.client.HTTPConnection("127.0.0.1", own.port, timeout=10)
+        conn.request("GET", "/healthz")
+        answer = conn.getresponse()
+        assert answer.status == 200 and answer.getheader("Connection") != "close"
+        answer.read()
+        idle.append(conn)
+    reader = http.client.HTTPConnection("127.0.0.1", own.port, timeout=30)
+    reader.request("GET", path)
+    response = reader.getresponse()
+    assert response.status == 200
+    first = response.read(64 * 1024)
+    started = time.monotonic()
+    own.proc.send_signal(signal.SIGTERM)
+    time.sleep(1)  # the stop has begun: the download is still going
+    rest = response.read()
+    assert first + rest == data  # the download in flight finished whole
+    assert own.proc.wait(timeout=20) == 0
+    assert time.monotonic() - started < 6  # not graceful_timeout
+    for conn in idle:  # closed, as a keep-alive timeout would
+        with pytest.raises((http.client.HTTPException, OSError)):
+            conn.request("GET", "/healthz")
+            conn.getresponse()
+        conn.close()
+    reader.close()
+
+
 def test_one_time_link_under_20_concurrent_gets_serves_exactly_once(live_server, tree):
     import threading
     from concurrent.futures import ThreadPoolExecutor

@@ -63,8 +63,8 @@ def layer(module: str) -> str:
         return "core"  # pure, wherever its feature keeps it
     parts = module.split(".")
     top = parts[1] if len(parts) > 1 else "__init__"
-    if top == "__main__":
-        return "cli"
+    if top in ("__main__", "healthcheck"):
+        return "cli"  # entry points of their own
     if top in APP:
         return "app"
     if top in FEATURES:
