@@ -93,8 +93,10 @@ class GeventWorker(_GeventWorker):
     closed after its response (gunicorn says ``Connection: close`` then)."""
 
     def init_process(self) -> None:
-        #: Each connection's greenlet: its socket, and whether it waits idle.
+        #: Each connection's greenlet: its socket; and those that have had a
+        #: request and now wait for the next one.
         self._clients: dict[object, socket.socket] = {}
+        self._kept: set[object] = set()
         self._idle: set[object] = set()
         super().init_process()
 
@@ -109,12 +111,20 @@ class GeventWorker(_GeventWorker):
             super().handle(listener, client, addr)
         finally:
             self._clients.pop(me, None)
+            self._kept.discard(me)
             self._idle.discard(me)
 
     @contextlib.contextmanager
     def timeout_ctx(self) -> Iterator[None]:
-        """Around the wait for a request head (gunicorn's one use of it)."""
+        """Around the wait for a request head (gunicorn's one use of it). A
+        new connection's first request is always awaited and served: only
+        a kept-alive connection between requests counts as idle."""
         me = gevent.getcurrent()
+        if me not in self._kept:
+            self._kept.add(me)
+            with super().timeout_ctx():
+                yield
+            return
         if not self.alive:
             _close(self._clients.get(me))
         self._idle.add(me)
