@@ -17,6 +17,7 @@ Python load generator. Every load is bounded in time.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import shutil
@@ -346,27 +347,33 @@ def throughput(b: Bench, rounds: int, seconds: int) -> None:
                 )
 
 
-def postgres(b: Bench, rounds: int, seconds: int) -> None:
-    """linksvc on PostgreSQL (127.0.0.1:5432, user postgres) against the
-    same bare Flask app: unlimited and limited links."""
+PSQL = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-qAt"]
+
+
+@contextlib.contextmanager
+def on_postgres(b: Bench, label: str, async_commit: bool = False):
+    """``linksvc serve`` on a new PostgreSQL database (127.0.0.1:5432, user
+    postgres), dropped afterwards: (port, env, database name), or None when
+    PostgreSQL is not listening."""
     import secrets
 
     try:
         socket.create_connection(("127.0.0.1", 5432), timeout=1).close()
     except OSError:
-        print("\npostgres: not listening on 127.0.0.1:5432, skipped")
+        print(f"\n{label}: PostgreSQL is not listening on 127.0.0.1:5432, skipped")
+        yield None
         return
-    name = f"linksvc_bench_{secrets.token_hex(4)}"
-    psql = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-c"]
-    subprocess.run([*psql, f'CREATE DATABASE "{name}"'], check=True)
-    if os.environ.get("BENCH_PG_ASYNC_COMMIT"):
+    name = f"linksvc_{label}_{secrets.token_hex(4)}"
+    subprocess.run([*PSQL, "-c", f'CREATE DATABASE "{name}"'], check=True)
+    if async_commit:
         subprocess.run(
-            [*psql, f'ALTER DATABASE "{name}" SET synchronous_commit = off'], check=True
+            [*PSQL, "-c", f'ALTER DATABASE "{name}" SET synchronous_commit = off'],
+            check=True,
         )
     port = free_port()
-    b.ports["pg"] = port
+    b.ports[label] = port
     env = b.settings(
-        "pg", database_url=f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+        label, database_url=f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
     )
     proc = None
     try:
@@ -384,6 +391,23 @@ def postgres(b: Bench, rounds: int, seconds: int) -> None:
             env,
         )
         wait_for(port, proc)
+        yield port, env, name
+    finally:
+        if proc is not None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(30)
+        subprocess.run(
+            [*PSQL, "-c", f'DROP DATABASE "{name}" WITH (FORCE)'], capture_output=True
+        )
+
+
+def postgres(b: Bench, rounds: int, seconds: int) -> None:
+    """linksvc on PostgreSQL against the same bare Flask app: unlimited and
+    limited links."""
+    with on_postgres(b, "pg", bool(os.environ.get("BENCH_PG_ASYNC_COMMIT"))) as pg:
+        if pg is None:
+            return
+        port, env, _ = pg
         saved, b.env = b.env, env
         small, limited = (
             b.link("small.bin"),
@@ -417,13 +441,6 @@ def postgres(b: Bench, rounds: int, seconds: int) -> None:
         print(
             "  ratio pg limited / bare Flask: "
             f"{best['linksvc pg limited'].rps / bare:.2f}  (target >= 0.80)"
-        )
-    finally:
-        if proc is not None:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(30)
-        subprocess.run(
-            [*psql, f'DROP DATABASE "{name}" WITH (FORCE)'], capture_output=True
         )
 
 
@@ -743,52 +760,27 @@ def _growth(name: str, port: int, env: dict, size, rows, count: int) -> None:
 
 
 def _postgres_growth(b: Bench, count: int) -> None:
-    import secrets
+    with on_postgres(b, "sizing") as pg:
+        if pg is None:
+            return
+        port, env, name = pg
 
-    try:
-        socket.create_connection(("127.0.0.1", 5432), timeout=1).close()
-    except OSError:
-        print("  PostgreSQL: not listening on 127.0.0.1:5432, skipped")
-        return
-    name = f"linksvc_sizing_{secrets.token_hex(4)}"
-    psql = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-qAt"]
-    subprocess.run([*psql, "-c", f'CREATE DATABASE "{name}"'], check=True)
+        def query(sql: str) -> int:
+            out = subprocess.run(
+                [*PSQL, "-d", name, "-c", sql],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            return int(out.stdout.split()[-1])
 
-    def query(sql: str) -> int:
-        out = subprocess.run(
-            [*psql, "-d", name, "-c", sql], check=True, capture_output=True, text=True
-        )
-        return int(out.stdout.split()[-1])
+        def size() -> int:
+            # Tables, their indexes and TOAST, after a VACUUM.
+            subprocess.run([*PSQL, "-d", name, "-c", "VACUUM"], check=True)
+            return query(
+                "SELECT sum(pg_total_relation_size(relid)) FROM pg_stat_user_tables"
+            )
 
-    def size() -> int:
-        # Tables, their indexes and TOAST, after the autovacuum's work is done.
-        subprocess.run([*psql, "-d", name, "-c", "VACUUM"], check=True)
-        return query(
-            "SELECT sum(pg_total_relation_size(relid)) FROM pg_stat_user_tables"
-        )
-
-    port = free_port()
-    b.ports["sizing-pg"] = port
-    env = b.settings(
-        "sizing-pg",
-        database_url=f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}",
-    )
-    proc = None
-    try:
-        subprocess.run([*LINKSVC, "init"], env=env, check=True, capture_output=True)
-        subprocess.run(
-            [*LINKSVC, "user", "add", "bench", "--admin", "--password-stdin"],
-            env=env,
-            input="bench-password\n",
-            text=True,
-            check=True,
-            capture_output=True,
-        )
-        proc = b._spawn(
-            [*LINKSVC, "serve", "--port", str(port), "--workers", str(b.args.workers)],
-            env,
-        )
-        wait_for(port, proc)
         _growth(
             "PostgreSQL",
             port,
@@ -796,13 +788,6 @@ def _postgres_growth(b: Bench, count: int) -> None:
             size,
             lambda table: query(f"SELECT count(*) FROM {table}"),
             count,
-        )
-    finally:
-        if proc is not None:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(30)
-        subprocess.run(
-            [*psql, "-c", f'DROP DATABASE "{name}" WITH (FORCE)'], capture_output=True
         )
 
 

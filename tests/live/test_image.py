@@ -224,6 +224,18 @@ def _build_env() -> dict[str, str]:
     return env
 
 
+def _in_mount_namespace(script: str, log: Path) -> None:
+    """Run a shell script in a mount namespace of its own (its mounts end
+    with it), its output appended to ``log``."""
+    with log.open("a") as out:
+        done = subprocess.run(
+            ["unshare", "--mount", "sh", "-c", script],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    assert done.returncode == 0, log.read_text()[-3000:]
+
+
 def _in_build_root(root: Path, command: str, log: Path) -> None:
     """Run a build step in ``root``: as RUN does, with the pip cache and the
     builder's CA bundle mounted for the step only."""
@@ -238,13 +250,7 @@ def _in_build_root(root: Path, command: str, log: Path) -> None:
         f"mount --bind {ca} $R{ca}; "
         f"exec chroot $R env {env} {command}"
     )
-    with log.open("a") as out:
-        result = subprocess.run(
-            ["unshare", "--mount", "sh", "-c", script],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    assert result.returncode == 0, log.read_text()[-3000:]
+    _in_mount_namespace(script, log)
 
 
 def _base(log: Path) -> Path:
@@ -341,13 +347,7 @@ chroot $R env {env} /usr/local/lib/linksvc/install.sh app /src
 umount $R/proc $R/root/.cache/pip $R/etc/ssl/certs/ca-certificates.crt
 tar --numeric-owner -C $R -c . | podman import {changes} - {name}
 """
-    with log.open("a") as out:
-        built = subprocess.run(
-            ["unshare", "--mount", "sh", "-c", script],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    assert built.returncode == 0, log.read_text()[-3000:]
+    _in_mount_namespace(script, log)
     inspected = subprocess.run(
         ["podman", "image", "inspect", name, "--format", "{{json .Config}}"],
         capture_output=True,
