@@ -16,9 +16,11 @@ import os
 import resource
 import signal
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import gevent
 from gunicorn.app.base import BaseApplication
@@ -92,6 +94,10 @@ class GeventWorker(_GeventWorker):
     timeout would), and one in the middle of a request finishes it and is
     closed after its response (gunicorn says ``Connection: close`` then)."""
 
+    def patch(self) -> None:
+        super().patch()
+        cooperative_psycopg()
+
     def init_process(self) -> None:
         #: Each connection's greenlet: its socket; and those that have had a
         #: request and now wait for the next one.
@@ -141,6 +147,20 @@ class GeventWorker(_GeventWorker):
             for greenlet in list(self._idle):
                 _close(self._clients.get(greenlet))
             gevent.sleep(0.1)
+
+
+def cooperative_psycopg() -> None:
+    """Make psycopg wait for PostgreSQL through gevent's patched ``poll``.
+
+    psycopg picks its wait function once, when first imported, and the
+    master imports it (``linksvc serve`` builds the app) before the worker
+    patches ``select``: it then keeps its C wait, which blocks the worker's
+    one thread for every round trip, so every connection of the worker
+    stalled while any statement ran, and no two statements ever overlapped.
+    A process that has not imported psycopg yet chooses right by itself."""
+    waiting: Any = sys.modules.get("psycopg.waiting")
+    if waiting is not None and waiting.wait is getattr(waiting, "wait_c", None):
+        waiting.wait = waiting.wait_poll
 
 
 def _close(client: socket.socket | None) -> None:

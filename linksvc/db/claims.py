@@ -4,6 +4,12 @@ A request reads the link's row once, on a connection its thread keeps; a
 limited link is then counted in one ``UPDATE … WHERE <allowed> RETURNING``
 (so no two requests can both take the last download); an unlimited link's
 count is added later, in a batch, by the audit writer (:func:`add_downloads`).
+
+On PostgreSQL, requests of one worker that read or count the same link while
+a statement for it runs wait and go together (db/coalesce.py): one read for
+all of them, or one count that grants up to the remaining downloads in one
+commit, handed out in arrival order. The count stays one atomic statement,
+so exactly-once holds across workers and instances.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from sqlalchemy import bindparam
 from sqlalchemy import case
 from sqlalchemy import Connection
 from sqlalchemy import func
+from sqlalchemy import Integer
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
@@ -26,6 +33,7 @@ from ..core.errors import LinkSuspended
 from ..core.errors import LinkUsedUp
 from ..core.signing import check_window
 from ..core.signing import Claims
+from .coalesce import Coalescer
 from .hot import HotStatements
 from .schema import links
 
@@ -147,9 +155,19 @@ def needs_count(
 class DownloadClaims(HotStatements):
     """Claims on links for downloads, each thread on its own connection."""
 
+    _reads: Coalescer | None = None
+    _counts: Coalescer | None = None
+
     def state(self, link_id: str) -> LinkState | None:
         """The row's state: the one read a request for a link makes."""
+        if self._batched():
+            if self._reads is None:
+                self._reads = self._coalescer(self._read_batch)
+            return self._reads.join(link_id, None)[0]
         return self._where_it_may(self._state, link_id)
+
+    def _read_batch(self, link_id: str, _items: list) -> LinkState | None:
+        return self._state(link_id)
 
     def claim(
         self,
@@ -185,7 +203,7 @@ class DownloadClaims(HotStatements):
         done = needs_count(state, at, mode, resume_window, client_addr, item)
         if done is not None:
             return done
-        if self._where_it_may(self._count, claims, at, client_addr, item):
+        if self._counted(claims, at, client_addr, item, "count"):
             return COUNTED
         # Counted out, or changed since it was read: say which.
         check_row(claims, self.state(claims.link_id), at, guard)
@@ -196,11 +214,7 @@ class DownloadClaims(HotStatements):
         password, ranges, pin, page, folder) in one statement, unread: the
         common case of a one-time link. False when the row is not such a
         row, or says no: the caller then reads it and decides."""
-        return bool(
-            self._where_it_may(
-                self._count, claims, at, client_addr, claims.path, _COUNT_PLAIN
-            )
-        )
+        return self._counted(claims, at, client_addr, claims.path, "plain")
 
     def refund(self, link_id: str) -> None:
         """Give back a count whose file could not be opened after all."""
@@ -230,24 +244,62 @@ class DownloadClaims(HotStatements):
             state,
         )
 
-    def _count(
-        self,
-        claims: Claims,
-        at: int,
-        client_addr: str,
-        item: str,
-        statement: Any = None,
+    def _counted(
+        self, claims: Claims, at: int, client_addr: str, item: str, name: str
     ) -> bool:
-        """One atomic count of a limited link (``_COUNT``, or the narrower
-        ``statement``); False when nothing was counted."""
+        """One atomic count of a limited link by the statement ``name``
+        ("count", or "plain" for a row without options), alone or in a
+        batch of this worker's counts of the same link, path and second;
+        False when nothing was counted."""
+        addr, item = client_addr[:64], item[:1024]
+        if not self._batched():
+            return bool(
+                self._where_it_may(
+                    self._count,
+                    _SINGLE[name],
+                    claims.link_id,
+                    claims.path,
+                    at,
+                    addr,
+                    item,
+                )
+            )
+        if self._counts is None:
+            self._counts = self._coalescer(self._count_batch)
+        key = (name, claims.link_id, claims.path, at)
+        granted, place = self._counts.join(key, (addr, item))
+        return place < granted
+
+    def _count_batch(self, key: tuple, items: list[tuple[str, str]]) -> int:
+        """Count a batch in one statement: how many of it, first come first,
+        were granted (the link's last address and item are the last one's)."""
+        name, link_id, path, at = key
+        addr, item = items[-1]
+        if len(items) == 1:
+            return int(self._count(_SINGLE[name], link_id, path, at, addr, item))
+        rows = self._run(
+            _MANY[name],
+            p_id=link_id,
+            p_path=path,
+            p_at=at,
+            p_addr=addr,
+            p_item=item,
+            p_n=len(items),
+        )
+        return int(rows[0][0]) if rows else 0
+
+    def _count(
+        self, statement: Any, link_id: str, path: str, at: int, addr: str, item: str
+    ) -> bool:
+        """One count by ``statement``; False when nothing was counted."""
         return bool(
             self._run(
-                _COUNT if statement is None else statement,
-                p_id=claims.link_id,
-                p_path=claims.path,
+                statement,
+                p_id=link_id,
+                p_path=path,
                 p_at=at,
-                p_addr=client_addr[:64],
-                p_item=item[:1024],
+                p_addr=addr,
+                p_item=item,
             )
         )
 
@@ -269,33 +321,70 @@ def add_downloads(conn: Connection, counts: dict[str, tuple[int, int]]) -> None:
 
 
 # Built once: the download path should not rebuild SQL expressions per request.
-_COUNT = (
-    update(links)
-    .where(
-        links.c.id == bindparam("p_id"),
-        links.c.path == bindparam("p_path"),
-        links.c.revoked_at.is_(None),
-        links.c.max_downloads.is_not(None),
-        links.c.download_count < links.c.max_downloads,
-        links.c.expires_at >= bindparam("p_at"),
-        or_(links.c.not_before.is_(None), links.c.not_before <= bindparam("p_at")),
-    )
-    .values(
-        download_count=links.c.download_count + 1,
-        last_downloaded_at=bindparam("p_at"),
-        last_download_addr=bindparam("p_addr"),
-        last_download_item=bindparam("p_item"),
-    )
-    .returning(links.c.id)
+#: What a row must say for a count: its path, not revoked, limited and not
+#: used up, inside its window.
+_ALLOWED = (
+    links.c.path == bindparam("p_path"),
+    links.c.revoked_at.is_(None),
+    links.c.max_downloads.is_not(None),
+    links.c.download_count < links.c.max_downloads,
+    links.c.expires_at >= bindparam("p_at"),
+    or_(links.c.not_before.is_(None), links.c.not_before <= bindparam("p_at")),
 )
-#: The same, for a row without options, in one unread statement.
-_COUNT_PLAIN = _COUNT.where(
+#: ... and for the one unread statement of a row without options.
+_PLAIN = (
     links.c.password_hash.is_(None),
     links.c.ranges == "",
     links.c.pin.is_(None),
     links.c.recipient_page.is_(False),
     links.c.folder.is_(False),
 )
+_LAST: dict[str, Any] = {
+    "last_downloaded_at": bindparam("p_at"),
+    "last_download_addr": bindparam("p_addr"),
+    "last_download_item": bindparam("p_item"),
+}
+_COUNT = (
+    update(links)
+    .where(links.c.id == bindparam("p_id"), *_ALLOWED)
+    .values(download_count=links.c.download_count + 1, **_LAST)
+    .returning(links.c.id)
+)
+#: The same, for a row without options, in one unread statement.
+_COUNT_PLAIN = _COUNT.where(*_PLAIN)
+
+
+def _count_many(*plain: Any) -> Any:
+    """Count up to ``p_n`` downloads in one statement, returning how many
+    were granted (the row's count after, less its count before). The row is
+    locked by the sub-select first (``FOR UPDATE``), so the count it reads
+    is the one the update adds to, whoever committed just before. Only a
+    database server runs it: SQLite's RETURNING cannot name the sub-select,
+    and SQLite never batches (its writes do not wait for each other's
+    flush)."""
+    before = (
+        select(links.c.id, links.c.download_count.label("before"))
+        .where(links.c.id == bindparam("p_id"))
+        .with_for_update()
+        .subquery("before")
+    )
+    room = links.c.max_downloads - links.c.download_count
+    wanted = bindparam("p_n", type_=Integer)
+    return (
+        update(links)
+        .where(links.c.id == before.c.id, *_ALLOWED, *plain)
+        .values(
+            download_count=links.c.download_count
+            + case((room < wanted, room), else_=wanted),
+            **_LAST,
+        )
+        .returning(links.c.download_count - before.c.before)
+    )
+
+
+#: The counting statements by name (a batch's key), one at a time and many.
+_SINGLE = {"count": _COUNT, "plain": _COUNT_PLAIN}
+_MANY = {"count": _count_many(), "plain": _count_many(*_PLAIN)}
 _REFUND = (
     update(links)
     .where(links.c.id == bindparam("p_id"), links.c.download_count > 0)

@@ -22,6 +22,7 @@ from ..core.errors import StoreUnavailable
 from ..files.offload import native_local
 from ..files.offload import offload
 from ..files.offload import on_loop
+from .coalesce import Coalescer
 
 
 class _Busy(Exception):
@@ -54,11 +55,28 @@ class HotStatements:
                 pass
             return offload(fn, *args)
         if on_loop():
-            # A database server: psycopg waits cooperatively under gevent, so
+            # A database server: psycopg waits cooperatively under gevent
+            # (serve.cooperative_psycopg makes sure of it), so
             # the statement runs here, on a connection of a small pool that
             # no other greenlet uses meanwhile.
             return self._pooled(fn, *args)
         return fn(*args)
+
+    def _batched(self) -> bool:
+        """Whether this call's statement may be coalesced with others
+        (db/coalesce.py): on a database server, from the event loop, where
+        each commit would otherwise wait for its own flush."""
+        return not self._sqlite and on_loop()
+
+    def _coalescer(self, run) -> Coalescer:
+        """A coalescer whose batches run ``run(key, items)`` on a pooled
+        connection; joined only from the event loop, so it waits on
+        gevent's events."""
+        import gevent.event
+
+        return Coalescer(
+            lambda key, items: self._pooled(run, key, items), gevent.event.Event
+        )
 
     def _pooled(self, fn, *args):
         import gevent.queue

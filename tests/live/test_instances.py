@@ -2,7 +2,9 @@
 behind one nginx: they act as one service."""
 
 import concurrent.futures
+import json
 import secrets
+import threading
 import time
 
 import pytest
@@ -73,6 +75,53 @@ def test_a_one_time_link_hammered_through_both_is_served_once(pair):
     with concurrent.futures.ThreadPoolExecutor(max_workers=30) as pool:
         statuses = list(pool.map(lambda s: get(s, path)[0], servers))
     assert sorted(statuses) == [200] + [410] * 29
+
+
+def test_200_at_once_on_a_100_download_link_through_both_get_exactly_100(pair):
+    """Counts of one worker that wait together are granted in one statement
+    (db/coalesce.py): across two instances and their workers, 200 requests
+    at once still give exactly 100 downloads, and the row and the audit say
+    100."""
+    a, b, _ = pair
+    path = create(a, "readme.txt", "--max-downloads", "100")
+    start = threading.Barrier(200)
+
+    def one(server):
+        start.wait(30)
+        return get(server, path)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=200) as pool:
+        answers = list(pool.map(one, [a, b] * 100))
+    statuses = [status for status, _, _ in answers]
+    assert statuses.count(200) == 100, sorted(statuses)
+    # The rest are told it is used up, or (all 200 share one address) that
+    # this address has been refused too often: refusal_limit.
+    assert set(statuses) - {200} <= {410, 429}, set(statuses)
+    assert all(
+        body == b"hello from the protected tree\n"
+        for status, _, body in answers
+        if status == 200
+    )
+    listed = b.cli("link", "list")
+    assert listed.returncode == 0, listed.stderr
+    row = next(r for r in listed.stdout.splitlines() if r.startswith(link_id(b, path)))
+    assert row.split("\t")[-1] == "100/100"
+    # Each instance's audit writer adds its records within a second or so.
+    deadline = time.monotonic() + 15
+    while True:
+        exported = a.cli("audit", "export", "--format", "jsonl")
+        assert exported.returncode == 0, exported.stderr
+        records = [json.loads(line) for line in exported.stdout.splitlines() if line]
+        mine = [r for r in records if r["link_id"] == link_id(a, path)]
+        ok = sum(
+            r.get("count") or 1
+            for r in mine
+            if r["event"] == "download" and r["outcome"] == "ok"
+        )
+        if ok == 100 or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert ok == 100
 
 
 def test_a_key_rotated_on_one_is_seen_by_the_other(pair):

@@ -121,3 +121,27 @@ def test_link_options_folders_and_notices_on_postgres(pg_app, frozen, tree):
     assert len(held) == 2
     assert svc.store.outbox.hold_due(int(frozen().timestamp()), ("email",)) == []
     assert delivery.run_once(svc) == (0, 0)  # no smtp_host: email waits
+
+
+@pytest.mark.parametrize("name", ["count", "plain"])
+def test_one_batch_statement_grants_no_more_than_the_downloads_left(pg_app, name):
+    """A batch of 5 counts of a link with 3 downloads left: 3 granted, the
+    row at its limit, and the next batch gets none."""
+    svc = services_of(pg_app)
+    with pg_app.app_context():
+        admin = svc.store.users.by_name("admin")
+        link, _ = sharing.create_link(
+            svc, admin, "readme.txt", sharing.options(expires="1h", max_downloads=4)
+        )
+    claims = svc.store.claims
+    at = svc.store.links.get(link.id).created_at
+    key = (name, link.id, "readme.txt", at)
+    assert claims._count_batch(key, [("10.0.0.1", "readme.txt")]) == 1
+    items = [(f"10.0.0.{i}", "readme.txt") for i in range(2, 7)]
+    assert claims._count_batch(key, items) == 3
+    row = svc.store.links.get(link.id)
+    assert row.download_count == 4
+    assert row.last_download_addr == "10.0.0.6"
+    assert claims._count_batch(key, items) == 0
+    assert claims._count_batch(("plain", link.id, "other.txt", at), items) == 0
+    assert svc.store.links.get(link.id).download_count == 4
