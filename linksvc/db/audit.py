@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from blinker import Namespace
+from sqlalchemy import Connection
 from sqlalchemy import delete
 from sqlalchemy import Engine
 from sqlalchemy import insert
@@ -267,7 +268,7 @@ class AuditLog:
                 try:
                     with self.engine.begin() as conn:
                         if rows:
-                            conn.execute(insert(audit), rows)
+                            insert_rows(conn, rows)
                         add_downloads(conn, counts)
                     break
                 except Exception:
@@ -290,6 +291,32 @@ class AuditLog:
                 written.send(self, rows=rows)
             except Exception:
                 log.exception("could not queue the notices of %d records", len(rows))
+
+
+#: The audit columns a row gives, and the value of each it leaves out.
+_COLUMNS = [
+    (c.name, c.default.arg if c.default is not None else None)  # type: ignore[attr-defined]
+    for c in audit.columns
+    if c.name != "id"
+]
+
+
+def insert_rows(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert a batch of audit rows: on PostgreSQL with ``COPY`` (one
+    stream, where an ``INSERT`` per row cost the worker a tenth of its time
+    under load: the writer's thread holds the GIL the loop needs), elsewhere
+    with one ``INSERT`` executed for every row."""
+    if conn.dialect.name != "postgresql":
+        conn.execute(insert(audit), rows)
+        return
+    from psycopg import sql
+
+    names = sql.SQL(", ").join(sql.Identifier(name) for name, _ in _COLUMNS)
+    raw: Any = conn.connection.driver_connection
+    with raw.cursor() as cursor:
+        with cursor.copy(sql.SQL("COPY audit ({}) FROM STDIN").format(names)) as copy:
+            for row in rows:
+                copy.write_row([row.get(name, default) for name, default in _COLUMNS])
 
 
 #: Rows one prune transaction deletes: short transactions never hold the

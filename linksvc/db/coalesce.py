@@ -36,7 +36,16 @@ class Event(Protocol):
 
 
 class _Batch(Generic[T, R]):
-    __slots__ = ("items", "turn", "done", "taken", "finished", "result", "error")
+    __slots__ = (
+        "items",
+        "turn",
+        "done",
+        "resumed",
+        "taken",
+        "finished",
+        "result",
+        "error",
+    )
 
     def __init__(self, event: Callable[[], Event], item: T) -> None:
         self.items = [item]
@@ -44,6 +53,8 @@ class _Batch(Generic[T, R]):
         self.turn = event()
         #: Set when it has run: ``result`` or ``error`` is there.
         self.done = event()
+        #: Set once the first caller's pause is over (when it pauses).
+        self.resumed: Event | None = None
         self.taken = False
         self.finished = False
         self.result: R | None = None
@@ -62,6 +73,9 @@ class Coalescer(Generic[K, T, R]):
     Event on the event loop, threading's for threads); one coalescer serves
     one kind. ``run`` is called by one of the batch's own callers (the first
     to find it its turn), so a caller that leaves while waiting strands no one.
+    ``pause`` is called by the first caller of a key nothing runs for, before
+    its batch starts: gevent's ``sleep(0)`` lets the greenlets that are ready
+    join it, instead of the first always running alone.
     """
 
     def __init__(
@@ -69,9 +83,11 @@ class Coalescer(Generic[K, T, R]):
         run: Callable[[K, list[T]], R],
         event: Callable[[], Event],
         most: int = MOST,
+        pause: Callable[[], object] | None = None,
     ) -> None:
         self._run = run
         self._event = event
+        self._pause = pause
         self._most = most
         self._lock = threading.Lock()
         #: Keys with a batch running; their batches waiting, oldest first.
@@ -82,24 +98,31 @@ class Coalescer(Generic[K, T, R]):
         batch's result and this item's place in the batch (0 is first)."""
         with self._lock:
             queue = self._queues.get(key)
+            fresh = queue is None
             if queue is None:
-                # Nothing of this key is running: run now, alone.
-                self._queues[key] = queue = deque()
-                batch: _Batch[T, R] = _Batch(self._event, item)
-                batch.taken = alone = True
-                place = 0
+                queue = self._queues[key] = deque()
+            last = queue[-1] if queue else None
+            if last is not None and not last.taken and len(last.items) < self._most:
+                batch, place = last, len(last.items)
+                last.items.append(item)
             else:
-                alone = False
-                last = queue[-1] if queue else None
-                if last is not None and not last.taken and len(last.items) < self._most:
-                    batch, place = last, len(last.items)
-                    last.items.append(item)
-                else:
-                    batch, place = _Batch(self._event, item), 0
-                    queue.append(batch)
-        if alone:
-            return self._go(key, batch), 0
+                batch, place = _Batch(self._event, item), 0
+                queue.append(batch)
+                if fresh:
+                    batch.turn.set()  # nothing of this key runs: its turn now
+        if fresh and self._pause is not None:
+            # Let the requests that are ready at this moment reach here and
+            # join (on the loop: one turn of it, microseconds). They wait
+            # until it is over; if this caller never comes back, one of them
+            # runs the batch.
+            batch.resumed = self._event()
+            try:
+                self._pause()
+            finally:
+                batch.resumed.set()
         batch.turn.wait()
+        if batch.resumed is not None:
+            batch.resumed.wait()
         with self._lock:
             mine = not batch.taken
             if mine:

@@ -72,10 +72,13 @@ class HotStatements:
         """A coalescer whose batches run ``run(key, items)`` on a pooled
         connection; joined only from the event loop, so it waits on
         gevent's events."""
+        import gevent
         import gevent.event
 
         return Coalescer(
-            lambda key, items: self._pooled(run, key, items), gevent.event.Event
+            lambda key, items: self._pooled(run, key, items),
+            gevent.event.Event,
+            pause=lambda: gevent.sleep(0),
         )
 
     def _pooled(self, fn, *args):

@@ -139,7 +139,7 @@ def test_one_batch_statement_grants_no_more_than_the_downloads_left(pg_app, name
     assert claims._count_batch(key, [("10.0.0.1", "readme.txt")]) == 1
     items = [(f"10.0.0.{i}", "readme.txt") for i in range(2, 7)]
     assert claims._count_batch(key, items) == 3
-    row = svc.store.links.get(link.id)
+    row = claims.state(link.id)
     assert row.download_count == 4
     assert row.last_download_addr == "10.0.0.6"
     assert claims._count_batch(key, items) == 0

@@ -157,3 +157,45 @@ def test_a_batch_takes_at_most_most_requests(most):
     assert sum(sizes) == 6
     assert max(sizes) == most
     assert len(results) == 7
+
+
+def test_the_first_request_pauses_so_that_those_ready_join_it():
+    """``pause`` runs before a fresh key's batch starts: what joins during it
+    goes in the same statement."""
+    runs = Runs()
+    results: dict[int, object] = {}
+    joined: list[threading.Thread] = []
+
+    def pause():
+        joined.extend(_join_in_threads(coalescer, "a", [2, 3], results))
+        _wait_queued(coalescer, "a", 3)
+
+    coalescer = Coalescer(runs, threading.Event, pause=pause)
+    assert coalescer.join("a", 1) == (6, 0)
+    for t in joined:
+        t.join(10)
+    assert len(runs.batches) == 1
+    key, items = runs.batches[0]
+    assert items[0] == 1 and sorted(items) == [1, 2, 3]
+    assert results[2][0] == results[3][0] == 6
+
+
+def test_if_the_first_request_dies_in_its_pause_another_runs_the_batch():
+    runs = Runs()
+    results: dict[int, object] = {}
+    joined: list[threading.Thread] = []
+
+    def pause():
+        joined.extend(_join_in_threads(coalescer, "a", [2], results))
+        _wait_queued(coalescer, "a", 2)
+        raise KeyboardInterrupt  # the caller is killed (GreenletExit on the loop)
+
+    coalescer = Coalescer(runs, threading.Event, pause=pause)
+    with pytest.raises(KeyboardInterrupt):
+        coalescer.join("a", 1)
+    for t in joined:
+        t.join(10)
+    # The batch still ran, for both (the dead caller's item included).
+    assert runs.batches == [("a", [1, 2])]
+    assert results[2] == (3, 1)
+    assert coalescer._queues == {}
