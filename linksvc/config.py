@@ -56,6 +56,24 @@ CONNECTIONS = 0
 OFFLOAD = "none"
 #: The internal nginx location that serves protected_dir.
 OFFLOAD_PREFIX = "/_protected"
+#: Where the files are: "local" (protected_dir) or "s3" (the objects under
+#: s3_prefix in s3_bucket; credentials from AWS_ACCESS_KEY_ID and
+#: AWS_SECRET_ACCESS_KEY or AWS_SHARED_CREDENTIALS_FILE, never this file).
+STORAGE = "local"
+S3_BUCKET = ""
+#: The key prefix the tree starts at ("" for the whole bucket).
+S3_PREFIX = ""
+#: For S3-compatible stores (MinIO, Ceph RGW, Garage, R2); "" for AWS.
+S3_ENDPOINT_URL = ""
+S3_REGION = ""
+#: "auto", "path" (most self-hosted stores) or "virtual".
+S3_ADDRESSING_STYLE = "auto"
+#: How an object's bytes go out: "stream" (through linksvc, counted to the
+#: byte) or "redirect" (a 302 to a presigned GET URL, after every check and
+#: the count; the store sends the bytes and the audit cannot know them).
+S3_OFFLOAD = "stream"
+#: Seconds a presigned URL lives (redirect): long enough to follow it.
+PRESIGN_TTL = 60
 #: New links first show the recipient a page (name, size, expiry, a
 #: Download button) instead of downloading at once; a choice per link.
 RECIPIENT_PAGE = False
@@ -464,6 +482,16 @@ class Settings:
     outbox_interval: int = _setting(OUTBOX_INTERVAL, _duration)
     offload: str = _setting(OFFLOAD, _choice("none", "nginx", "sendfile"))
     offload_prefix: str = _setting(OFFLOAD_PREFIX, _location)
+    storage: str = _setting(STORAGE, _choice("local", "s3"))
+    s3_bucket: str = _setting(S3_BUCKET, _str)
+    s3_prefix: str = _setting(S3_PREFIX, _str)
+    s3_endpoint_url: str = _setting(S3_ENDPOINT_URL, _str)
+    s3_region: str = _setting(S3_REGION, _str)
+    s3_addressing_style: str = _setting(
+        S3_ADDRESSING_STYLE, _choice("auto", "path", "virtual")
+    )
+    s3_offload: str = _setting(S3_OFFLOAD, _choice("stream", "redirect"))
+    presign_ttl: int = _setting(PRESIGN_TTL, _duration)
     oidc_issuer: str = _setting(OIDC_ISSUER, _base_url)
     oidc_client_id: str = _setting(OIDC_CLIENT_ID, _str)
     oidc_client_secret_file: str = _setting(OIDC_CLIENT_SECRET_FILE, _str)
@@ -550,6 +578,13 @@ def read_file(path: str | os.PathLike[str]) -> dict[str, Any]:
                 f"The setting {secret}: secrets do not belong in the settings "
                 f"file; set LINKSVC_{secret.upper()} or {secret}_file"
             )
+    for secret in ("s3_access_key_id", "s3_secret_access_key", "aws_secret_access_key"):
+        if secret in data:
+            raise ConfigError(
+                f"The setting {secret}: credentials do not belong in the settings "
+                "file; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or "
+                "AWS_SHARED_CREDENTIALS_FILE (or give the machine a role)"
+            )
     if "secret_keys" in data:
         raise ConfigError(
             "The setting secret_keys: secrets do not belong in the settings file; run "
@@ -617,9 +652,33 @@ def validate(raw: Mapping[str, Any], base_dir: Path) -> Settings:
             raise ConfigError("The setting 'oidc_scopes' must include 'openid'.")
     if values["ldap_url"]:
         _check_ldap(values)
+    if values["storage"] == "s3":
+        _check_s3(values)
     if raw.get("secret_keys"):
         values["secret_keys"] = tuple(raw["secret_keys"])
     return Settings(**values)
+
+
+def _check_s3(values: dict[str, Any]) -> None:
+    if not values["s3_bucket"]:
+        raise ConfigError("The setting 's3_bucket' must go with storage = \"s3\".")
+    if values["offload"] != "none":
+        raise ConfigError(
+            "The setting 'offload' is for files on a disk; with storage = \"s3\" "
+            'use s3_offload = "redirect".'
+        )
+    if not 1 <= values["presign_ttl"] <= 3600:
+        raise ConfigError("The setting 'presign_ttl' must be between 1 s and 1 h.")
+    prefix = values["s3_prefix"].strip("/")
+    if prefix:
+        from .files.tree import ProtectedTree
+
+        try:
+            ProtectedTree.clean(prefix)
+        except Exception:
+            raise ConfigError(
+                "The setting 's3_prefix' must be a clean key prefix."
+            ) from None
 
 
 def _check_ldap(values: dict[str, Any]) -> None:

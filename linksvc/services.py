@@ -100,7 +100,7 @@ def build(settings: Settings, keyring: KeyRing) -> Services:
     return Services(
         settings,
         store,
-        ProtectedTree(settings.protected_dir),
+        _tree(settings),
         keyring,
         LinkSigner(keyring.keys),
         AuditLog(store.engine, settings.audit_retention, counts),
@@ -127,7 +127,29 @@ def build(settings: Settings, keyring: KeyRing) -> Services:
     )
 
 
+def _tree(settings: Settings) -> ProtectedTree:
+    """The files: the protected folder, or the objects of a bucket."""
+    if settings.storage == "s3":
+        from .files.objects import ObjectTree
+        from .files.objects import s3_client_maker
+
+        return ObjectTree(
+            settings.s3_bucket,
+            settings.s3_prefix,
+            s3_client_maker(
+                settings.s3_endpoint_url,
+                settings.s3_region,
+                settings.s3_addressing_style,
+            ),
+        )
+    return ProtectedTree(settings.protected_dir)
+
+
 def _offload(settings: Settings) -> Offload | None:
+    if settings.storage == "s3":
+        if settings.s3_offload == "redirect":
+            return Offload("redirect", presign_ttl=settings.presign_ttl)
+        return None
     if settings.offload == "none":
         return None
     root = ProtectedTree(settings.protected_dir).root

@@ -408,3 +408,51 @@ def pytest_terminal_summary(terminalreporter):
             terminalreporter.write_line(f"{took:7.2f}s {name}")
         for nodeid, took in sorted(_times.items(), key=lambda kv: -kv[1])[:25]:
             terminalreporter.write_line(f"{took:7.2f}s {nodeid}")
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory):
+    """A real S3 API over HTTP (moto's server), one per test process."""
+    from .services import s3_server
+
+    with s3_server(tmp_path_factory.mktemp("s3")) as url:
+        yield url
+
+
+def s3_client(endpoint: str):
+    import boto3
+
+    from .services import S3_ENV
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=S3_ENV["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=S3_ENV["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+#: Keys a bucket may hold that the tree's rules refuse: never listed, never
+#: opened (a folder marker, hidden names, a bidi control).
+REFUSED_KEYS = ["reports/", ".hidden", "web/.env", "invoice\u202egpj.exe"]
+
+
+def fill_bucket(endpoint: str, tree: Path) -> str:
+    """A new bucket holding the tree's regular files (the symlinks and hard
+    links of make_tree have no S3 counterpart) and REFUSED_KEYS."""
+    import secrets
+
+    client = s3_client(endpoint)
+    bucket = f"linksvc-{secrets.token_hex(6)}"
+    client.create_bucket(Bucket=bucket)
+    for path in sorted(tree.rglob("*")):
+        rel = path.relative_to(tree).as_posix()
+        if path.is_symlink() or not path.is_file() or path.stat().st_nlink > 1:
+            continue
+        if any(part.startswith(".") for part in rel.split("/")):
+            continue
+        client.put_object(Bucket=bucket, Key=rel, Body=path.read_bytes())
+    for key in REFUSED_KEYS:
+        client.put_object(Bucket=bucket, Key=key, Body=b"REFUSED-KEY")
+    return bucket

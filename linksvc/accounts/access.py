@@ -68,9 +68,10 @@ def granted_folder(svc: Services, user: User, path: str) -> tuple[str, Path]:
 def is_folder(svc: Services, path: str) -> bool:
     """Whether ``path`` names a folder of the tree (after symlinks)."""
     try:
-        return svc.tree.resolve(path)[1].is_dir()
+        svc.tree.folder(path)
     except LinksvcError:
         return False
+    return True
 
 
 def browse(svc: Services, user: User, folder: str) -> tuple[str, list[Entry]]:

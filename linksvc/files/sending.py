@@ -29,7 +29,7 @@ from werkzeug.wsgi import ClosingIterator
 from werkzeug.wsgi import wrap_file
 
 from ..core.conditional import Decision
-from ..core.conditional import make_etag
+from .tree import etag_of
 from .tree import OpenFile
 
 #: Bytes read at a time for ranges.
@@ -176,6 +176,8 @@ class Offload:
     mode: str
     prefix: str = ""
     root: Path | None = None
+    #: ``redirect`` (objects): seconds a presigned GET URL lives.
+    presign_ttl: int = 60
 
     def headers(self, path: Path) -> list[tuple[str, str]]:
         if self.mode == "nginx":
@@ -202,19 +204,26 @@ def send(
     status, st, path = decision.status, opened.st, opened.real
     size = st.st_size
     if offload is not None and status in (200, 206):
-        opened.close()
-        return _handed_over(path, offload)
+        if offload.mode != "redirect":
+            opened.close()
+            return _handed_over(path, offload)
+        presigned = getattr(opened, "presigned", None)
+        if presigned is not None and environ.get("REQUEST_METHOD") != "HEAD":
+            return _redirected(path, presigned, offload.presign_ttl)
     headers = list(FILE_HEADERS)
     if status != 412:
-        headers.append(("ETag", make_etag(size, st.st_mtime_ns)))
+        headers.append(("ETag", etag_of(st)))
         headers.append(("Last-Modified", http_date(int(st.st_mtime))))
     head = environ.get("REQUEST_METHOD") == "HEAD"
     sends_body = not head and status in (200, 206)
     tally = Tally(decision.body_length(size) if sends_body else 0)
-    fh = None
-    if sends_body:
+    fh: Any = None
+    local = opened.fd >= 0
+    if sends_body and local:
         fh = _TalliedFile(opened.take(), "rb")
         fh.tally = tally
+    elif sends_body:
+        fh = opened.reader()  # an object: read as it is sent, that version only
     else:
         opened.close()
     body: Any = ClosingIterator((), tally.finish)
@@ -244,9 +253,27 @@ def send(
                 body = ClosingIterator(chunks, [tally.finish, fh.close])
         else:
             headers.append(("Content-Length", str(size)))
-            if fh is not None:
+            if fh is not None and local:
                 body = wrap_file(environ, fh, CHUNK)
+            elif fh is not None:
+                chunks = tally.count(_read(fh, [(0, size - 1)]))
+                body = ClosingIterator(chunks, [tally.finish, fh.close])
     return FileResponse(status, headers, body, tally)
+
+
+def _redirected(
+    path: Path, presigned: Callable[[int, str, str], str], ttl: int
+) -> FileResponse:
+    """302 to a presigned GET URL of the object (it lives ``ttl`` seconds
+    and names that version): the store sends the bytes, and applies the
+    Range the client sends again. The URL goes in Location only: it is in no
+    log line and no page."""
+    headers = [h for h in FILE_HEADERS if h[0] != "Accept-Ranges"]
+    url = presigned(ttl, content_type(path.name), attachment(path.name))
+    headers += [("Location", url), ("Content-Length", "0")]
+    tally = Tally(0)
+    tally.handed_over = True
+    return FileResponse(302, headers, ClosingIterator((), tally.finish), tally)
 
 
 def _handed_over(path: Path, offload: Offload) -> FileResponse:

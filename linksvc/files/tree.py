@@ -17,7 +17,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
+from typing import BinaryIO
 
+from ..core.conditional import make_etag
 from ..core.errors import FileChanged
 from ..core.errors import FileMissing
 from ..core.errors import PathRefused
@@ -61,6 +63,10 @@ class OpenFile:
         self._closed = True
         return self.fd
 
+    def reader(self) -> BinaryIO:
+        """A file object reading this file (it owns the descriptor)."""
+        return open(self.take(), "rb")
+
     def close(self) -> None:
         if not self._closed:
             self._closed = True
@@ -88,12 +94,29 @@ class Entry:
     mtime: float
 
 
+#: The device number of an object's stat (files/objects.py): its inode
+#: number is then the object's ETag.
+OBJECT_DEV = 0x5333
+
+
 def version(st: os.stat_result) -> str:
     """What a pinned link remembers of its file: size, modification time (ns)
     and inode. Replacing the file (a new inode, as editors and ``mv`` do) or
     writing to it (size or time) changes it; it costs nothing to check,
-    where a content hash would mean reading the whole file on each download."""
+    where a content hash would mean reading the whole file on each download.
+    An object's version is its ETag."""
+    if st.st_dev == OBJECT_DEV:
+        return f"etag-{st.st_ino:032x}"
     return f"{st.st_size}-{st.st_mtime_ns}-{st.st_ino}"
+
+
+def etag_of(st: os.stat_result) -> str:
+    """The HTTP validator of a file: as nginx makes it (time and size), or,
+    for an object, from its ETag (two versions written in the same second
+    with the same size still differ)."""
+    if st.st_dev == OBJECT_DEV:
+        return f'"{st.st_ino:032x}"'
+    return make_etag(st.st_size, st.st_mtime_ns)
 
 
 def covers(grants: Iterable[str], path: str) -> bool:
@@ -289,6 +312,13 @@ class ProtectedTree:
                 f"The file {clean!r} has other hard links and is not served."
             )
         return OpenFile(clean, real, fd, st)
+
+    def ready(self) -> bool | str:
+        """Whether the files can be read (for /readyz)."""
+        root = self.root
+        if root.is_dir() and os.access(root, os.R_OK | os.X_OK):
+            return True
+        return "not a readable folder"
 
     def file(self, relpath: str) -> tuple[str, Path, os.stat_result]:
         """The file's real path under root, its real path and its stat (for

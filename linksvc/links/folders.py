@@ -183,7 +183,7 @@ def _zip_response(
     def open_planned(m: Member) -> BinaryIO:
         """Open a member as planned: no symlink followed, the same version."""
         found = svc.tree.open_real(Path(m.path), planned[m.path])
-        return open(found.take(), "rb")
+        return found.reader()
 
     members = [
         Member(

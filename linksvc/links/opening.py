@@ -38,7 +38,6 @@ from ..core.clients import client
 from ..core.clock import now as clock_now
 from ..core.conditional import decide
 from ..core.conditional import Decision
-from ..core.conditional import make_etag
 from ..core.errors import AddressRefused
 from ..core.errors import FileChanged
 from ..core.errors import FileMissing
@@ -63,6 +62,7 @@ from ..db.claims import RESUME
 from ..db.claims import resumes
 from ..files.sending import FileResponse
 from ..files.sending import send
+from ..files.tree import etag_of
 from ..files.tree import OpenFile
 from ..files.tree import version
 from ..services import Services
@@ -178,7 +178,7 @@ def decision_for(environ: dict[str, Any], st: os.stat_result) -> Decision:
         conditional_headers(environ),
         st.st_size,
         int(st.st_mtime),
-        make_etag(st.st_size, st.st_mtime_ns),
+        etag_of(st),
     )
 
 

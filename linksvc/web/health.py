@@ -72,14 +72,7 @@ def _checks() -> dict[str, str]:
 
     check("database", svc.store.ping)
     check("keys", lambda: bool(svc.keyring.keys) or "no signing key")
-    root = svc.tree.root
-    check(
-        "protected_dir",
-        lambda: (
-            (root.is_dir() and os.access(root, os.R_OK | os.X_OK))
-            or "not a readable folder"
-        ),
-    )
+    check("protected_dir", svc.tree.ready)
     check(
         "limiter",
         lambda: svc.refusals.limiter.storage.check() or "storage unreachable",

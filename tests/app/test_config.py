@@ -65,6 +65,14 @@ def test_environment_overrides_every_key(tmp_path):
         "LINKSVC_ACCESS_LOG": "false",
         "LINKSVC_OFFLOAD": "nginx",
         "LINKSVC_OFFLOAD_PREFIX": "/_files/",
+        "LINKSVC_STORAGE": "local",
+        "LINKSVC_S3_BUCKET": "files",
+        "LINKSVC_S3_PREFIX": "shared",
+        "LINKSVC_S3_ENDPOINT_URL": "http://127.0.0.1:9000",
+        "LINKSVC_S3_REGION": "eu-west-1",
+        "LINKSVC_S3_ADDRESSING_STYLE": "path",
+        "LINKSVC_S3_OFFLOAD": "redirect",
+        "LINKSVC_PRESIGN_TTL": "2m",
         "LINKSVC_RECIPIENT_PAGE": "true",
         "LINKSVC_OPAQUE_LINKS": "yes",
         "LINKSVC_PIN": "1",
@@ -142,6 +150,8 @@ def test_environment_overrides_every_key(tmp_path):
     assert settings.login_limit_per_address == "9 per hour"
     assert settings.ratelimit_storage_url == "redis://127.0.0.1:6379"
     assert settings.database_timeout == 2.5
+    assert (settings.s3_bucket, settings.s3_addressing_style) == ("files", "path")
+    assert (settings.s3_offload, settings.presign_ttl) == ("redirect", 120)
     assert settings.login_limit_per_name == "4 per minute"
     assert settings.api_auth_limit == "7 per minute"
     assert settings.refusal_limit == "8 per minute"
