@@ -96,7 +96,7 @@ class GeventWorker(_GeventWorker):
 
     def patch(self) -> None:
         super().patch()
-        cooperative_psycopg()
+        cooperative_clients()
 
     def init_process(self) -> None:
         #: Each connection's greenlet: its socket; and those that have had a
@@ -149,18 +149,27 @@ class GeventWorker(_GeventWorker):
             gevent.sleep(0.1)
 
 
-def cooperative_psycopg() -> None:
-    """Make psycopg wait for PostgreSQL through gevent's patched ``poll``.
+def cooperative_clients() -> None:
+    """Make the clients the master imported before the worker's patch wait
+    through gevent, not by blocking the worker's one thread.
 
-    psycopg picks its wait function once, when first imported, and the
-    master imports it (``linksvc serve`` builds the app) before the worker
-    patches ``select``: it then keeps its C wait, which blocks the worker's
-    one thread for every round trip, so every connection of the worker
-    stalled while any statement ran, and no two statements ever overlapped.
-    A process that has not imported psycopg yet chooses right by itself."""
+    ``linksvc serve`` builds the app in the master (to fail early, with a
+    clear message), which imports psycopg and urllib3 before gevent patches
+    ``select`` and ``ssl`` in the worker. psycopg then keeps its C wait,
+    which blocked the whole worker for every round trip to PostgreSQL (no
+    two statements ever overlapped); urllib3 (boto3's HTTP, for S3) keeps
+    the unpatched ``SSLContext``, whose sockets would block the same way
+    over HTTPS. A module imported after the patch chooses right by itself.
+    """
     waiting: Any = sys.modules.get("psycopg.waiting")
     if waiting is not None and waiting.wait is getattr(waiting, "wait_c", None):
         waiting.wait = waiting.wait_poll
+    import ssl
+
+    for name in ("urllib3.util.ssl_", "botocore.httpsession"):
+        module: Any = sys.modules.get(name)
+        if module is not None and getattr(module, "SSLContext", None) is not None:
+            module.SSLContext = ssl.SSLContext
 
 
 def _close(client: socket.socket | None) -> None:

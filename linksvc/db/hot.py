@@ -56,7 +56,7 @@ class HotStatements:
             return offload(fn, *args)
         if on_loop():
             # A database server: psycopg waits cooperatively under gevent
-            # (serve.cooperative_psycopg makes sure of it), so
+            # (serve.cooperative_clients makes sure of it), so
             # the statement runs here, on a connection of a small pool that
             # no other greenlet uses meanwhile.
             return self._pooled(fn, *args)
