@@ -188,6 +188,10 @@ class Quarantine:
         except FileNotFoundError:
             pass
 
+    def path_of(self, upload_id: str) -> Path:
+        """Where a waiting upload's bytes are (to copy them elsewhere)."""
+        return self._path(upload_id)
+
     def release(self, upload_id: str, folder: Path, name: str) -> str:
         """Move the upload into ``folder`` (a real folder of the tree) as
         ``name``, or ``name (2)`` … if taken: never over a file. Returns the

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
+from typing import Any
 from typing import BinaryIO
 
 from ..core.conditional import make_etag
@@ -312,6 +313,13 @@ class ProtectedTree:
                 f"The file {clean!r} has other hard links and is not served."
             )
         return OpenFile(clean, real, fd, st)
+
+    def receive(
+        self, quarantine: Any, upload_id: str, folder: str, real: Path, name: str
+    ) -> str:
+        """Put an accepted upload into ``folder`` as ``name`` (or ``name (2)``
+        …, never over a file); the name used."""
+        return quarantine.release(upload_id, real, name)
 
     def ready(self) -> bool | str:
         """Whether the files can be read (for /readyz)."""

@@ -453,7 +453,7 @@ def accept(svc: Services, by: User, upload_id: str, actor: str = "") -> Upload:
     if not svc.store.uploads.move(upload.id, (states.WAITING,), states.ACCEPTED):
         raise InvalidInput(f"{upload.name} was decided meanwhile.")
     try:
-        name = svc.quarantine.release(upload.id, real, upload.name)
+        name = svc.tree.receive(svc.quarantine, upload.id, folder, real, upload.name)
     except OSError:
         svc.store.uploads.move(upload.id, (states.ACCEPTED,), states.WAITING)
         raise

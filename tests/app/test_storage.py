@@ -261,3 +261,47 @@ def test_s3_credentials_are_refused_in_the_settings_file(tmp_path):
     path.write_text('storage = "s3"\ns3_secret_access_key = "x"\n')
     with pytest.raises(ConfigError, match="AWS_SECRET_ACCESS_KEY"):
         read_file(path)
+
+
+def _read(svc, path: str) -> bytes:
+    opened = svc.tree.open(path)
+    with opened.reader() as fh:
+        return fh.read()
+
+
+@pytest.mark.parametrize("size", [3, 9 * 1024 * 1024 + 7])
+def test_an_accepted_upload_lands_under_a_free_name_never_over_a_file(
+    app, svc, size
+):
+    """In a bucket the file goes up in one PUT or, past 8 MiB, in parts;
+    every write is conditional, so a taken name is never overwritten."""
+    import os
+
+    from linksvc.links import uploads
+
+    from .test_uploads import create
+    from .test_uploads import patch
+    from .test_uploads import rel
+
+    with app.app_context():
+        alice = svc.store.users.by_name("alice")
+        _, token = uploads.create_upload_link(
+            svc, alice, "reports/q3", sharing.options(), uploads.limits()
+        )
+    client = app.test_client()
+    data = os.urandom(size)
+    accepted = []
+    for _ in range(2):
+        made = create(client, token, size, name="summary.csv")
+        assert made.status_code == 201, made.text
+        path = rel(made.headers["Location"])
+        assert patch(client, path, 0, data).status_code == 204
+        upload_id = path.rsplit("/", 1)[-1]
+        with app.app_context():
+            accepted.append(uploads.accept(svc, alice, upload_id))
+    assert [u.accepted_path for u in accepted] == [
+        "reports/q3/summary (2).csv",
+        "reports/q3/summary (3).csv",
+    ]
+    assert _read(svc, "reports/q3/summary.csv") == b"quarter,revenue\nQ3,1\n"
+    assert _read(svc, "reports/q3/summary (2).csv") == data
