@@ -270,9 +270,7 @@ def _read(svc, path: str) -> bytes:
 
 
 @pytest.mark.parametrize("size", [3, 9 * 1024 * 1024 + 7])
-def test_an_accepted_upload_lands_under_a_free_name_never_over_a_file(
-    app, svc, size
-):
+def test_an_accepted_upload_lands_under_a_free_name_never_over_a_file(app, svc, size):
     """In a bucket the file goes up in one PUT or, past 8 MiB, in parts;
     every write is conditional, so a taken name is never overwritten."""
     import os
