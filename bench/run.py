@@ -838,6 +838,133 @@ def sizing(b: Bench, count: int = 1000, held: int = 1000) -> None:
     )
 
 
+def s3(b: Bench, rounds: int, seconds: int) -> None:
+    """Objects streamed through linksvc (storage = "s3") against the same
+    objects fetched from the store directly (a presigned URL) and the same
+    files from the disk (sendfile), and worker RSS while 4 clients download
+    a 100 MiB object. The store is moto's server (Python): the ratio to it
+    is linksvc's cost on top of the store, not S3's speed."""
+    try:
+        import boto3
+    except ImportError:
+        print("\ns3: boto3 is not installed, skipped")
+        return
+    port = free_port()
+    moto = b._spawn(
+        [PY, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], os.environ
+    )
+    b.procs.append(moto)
+    wait_for(port, moto)
+    endpoint = f"http://127.0.0.1:{port}"
+    creds = {
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench-secret",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        **{
+            "aws_access_key_id": creds["AWS_ACCESS_KEY_ID"],
+            "aws_secret_access_key": creds["AWS_SECRET_ACCESS_KEY"],
+            "region_name": "us-east-1",
+        },
+    )
+    client.create_bucket(Bucket="bench")
+    for name in ("small.bin", "mid.bin", "big.bin"):
+        client.upload_file(str(b.protected / name), "bench", name)
+    b.ports["s3"] = free_port()
+    env = {
+        **b.settings(
+            "s3",
+            storage="s3",
+            s3_bucket="bench",
+            s3_endpoint_url=endpoint,
+            s3_region="us-east-1",
+            s3_addressing_style="path",
+        ),
+        **creds,
+    }
+    proc = b._spawn(
+        [
+            *LINKSVC,
+            "serve",
+            "--port",
+            str(b.ports["s3"]),
+            "--workers",
+            str(b.args.workers),
+        ],
+        env,
+    )
+    b.procs.append(proc)
+    wait_for(b.ports["s3"], proc)
+    saved, b.env = b.env, env
+    links = {name: b.link(name) for name in ("small.bin", "mid.bin", "big.bin")}
+    b.env = saved
+    local = {name: b.link(name) for name in ("small.bin", "mid.bin", "big.bin")}
+    for label, name, conns in (
+        ("1 KiB", "small.bin", 16),
+        ("1 MiB", "mid.bin", 16),
+        ("100 MiB", "big.bin", 4),
+    ):
+        presigned = client.generate_presigned_url(
+            "get_object", Params={"Bucket": "bench", "Key": name}, ExpiresIn=3600
+        )
+        targets = {
+            "store direct": presigned,
+            "linksvc s3 stream": url(b.ports["s3"], links[name]),
+            "linksvc local": url(b.ports["direct"], local[name]),
+        }
+        for target in targets.values():
+            loadgen.run(target, 1, conns)
+        n = 1 if name == "big.bin" else rounds
+        results: dict[str, list[loadgen.Result]] = {k: [] for k in targets}
+        for _ in range(n):
+            for key, target in targets.items():
+                results[key].append(loadgen.run(target, seconds, conns))
+        best = {k: max(v, key=lambda r: r.rps) for k, v in results.items()}
+        print(
+            f"\ns3 {label} ({n} round{'s' if n > 1 else ''} of {seconds} s, "
+            f"{conns} connections)"
+        )
+        for key, r in best.items():
+            print(
+                f"  {key:18} {r.rps:9.0f} req/s {r.mbps:9.1f} MB/s  "
+                f"p50 {r.p50:7.2f} ms  errors {r.errors}"
+            )
+        print(
+            "  ratio s3 stream / store direct: "
+            f"{best['linksvc s3 stream'].rps / best['store direct'].rps:.2f}"
+            "   s3 stream / local sendfile: "
+            f"{best['linksvc s3 stream'].rps / best['linksvc local'].rps:.2f}"
+        )
+    before = worker_rss(proc.pid)
+    peak, stop = before, time.monotonic() + 8
+    got = [0] * 4
+
+    def download(i: int) -> None:
+        import http.client
+
+        conn = http.client.HTTPConnection("127.0.0.1", b.ports["s3"], timeout=30)
+        conn.request("GET", links["big.bin"])
+        response = conn.getresponse()
+        while time.monotonic() < stop and (chunk := response.read(1 << 20)):
+            got[i] += len(chunk)
+        conn.close()
+
+    threads = [threading.Thread(target=download, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    while any(t.is_alive() for t in threads):
+        peak = max(peak, worker_rss(proc.pid))
+        time.sleep(0.05)
+    print(
+        f"  memory: 4 clients downloading a 100 MiB object ({sum(got) >> 20} MiB "
+        f"received): worker RSS {before // 1024} MiB before, {peak // 1024} MiB "
+        f"peak (+{(peak - before) / 1024:.1f} MiB; target < 20)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=5)
@@ -848,7 +975,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--sections",
-        default="throughput,postgres,memory,zip,upload,refused,slow,sizing",
+        default="throughput,postgres,s3,memory,zip,upload,refused,slow,sizing",
         help="comma-separated",
     )
     args = parser.parse_args()
@@ -867,6 +994,8 @@ def main() -> None:
             throughput(b, 1 if args.quick else args.rounds, args.seconds)
         if "postgres" in sections:
             postgres(b, 1 if args.quick else args.rounds, args.seconds)
+        if "s3" in sections:
+            s3(b, 1 if args.quick else args.rounds, args.seconds)
         if "zip" in sections:
             zip_memory(b)
         if "upload" in sections:
