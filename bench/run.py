@@ -110,9 +110,22 @@ def nginx_conf(tmp: Path, protected: Path, static: int, proxy: int, up: int) -> 
         f"{n}_temp_path {prefix / n};"
         for n in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
     )
+    # "nginx offload, no app": the static server hands /xa/NAME to an
+    # upstream that only answers X-Accel-Redirect (another nginx server),
+    # then serves the file from an internal location, as deploy/nginx.conf
+    # does for linksvc: the best any application behind offload can reach.
+    xa = free_port()
     static_server = (
-        f"server {{\n        listen 127.0.0.1:{static};\n"
-        f"        location /f/ {{ alias {protected}/; }}\n    }}\n"
+        f"upstream xa {{\n        server 127.0.0.1:{xa};\n"
+        "        keepalive 32;\n    }\n"
+        f"    server {{\n        listen 127.0.0.1:{xa};\n"
+        "        location / { add_header X-Accel-Redirect /_xa_files$uri; "
+        'return 200 ""; }\n    }\n'
+        f"    server {{\n        listen 127.0.0.1:{static};\n"
+        f"        location /f/ {{ alias {protected}/; }}\n"
+        "        location /xa/ { proxy_pass http://xa/; proxy_http_version 1.1; "
+        'proxy_set_header Connection ""; }\n'
+        f"        location /_xa_files/ {{ internal; alias {protected}/; }}\n    }}\n"
     )
     text = text.replace("\nhttp {", f"\nhttp {{\n    {temp}\n    {static_server}", 1)
     conf = prefix / "nginx.conf"
@@ -287,6 +300,7 @@ def throughput(b: Bench, rounds: int, seconds: int) -> None:
             "bare Flask": url(p["bare"], f"/f/{names[size]}"),
             "linksvc direct": url(p["direct"], links[size]),
             "linksvc offload": url(p["proxy"], links[size]),
+            "offload, no app": url(p["static"], f"/xa/{names[size]}"),
         }
         if size == "1 KiB":
             targets["linksvc limited"] = url(p["direct"], limited)
@@ -332,6 +346,18 @@ def throughput(b: Bench, rounds: int, seconds: int) -> None:
             "  ratio offload / nginx static: "
             f"{best['linksvc offload'].rps / static:.2f}"
             + ("  (target >= 0.65 at 1 MiB)" if size == "1 MiB" else "")
+            + f"   offload, no app / nginx static: "
+            f"{best['offload, no app'].rps / static:.2f}"
+        )
+        per_round_offload = [
+            o.rps / n.rps
+            for o, n in zip(
+                results["linksvc offload"], results["nginx static"], strict=True
+            )
+        ]
+        print(
+            "  offload per round:           "
+            + ", ".join(f"{x:.2f}" for x in per_round_offload)
         )
         if "linksvc limited" in best:
             for name, target in (
