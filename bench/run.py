@@ -470,29 +470,37 @@ def postgres(b: Bench, rounds: int, seconds: int) -> None:
         )
 
 
-def memory(b: Bench, seconds: float = 8) -> None:
-    path = b.link("huge.bin")
-    before = worker_rss(b.direct_pid)
-    peak = before
-    stop = time.monotonic() + seconds
-    got = [0] * 10
+def _peak_rss(
+    port: int, path: str, master: int, clients: int, seconds: float
+) -> tuple[int, list[int]]:
+    """The largest worker RSS (KiB) while ``clients`` download ``path`` for
+    ``seconds``, and the bytes each received."""
+    import http.client
+
+    peak, stop = worker_rss(master), time.monotonic() + seconds
+    got = [0] * clients
 
     def download(i: int) -> None:
-        import http.client
-
-        conn = http.client.HTTPConnection("127.0.0.1", b.ports["direct"], timeout=30)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         conn.request("GET", path)
         response = conn.getresponse()
         while time.monotonic() < stop and (chunk := response.read(1 << 20)):
             got[i] += len(chunk)
         conn.close()
 
-    threads = [threading.Thread(target=download, args=(i,)) for i in range(10)]
+    threads = [threading.Thread(target=download, args=(i,)) for i in range(clients)]
     for t in threads:
         t.start()
     while any(t.is_alive() for t in threads):
-        peak = max(peak, worker_rss(b.direct_pid))
+        peak = max(peak, worker_rss(master))
         time.sleep(0.05)
+    return peak, got
+
+
+def memory(b: Bench, seconds: float = 8) -> None:
+    path = b.link("huge.bin")
+    before = worker_rss(b.direct_pid)
+    peak, got = _peak_rss(b.ports["direct"], path, b.direct_pid, 10, seconds)
     print(
         f"\nmemory: 10 clients downloading a 1 GiB file for {seconds:.0f} s "
         f"({sum(got) >> 20} MiB received): worker RSS {before // 1024} MiB before, "
@@ -677,6 +685,23 @@ def slow(b: Bench, direct: int, proxied: int) -> None:
             f"slow clients, {name}: {count} readers + {count} slowloris: "
             + held.summary()
         )
+
+
+def burst(b: Bench, direct: int, proxied: int) -> None:
+    """Issue 26: downloads of a 1 GiB file that all start at once (read at
+    10 KB/s), and from that moment a probe every 100 ms (the login page, a
+    small link, /healthz): the slowest probe and the first second's p99."""
+    print()
+    small = b.link(SIZES["1 KiB"][0])
+    huge = b.link("huge.bin")
+    for name, port, count in (
+        ("direct", b.ports["direct"], direct),
+        ("behind nginx (offload)", b.ports["proxy"], proxied),
+    ):
+        seen = slowclients.burst(
+            port, huge, ["/login", small, "/healthz"], readers=count, seconds=8
+        )
+        print(f"burst, {name}: {count} downloads at once: " + seen.summary())
 
 
 def _api(port: int, token: str):
@@ -965,25 +990,7 @@ def s3(b: Bench, rounds: int, seconds: int) -> None:
             f"{best['linksvc s3 stream'].rps / best['linksvc local'].rps:.2f}"
         )
     before = worker_rss(proc.pid)
-    peak, stop = before, time.monotonic() + 8
-    got = [0] * 4
-
-    def download(i: int) -> None:
-        import http.client
-
-        conn = http.client.HTTPConnection("127.0.0.1", b.ports["s3"], timeout=30)
-        conn.request("GET", links["big.bin"])
-        response = conn.getresponse()
-        while time.monotonic() < stop and (chunk := response.read(1 << 20)):
-            got[i] += len(chunk)
-        conn.close()
-
-    threads = [threading.Thread(target=download, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    while any(t.is_alive() for t in threads):
-        peak = max(peak, worker_rss(proc.pid))
-        time.sleep(0.05)
+    peak, got = _peak_rss(b.ports["s3"], links["big.bin"], proc.pid, 4, 8)
     print(
         f"  memory: 4 clients downloading a 100 MiB object ({sum(got) >> 20} MiB "
         f"received): worker RSS {before // 1024} MiB before, {peak // 1024} MiB "
@@ -1001,7 +1008,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--sections",
-        default="throughput,postgres,s3,memory,zip,upload,refused,slow,sizing",
+        default="throughput,postgres,s3,memory,zip,upload,refused,burst,slow,sizing",
         help="comma-separated",
     )
     args = parser.parse_args()
@@ -1030,6 +1037,8 @@ def main() -> None:
             refused_zip(b)
         if "memory" in sections:
             memory(b)
+        if "burst" in sections:
+            burst(b, *((200, 400) if args.quick else (1000, 2000)))
         if "slow" in sections:
             slow(b, *((200, 400) if args.quick else (1000, 2000)))
         if "sizing" in sections:

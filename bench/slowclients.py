@@ -179,16 +179,98 @@ def hold(
     """Open ``readers`` slow readers of ``reader_path`` and ``loris`` slowloris
     connections, let them settle, time one request to each of
     ``probe_paths`` (in turn), and stop everything after ``seconds``."""
-    raise_open_files()
     args = (port, reader_path, probe_paths, readers, loris, seconds, settle, rate)
-    # A thread of its own: the caller may already run an event loop (a test
-    # session with Playwright's sync API does).
-    result: list[Held] = []
-    thread = threading.Thread(
-        target=lambda: result.append(asyncio.run(_run(*args, rcvbuf)))
-    )
+    return _in_a_thread(_run(*args, rcvbuf))
+
+
+def _in_a_thread(work):
+    """Run the coroutine ``work`` on a thread of its own (the caller may
+    already run an event loop: a test session with Playwright's sync API
+    does), with the open-file limit raised."""
+    raise_open_files()
+    result: list = []
+    thread = threading.Thread(target=lambda: result.append(asyncio.run(work)))
     thread.start()
     thread.join()
     if not result:
         raise RuntimeError("the slow clients did not run; see the thread's error")
     return result[0]
+
+
+@dataclass
+class Burst:
+    """What a burst of downloads saw: each probe's path, when it was sent
+    (seconds after the burst began) and how long it took (None: failed)."""
+
+    readers_open: int = 0
+    readers_failed: int = 0
+    probes: list[tuple[str, float, float | None]] = field(default_factory=list)
+
+    def slowest(self) -> float | None:
+        """The slowest probe, seconds (None when one failed)."""
+        times = [t for _, _, t in self.probes]
+        return None if None in times else max(times, default=0.0)
+
+    def p99(self, first: float = 1.0) -> float | None:
+        """The 99th percentile of the probes sent in the first ``first`` s."""
+        times = [t for _, at, t in self.probes if at < first]
+        if None in times or not times:
+            return None
+        ordered = sorted(t for t in times if t is not None)
+        return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+    def summary(self) -> str:
+        slowest, p99 = self.slowest(), self.p99()
+        return (
+            f"readers open {self.readers_open} (failed {self.readers_failed}), "
+            f"{len(self.probes)} probes, slowest "
+            + (f"{slowest * 1000:.0f} ms" if slowest is not None else "failed")
+            + ", first-second p99 "
+            + (f"{p99 * 1000:.0f} ms" if p99 is not None else "failed")
+        )
+
+
+async def _timed_probe(port, path, burst, started, timeout) -> None:
+    sent_at = time.monotonic() - started
+    held = Held()
+    await probe(port, path, held, timeout)
+    burst.probes.append((path, sent_at, held.probes[0][1]))
+
+
+async def _burst(port, reader_path, probe_paths, readers, seconds, every, rate):
+    burst = Burst()
+    held = Held()
+    started = time.monotonic()
+    deadline = started + seconds
+    tasks = [
+        asyncio.create_task(slow_reader(port, reader_path, deadline, held, rate, 0))
+        for _ in range(readers)
+    ]
+    probes = []
+    n = 0
+    while time.monotonic() < deadline - 1:
+        path = probe_paths[n % len(probe_paths)]
+        probes.append(asyncio.create_task(_timed_probe(port, path, burst, started, 5)))
+        n += 1
+        await asyncio.sleep(every)
+    await asyncio.gather(*probes, *tasks, return_exceptions=True)
+    burst.readers_open, burst.readers_failed = held.readers_open, held.readers_failed
+    return burst
+
+
+def burst(
+    port: int,
+    reader_path: str,
+    probe_paths: list[str],
+    readers: int = 1000,
+    seconds: float = 6,
+    every: float = 0.1,
+    rate: int = 10_000,
+) -> Burst:
+    """``readers`` downloads of ``reader_path`` started together (each read
+    at ``rate`` bytes/s, with the system's receive buffer), and a probe of
+    ``probe_paths`` (in turn) every ``every`` seconds from the first moment,
+    for ``seconds``."""
+    return _in_a_thread(
+        _burst(port, reader_path, probe_paths, readers, seconds, every, rate)
+    )

@@ -140,3 +140,24 @@ def test_readyz_turns_503_while_the_server_drains_before_it_stops(start_live):
     assert requests.get(url, timeout=5).status_code == 200  # still serving
     assert requests.get(f"{live.url}/healthz", timeout=5).status_code == 200
     assert live.proc.wait(timeout=20) == 0
+
+
+def test_a_burst_of_200_downloads_starting_together_stalls_no_one(big_tree, start_live):
+    """200 downloads of a big file start in the same moment and read slowly
+    (issue 26); from that moment a probe every 100 ms (the login page, a
+    small link, /healthz) answers within a second. gevent's sendfile read
+    the file 8 KiB at a time in Python until each connection's send buffer
+    was full, several MiB on loopback, before another greenlet ran: the
+    first probe waited for all of it. The worker's own sendfile copies in
+    the kernel, 256 KiB a step, and yields between steps."""
+    live = start_live(header_timeout="30s", access_log=False)
+    huge = create_link(live, "huge.bin")
+    small = create_link(live, "readme.txt")
+    seen = slowclients.burst(
+        live.port, huge, ["/login", small, "/healthz"], readers=200, seconds=5
+    )
+    print(seen.summary())
+    assert seen.readers_open == 200 and seen.readers_failed == 0
+    assert len(seen.probes) >= 30
+    slowest = seen.slowest()
+    assert slowest is not None and slowest < 1, seen.probes
