@@ -167,7 +167,7 @@ class _Client(gevent.socket.socket):
     so when a thousand downloads start together each one copies MiBs in
     Python before the next greenlet runs, and a new request waited seconds
     (issue 26). Here ``os.sendfile`` copies in the kernel, at most SEND_STEP
-    per call, and the greenlet yields after each step."""
+    per call, and the greenlet yields between steps."""
 
     __slots__ = ()
 
@@ -191,7 +191,8 @@ class _Client(gevent.socket.socket):
                 if n == 0:
                     break  # the file ended early
                 sent += n
-                gevent.sleep(0)  # let the others run
+                if sent < count:
+                    gevent.sleep(0)  # more to send: let the others run first
             return sent
         finally:
             file.seek(offset + sent)
