@@ -9,6 +9,8 @@ import time
 
 import pytest
 
+from ..conftest import launch
+from ..conftest import make_tree
 from ..conftest import PASSWORDS
 from ..nginx import start_nginx
 from ..services import postgres_database
@@ -20,29 +22,40 @@ from .test_live import post_login
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def pair(start_live, tree, tmp_path):
+@pytest.fixture(scope="module")
+def shared_pair(tmp_path_factory):
+    """Two instances and nginx, started once for this module's tests (each
+    test makes links and users of its own): (a, b, nginx, tree)."""
     require("Redis", "127.0.0.1", 6379)
-    import redis
-
-    # Each pair counts from zero: the limits one test used up (200 refusals
-    # from 127.0.0.1) must not refuse the next test's requests.
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    tmp = tmp_path_factory.mktemp("pair")
+    tree = make_tree(tmp)
     with postgres_database() as url:
         shared = {
-            "instance_dir": str(tmp_path / "shared-instance"),
+            "instance_dir": str(tmp / "shared-instance"),
             "database_url": url,
             "ratelimit_storage_url": REDIS_URL,
             "login_limit": "3 per minute",
             "access_log": False,
         }
-        a = start_live("a", **shared)
-        b = start_live("b", init=False, **shared)
-        nginx = start_nginx(tmp_path, [a.port, b.port], tree)
-        yield a, b, nginx
-        nginx.stop()
-        a.stop()
-        b.stop()
+        a = launch(tmp, tree, "a", **shared)
+        b = launch(tmp, tree, "b", init=False, **shared)
+        nginx = start_nginx(tmp, [a.port, b.port], tree)
+        try:
+            yield a, b, nginx, tree
+        finally:
+            nginx.stop()
+            a.stop()
+            b.stop()
+
+
+@pytest.fixture
+def pair(shared_pair):
+    import redis
+
+    # Each test counts from zero: the limits one test used up (200 refusals
+    # from 127.0.0.1) must not refuse the next test's requests.
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    return shared_pair[:3]
 
 
 def create(live, path="readme.txt", *extra) -> str:
@@ -172,7 +185,7 @@ def test_healthz_answers_on_both_and_through_nginx(pair):
         assert status == 200 and b'"ok"' in body
 
 
-def test_an_upload_begun_on_one_instance_resumes_on_the_other(pair, tree):
+def test_an_upload_begun_on_one_instance_resumes_on_the_other(pair, shared_pair):
     """PostgreSQL holds each upload's offset and lease; the shared instance
     folder holds its bytes: either instance continues it."""
     import hashlib
@@ -219,5 +232,5 @@ def test_an_upload_begun_on_one_instance_resumes_on_the_other(pair, tree):
     assert rest.status_code == 204 and rest.headers["Upload-Offset"] == str(len(data))
     upload_id = path.rsplit("/", 1)[-1]
     assert b.cli("upload", "accept", upload_id).returncode == 0
-    arrived = (tree / "reports" / "shared.bin").read_bytes()
+    arrived = (shared_pair[3] / "reports" / "shared.bin").read_bytes()
     assert hashlib.sha256(arrived).digest() == hashlib.sha256(data).digest()
