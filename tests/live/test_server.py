@@ -154,10 +154,10 @@ def test_a_burst_of_200_downloads_starting_together_stalls_no_one(big_tree, star
     huge = create_link(live, "huge.bin")
     small = create_link(live, "readme.txt")
     seen = slowclients.burst(
-        live.port, huge, ["/login", small, "/healthz"], readers=200, seconds=5
+        live.port, huge, ["/login", small, "/healthz"], readers=200, seconds=4
     )
     print(seen.summary())
     assert seen.readers_open == 200 and seen.readers_failed == 0
-    assert len(seen.probes) >= 30
+    assert len(seen.probes) >= 20
     slowest = seen.slowest()
     assert slowest is not None and slowest < 1, seen.probes
