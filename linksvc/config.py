@@ -671,11 +671,12 @@ def _check_s3(values: dict[str, Any]) -> None:
         raise ConfigError("The setting 'presign_ttl' must be between 1 s and 1 h.")
     prefix = values["s3_prefix"].strip("/")
     if prefix:
+        from .core.errors import PathRefused
         from .files.tree import ProtectedTree
 
         try:
             ProtectedTree.clean(prefix)
-        except Exception:
+        except PathRefused:
             raise ConfigError(
                 "The setting 's3_prefix' must be a clean key prefix."
             ) from None

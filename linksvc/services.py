@@ -97,10 +97,11 @@ def build(settings: Settings, keyring: KeyRing) -> Services:
     store = Store(settings.database_url, settings.database_timeout)
     limits = settings.ratelimit_storage_url
     counts = DeferredCounts()
+    tree = _tree(settings)
     return Services(
         settings,
         store,
-        _tree(settings),
+        tree,
         keyring,
         LinkSigner(keyring.keys),
         AuditLog(store.engine, settings.audit_retention, counts),
@@ -116,7 +117,7 @@ def build(settings: Settings, keyring: KeyRing) -> Services:
         Unlocks(keyring.keys, settings.unlock_lifetime),
         Throttle(limits, settings.send_limit, "send"),
         ZipSlots(settings.zip_slots),
-        _offload(settings),
+        _offload(settings, tree),
         counts=counts,
         sso_callbacks=Throttle(limits, settings.login_limit_per_address, "sso"),
         scim_calls=Throttle(limits, settings.scim_limit, "scim"),
@@ -145,15 +146,14 @@ def _tree(settings: Settings) -> ProtectedTree:
     return ProtectedTree(settings.protected_dir)
 
 
-def _offload(settings: Settings) -> Offload | None:
+def _offload(settings: Settings, tree: ProtectedTree) -> Offload | None:
     if settings.storage == "s3":
         if settings.s3_offload == "redirect":
             return Offload("redirect", presign_ttl=settings.presign_ttl)
         return None
     if settings.offload == "none":
         return None
-    root = ProtectedTree(settings.protected_dir).root
-    return Offload(settings.offload, settings.offload_prefix, root)
+    return Offload(settings.offload, settings.offload_prefix, tree.root)
 
 
 def of(app: Any = None) -> Services:

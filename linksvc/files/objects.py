@@ -33,6 +33,7 @@ from typing import Any
 from typing import BinaryIO
 from typing import cast
 
+from ..core.errors import FileChanged
 from ..core.errors import FileMissing
 from ..core.errors import PathRefused
 from .offload import native_local
@@ -43,6 +44,7 @@ from .tree import leads_to_grant
 from .tree import OBJECT_DEV
 from .tree import OpenFile
 from .tree import ProtectedTree
+from .tree import same_file
 
 #: Keys listed per request (S3's most).
 PAGE = 1000
@@ -273,6 +275,17 @@ class ObjectTree(ProtectedTree):
         paginator = self.client().get_paginator("list_objects_v2")
         yield from paginator.paginate(**params, PaginationConfig={"PageSize": PAGE})
 
+    def _folder_pages(self, clean: str, delimiter: str | None) -> Iterator[dict]:
+        """The listing pages of the folder ``clean``; FileMissing (once the
+        pages are read) when it holds no object: the listing itself says
+        whether the folder exists, no look of its own first."""
+        seen = not clean
+        for page in self._pages(self._below(clean), delimiter):
+            seen = seen or bool(page.get("KeyCount"))
+            yield page
+        if not seen:
+            raise FileMissing(f"There is no folder at {clean!r}.")
+
     def _below(self, clean: str) -> str:
         """The key prefix of what is inside the folder ``clean``."""
         key = self.key(clean)
@@ -303,9 +316,6 @@ class ObjectTree(ProtectedTree):
         return ObjectFile(self, clean, key, etag, st)
 
     def open_real(self, real: Path, expect: os.stat_result | None = None) -> OpenFile:
-        from ..core.errors import FileChanged
-        from .tree import same_file
-
         try:
             opened = self.open(self.relative(real))
         except (PathRefused, ValueError):
@@ -334,11 +344,11 @@ class ObjectTree(ProtectedTree):
         limit: int = 100_000,
         seconds: float | None = None,
     ) -> list[tuple[str, Path, os.stat_result]]:
-        clean, _ = self.folder(relpath)
+        clean, _ = self.resolve(relpath)
         below = self._below(clean)
         deadline = None if seconds is None else time.monotonic() + seconds
         found: list[tuple[str, Path, os.stat_result]] = []
-        for page in self._pages(below, None):
+        for page in self._folder_pages(clean, None):
             if deadline is not None and time.monotonic() > deadline:
                 raise PathRefused(f"The folder {clean!r} is too big to list in time.")
             for item in page.get("Contents", ()):
@@ -356,10 +366,9 @@ class ObjectTree(ProtectedTree):
         return sorted(found, key=lambda item: item[0])
 
     def listing(self, relpath: str, grants: list[str]) -> list[Entry]:
-        clean, _ = self.folder(relpath)
-        below = self._below(clean)
+        clean, _ = self.resolve(relpath)
         entries: list[Entry] = []
-        for page in self._pages(below, "/"):
+        for page in self._folder_pages(clean, "/"):
             for common in page.get("CommonPrefixes", ()):
                 path = self._path_of(common["Prefix"].rstrip("/"))
                 if path is None or not (

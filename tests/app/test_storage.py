@@ -303,3 +303,11 @@ def test_an_accepted_upload_lands_under_a_free_name_never_over_a_file(app, svc, 
     ]
     assert _read(svc, "reports/q3/summary.csv") == b"quarter,revenue\nQ3,1\n"
     assert _read(svc, "reports/q3/summary (2).csv") == data
+
+
+def test_a_folder_that_is_not_there_is_missing_to_listings_and_walks(svc):
+    with pytest.raises(FileMissing):
+        svc.tree.listing("no-such-folder", [""])
+    with pytest.raises(FileMissing):
+        svc.tree.files_under("no-such-folder", [""])
+    assert [e.name for e in svc.tree.listing("reports/q3", [""])] == ["summary.csv"]

@@ -54,6 +54,21 @@ def _wait_queued(coalescer, key, count):
     raise AssertionError(f"{count} items never queued")
 
 
+def _behind_a_running_batch(coalescer, runs, first, waiting):
+    """``first`` joins and its run is held; ``waiting`` join behind it; then
+    the run is let go and every thread finishes: what each one got."""
+    runs.release.clear()
+    results: dict[int, object] = {}
+    threads = _join_in_threads(coalescer, "a", [first], results)
+    assert runs.started.wait(10)
+    threads += _join_in_threads(coalescer, "a", waiting, results)
+    _wait_queued(coalescer, "a", len(waiting))
+    runs.release.set()
+    for t in threads:
+        t.join(10)
+    return results
+
+
 def test_a_lone_request_runs_at_once_by_itself():
     runs = Runs()
     coalescer = Coalescer(runs, threading.Event)
@@ -65,15 +80,7 @@ def test_a_lone_request_runs_at_once_by_itself():
 def test_requests_that_wait_for_a_running_statement_go_together_as_one():
     runs = Runs()
     coalescer = Coalescer(runs, threading.Event)
-    runs.release.clear()
-    results: dict[int, object] = {}
-    first = _join_in_threads(coalescer, "a", [100], results)
-    assert runs.started.wait(10)
-    waiting = _join_in_threads(coalescer, "a", [1, 2, 3, 4], results)
-    _wait_queued(coalescer, "a", 4)
-    runs.release.set()
-    for t in first + waiting:
-        t.join(10)
+    results = _behind_a_running_batch(coalescer, runs, 100, [1, 2, 3, 4])
     # One run for the first, one for the four that waited behind it.
     assert runs.batches[0] == ("a", [100])
     assert len(runs.batches) == 2
@@ -88,15 +95,7 @@ def test_requests_that_wait_for_a_running_statement_go_together_as_one():
 def test_nobody_joins_a_statement_that_has_started():
     runs = Runs()
     coalescer = Coalescer(runs, threading.Event)
-    runs.release.clear()
-    results: dict[int, object] = {}
-    first = _join_in_threads(coalescer, "a", [1], results)
-    assert runs.started.wait(10)
-    late = _join_in_threads(coalescer, "a", [2], results)
-    _wait_queued(coalescer, "a", 1)
-    runs.release.set()
-    for t in first + late:
-        t.join(10)
+    _behind_a_running_batch(coalescer, runs, 1, [2])
     assert runs.batches == [("a", [1]), ("a", [2])]
 
 
@@ -123,16 +122,8 @@ def test_keys_do_not_wait_for_each_other():
 def test_a_failed_statement_fails_its_batch_and_the_next_one_still_runs():
     runs = Runs()
     coalescer = Coalescer(runs, threading.Event)
-    runs.release.clear()
     runs.fail = {2}
-    results: dict[int, object] = {}
-    first = _join_in_threads(coalescer, "a", [1], results)
-    assert runs.started.wait(10)
-    failing = _join_in_threads(coalescer, "a", [2, 3], results)
-    _wait_queued(coalescer, "a", 2)
-    runs.release.set()
-    for t in first + failing:
-        t.join(10)
+    results = _behind_a_running_batch(coalescer, runs, 1, [2, 3])
     assert results[1] == (1, 0)
     assert isinstance(results[2], RuntimeError)
     assert isinstance(results[3], RuntimeError)
@@ -144,15 +135,7 @@ def test_a_failed_statement_fails_its_batch_and_the_next_one_still_runs():
 def test_a_batch_takes_at_most_most_requests(most):
     runs = Runs()
     coalescer = Coalescer(runs, threading.Event, most=most)
-    runs.release.clear()
-    results: dict[int, object] = {}
-    first = _join_in_threads(coalescer, "a", [0], results)
-    assert runs.started.wait(10)
-    waiting = _join_in_threads(coalescer, "a", list(range(1, 7)), results)
-    _wait_queued(coalescer, "a", 6)
-    runs.release.set()
-    for t in first + waiting:
-        t.join(10)
+    results = _behind_a_running_batch(coalescer, runs, 0, list(range(1, 7)))
     sizes = [len(items) for _, items in runs.batches[1:]]
     assert sum(sizes) == 6
     assert max(sizes) == most
