@@ -126,6 +126,13 @@ WEBHOOK_SECRET_FILE = ""
 WEBHOOK_ALLOW_PRIVATE = False
 #: A CA bundle to verify webhook receivers with; empty: the system's.
 WEBHOOK_CA_FILE = ""
+#: The signature headers webhooks carry: "standard" (Standard Webhooks:
+#: webhook-id, webhook-timestamp, webhook-signature), "linksvc" (the
+#: deprecated X-Linksvc-Signature alone) or "both" (for one release, while
+#: receivers move to the standard).
+WEBHOOK_FORMAT = "both"
+#: How long a user's previous signing key keeps signing beside a new one.
+WEBHOOK_ROTATION = "1d"
 #: Links a user may send by email through linksvc.
 SEND_LIMIT = "20 per hour"
 #: How often each server looks for due messages and reminders.
@@ -478,6 +485,10 @@ class Settings:
     webhook_secret_file: str = _setting(WEBHOOK_SECRET_FILE, _str)
     webhook_allow_private: bool = _setting(WEBHOOK_ALLOW_PRIVATE, _bool)
     webhook_ca_file: str = _setting(WEBHOOK_CA_FILE, _str)
+    webhook_format: str = _setting(
+        WEBHOOK_FORMAT, _choice("standard", "linksvc", "both")
+    )
+    webhook_rotation: int = _setting(WEBHOOK_ROTATION, _duration)
     send_limit: str = _setting(SEND_LIMIT, _limit)
     outbox_interval: int = _setting(OUTBOX_INTERVAL, _duration)
     offload: str = _setting(OFFLOAD, _choice("none", "nginx", "sendfile"))

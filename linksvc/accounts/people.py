@@ -12,7 +12,9 @@ import re
 import secrets
 from functools import partial
 
+from ..core.clock import now as clock_now
 from ..core.errors import InvalidInput
+from ..core.webhook_signatures import new_key
 from ..db.users import User
 from ..links.ownership import follow_access
 from ..links.sharing import revoke_many
@@ -125,12 +127,22 @@ def set_webhook(
     svc: Services, user: User, url: str, new_secret: bool, actor: str
 ) -> User:
     """Set (or, with ``url`` empty, remove) ``user``'s webhook. A new signing
-    key is made for a new URL, on request, or when there is none yet."""
+    key is made for a new URL, on request, or when there is none yet. A key
+    replaced on request keeps signing beside the new one for
+    ``webhook_rotation``, so the receiver can take the new key without
+    refusing a delivery meanwhile; a new URL starts with one key."""
     url = check_webhook_url(svc, url)
-    secret = user.webhook_secret
-    if url and (not secret or new_secret or url != user.webhook_url):
-        secret = secrets.token_hex(32)
-    changed = svc.store.users.set_webhook(user.username, url, secret if url else "")
+    if not url:
+        changed = svc.store.users.set_webhook(user.username, "", "")
+    elif not user.webhook_secret or url != user.webhook_url:
+        changed = svc.store.users.set_webhook(user.username, url, new_key())
+    elif new_secret:
+        until = clock_now() + svc.settings.webhook_rotation
+        changed = svc.store.users.set_webhook(
+            user.username, url, new_key(), user.webhook_secret, until
+        )
+    else:
+        changed = user
     _record(svc, "webhook", user.username, actor, detail=f"webhook: {url or 'none'}")
     return changed
 

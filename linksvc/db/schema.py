@@ -36,6 +36,10 @@ users = Table(
     # Where this user's link events are POSTed, and the HMAC key ("" none).
     Column("webhook_url", String(2048), nullable=False, default=""),
     Column("webhook_secret", String(64), nullable=False, default=""),
+    # The key before the last rotation: it signs beside the new one until
+    # webhook_previous_until (unix time), so receivers can move over.
+    Column("webhook_secret_previous", String(64), nullable=False, default=""),
+    Column("webhook_previous_until", BigInteger),
     # "<issuer> <sub>" of a user who signs in with OpenID Connect (None: a
     # local account only).
     Column("oidc_subject", String(512)),

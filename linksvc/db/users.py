@@ -50,6 +50,18 @@ class User:
     #: Kept by the identity provider through SCIM (its id: ``external_id``).
     provisioned: bool = False
     external_id: str | None = None
+    #: The key before the last rotation and until when it still signs.
+    webhook_secret_previous: str = ""
+    webhook_previous_until: int | None = None
+
+    def webhook_keys(self, now: int) -> list[str]:
+        """The keys that sign this user's webhooks now, the newest first."""
+        keys = [self.webhook_secret] if self.webhook_secret else []
+        previous = self.webhook_secret_previous
+        until = self.webhook_previous_until
+        if keys and previous and until is not None and now < until:
+            keys.append(previous)
+        return keys
 
     @property
     def federated(self) -> bool:
@@ -221,6 +233,8 @@ class Users:
                 tuple(through_groups),
                 row.provisioned,
                 row.external_id,
+                row.webhook_secret_previous,
+                row.webhook_previous_until,
             )
 
     def get(self, user_id: int) -> User | None:
@@ -331,13 +345,25 @@ class Users:
             conn.execute(update(users).where(users.c.id == user.id).values(email=email))
         return self.by_name(username)
 
-    def set_webhook(self, username: str, url: str, secret: str) -> User:
+    def set_webhook(
+        self,
+        username: str,
+        url: str,
+        secret: str,
+        previous: str = "",
+        previous_until: int | None = None,
+    ) -> User:
         user = self.by_name(username)
         with self.engine.begin() as conn:
             conn.execute(
                 update(users)
                 .where(users.c.id == user.id)
-                .values(webhook_url=url, webhook_secret=secret)
+                .values(
+                    webhook_url=url,
+                    webhook_secret=secret,
+                    webhook_secret_previous=previous,
+                    webhook_previous_until=previous_until,
+                )
             )
         return self.by_name(username)
 

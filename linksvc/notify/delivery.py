@@ -6,19 +6,21 @@ messages; each server runs it every ``outbox_interval`` on a real thread
 (:func:`start`), and ``linksvc notify`` runs it once (cron, a systemd timer).
 A failure is logged and retried with back-off (db/outbox.py).
 
-Webhooks: a JSON body, POSTed with ``X-Linksvc-Signature: t=<unix time>,
-v1=<hex HMAC-SHA256 of "<t>.<body>">`` so a receiver can verify the sender
-and refuse replays (an old ``t``). A webhook URL must be https and resolve
-only to public addresses (no requests into this machine's own services or
-its network) unless ``webhook_allow_private``; the address checked is the
-one connected to, so a DNS answer cannot change between check and use.
+Webhooks: a JSON body, POSTed with the Standard Webhooks headers
+(``webhook-id``, ``webhook-timestamp``, ``webhook-signature``) and, for one
+release, the deprecated ``X-Linksvc-Signature: t=<unix time>, v1=<hex>``, as
+``webhook_format`` says (core/webhook_signatures.py), so a receiver can verify
+the sender and refuse replays (an old timestamp).
+
+A webhook URL must be https and resolve only to public addresses (no
+requests into this machine's own services or its network) unless
+``webhook_allow_private``; the address checked is the one connected to, so a
+DNS answer cannot change between check and use.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
-import hashlib
-import hmac
 import http.client
 import ipaddress
 import json
@@ -34,6 +36,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from ..config import Settings
+from ..core import webhook_signatures as signatures
 from ..core.clock import now as clock_now
 from ..core.errors import ConfigError
 from ..core.errors import InvalidInput
@@ -138,11 +141,6 @@ def check_webhook_url(svc: Services, url: str) -> str:
     return url
 
 
-def signature(secret: str, timestamp: int, body: str) -> str:
-    mac = hmac.new(secret.encode(), f"{timestamp}.{body}".encode(), hashlib.sha256)
-    return f"t={timestamp},v1={mac.hexdigest()}"
-
-
 class _Pinned(http.client.HTTPSConnection):
     """HTTPS to the address that was checked, with the host's name for SNI
     and the certificate."""
@@ -175,6 +173,10 @@ def require_webhook_secret(settings: Settings) -> None:
             "webhook_url is set but it has no secret: set LINKSVC_WEBHOOK_SECRET "
             "or webhook_secret_file (a file holding the key)."
         )
+    try:
+        signatures.parse_keys(secret)
+    except InvalidInput as exc:
+        raise ConfigError(f"The webhook secret is refused: {exc}") from None
 
 
 def _clock() -> float:
@@ -195,13 +197,16 @@ def send_webhook(svc: Services, message: Message) -> None:
     scheme, host, port, address = resolve(
         message.recipient, svc.settings.webhook_allow_private
     )
+    timestamp = int(time.time())
     if message.user_id is None:
-        secret = secret_from("LINKSVC_WEBHOOK_SECRET", svc.settings.webhook_secret_file)
+        keys = signatures.parse_keys(
+            secret_from("LINKSVC_WEBHOOK_SECRET", svc.settings.webhook_secret_file)
+        )
     else:
         user = svc.store.users.get(message.user_id)
         if user is None or user.disabled:
             raise UserGone("the webhook's owner is disabled or removed")
-        secret = user.webhook_secret
+        keys = user.webhook_keys(timestamp)
     deadline = _clock() + DELIVERY_DEADLINE
     step = min(TIMEOUT, DELIVERY_DEADLINE)
     if scheme == "https":
@@ -224,7 +229,10 @@ def send_webhook(svc: Services, message: Message) -> None:
         "User-Agent": "linksvc-webhook/1",
         "X-Linksvc-Event": message.event,
         "X-Linksvc-Delivery": str(message.id),
-        "X-Linksvc-Signature": signature(secret, int(time.time()), body),
+        # The same id on every retry: a receiver drops a delivery it has.
+        **signatures.headers(
+            svc.settings.webhook_format, keys, f"msg_{message.id}", timestamp, body
+        ),
     }
     try:
         conn.connect()

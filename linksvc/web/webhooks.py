@@ -15,7 +15,9 @@ from wtforms import StringField
 from wtforms.validators import Length
 
 from ..accounts import people as accounts
+from ..core.clock import now as clock_now
 from ..core.errors import LinksvcError
+from ..core.webhook_signatures import standard_form
 from .auth import current
 from .ext import services
 
@@ -53,10 +55,14 @@ def webhook():
     elif form.is_submitted():
         status = 400
     history = svc.store.outbox.list(user_id=user.id, kind="webhook", limit=HISTORY)
+    rotating = user.webhook_keys(clock_now())[1:]
     page = render_template(
         "webhook.html",
         form=form,
         secret=user.webhook_secret,
+        standard_key=standard_form(user.webhook_secret),
+        previous_until=user.webhook_previous_until if rotating else None,
+        format=svc.settings.webhook_format,
         history=history,
     )
     return page, status

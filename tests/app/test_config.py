@@ -90,6 +90,8 @@ def test_environment_overrides_every_key(tmp_path):
         "LINKSVC_WEBHOOK_SECRET_FILE": "/run/secrets/webhook",
         "LINKSVC_WEBHOOK_ALLOW_PRIVATE": "no",
         "LINKSVC_WEBHOOK_CA_FILE": "/etc/ssl/ca.pem",
+        "LINKSVC_WEBHOOK_FORMAT": "standard",
+        "LINKSVC_WEBHOOK_ROTATION": "2h",
         "LINKSVC_SEND_LIMIT": "3 per hour",
         "LINKSVC_OUTBOX_INTERVAL": "10s",
         "LINKSVC_REAUTH_LIMIT": "2 per minute",
@@ -177,6 +179,7 @@ def test_environment_overrides_every_key(tmp_path):
     assert settings.webhook_secret_file == "/run/secrets/webhook"
     assert settings.webhook_allow_private is False
     assert settings.webhook_ca_file == "/etc/ssl/ca.pem"
+    assert (settings.webhook_format, settings.webhook_rotation) == ("standard", 7200)
     assert settings.send_limit == "3 per hour"
     assert settings.outbox_interval == 10
     assert settings.reauth_limit == "2 per minute"
@@ -228,6 +231,7 @@ def test_environment_overrides_every_key(tmp_path):
         ('secret_keys = ["x"]\n', "secret_keys"),
         ("not toml at all [\n", "settings.toml"),
         ('offload = "apache"\n', "offload"),
+        ('webhook_format = "svix"\n', "webhook_format"),
         ('offload_prefix = "no-slash"\n', "offload_prefix"),
         ("threads = 0\n", "threads"),
         ('connections = "many"\n', "connections"),

@@ -97,7 +97,8 @@ def test_download_refusal_and_expiry_events_are_signed_and_delivered(
     )
     assert saved.status_code == 302
     secret = svc.store.users.by_name("alice").webhook_secret
-    assert len(secret) == 64 and secret in client.get("/account/webhook/").text
+    page = client.get("/account/webhook/").text
+    assert secret.startswith("whsec_") and secret in page
     with app.app_context():
         alice = svc.store.users.by_name("alice")
         link, token = sharing.create_link(
@@ -334,3 +335,179 @@ def test_coalesced_downloads_arrive_as_one_message_with_their_count(make_app, re
     svc.audit.flush()
     assert delivery.run_once(svc) == (1, 0)
     assert "count" not in json.loads(Receiver.got[1][1])
+
+
+# -- Standard Webhooks (issue 25 item 5) ----------------------------------------
+
+
+def _alice_with_a_link(make_app, receiver, **settings):
+    url, cert = receiver
+    app = make_app(webhook_allow_private=True, webhook_ca_file=str(cert), **settings)
+    svc = of(app)
+    client = app.test_client()
+    Auth(client).login_as("alice")
+    saved = client.post(
+        "/account/webhook/",
+        data={"csrf_token": csrf_token(client, "/account/webhook/"), "url": url},
+    )
+    assert saved.status_code == 302
+    with app.app_context():
+        _, token = sharing.create_link(
+            svc, svc.store.users.by_name("alice"), "reports/q3/summary.csv"
+        )
+    return app, svc, client, token
+
+
+def _deliver_one_download(app, svc, token):
+    Receiver.got.clear()
+    assert app.test_client().get(f"/d/{token}").status_code == 200
+    svc.audit.flush()
+    assert delivery.run_once(svc) == (1, 0)
+    (got,) = Receiver.got
+    return got
+
+
+def test_standard_webhooks_verify_with_the_standardwebhooks_library(
+    make_app, receiver, frozen
+):
+    from standardwebhooks.webhooks import Webhook
+    from standardwebhooks.webhooks import WebhookVerificationError
+
+    app, svc, client, token = _alice_with_a_link(
+        make_app, receiver, webhook_format="standard"
+    )
+    key = svc.store.users.by_name("alice").webhook_secret
+    page = client.get("/account/webhook/").text
+    assert key.startswith("whsec_") and key in page
+    assert "X-Linksvc-Signature" not in page
+    # The first try fails: the retry carries the same webhook-id.
+    Receiver.status = 503
+    client.get(f"/d/{token}")
+    svc.audit.flush()
+    assert delivery.run_once(svc) == (0, 1)
+    Receiver.status = 200
+    frozen.tick(61)
+    assert delivery.run_once(svc) == (1, 0)
+    (first, (headers, body)) = Receiver.got
+    assert first[0]["webhook-id"] == headers["webhook-id"]
+    assert "X-Linksvc-Signature" not in headers
+    assert headers["webhook-id"].startswith("msg_")
+    payload = Webhook(key).verify(body, headers)
+    assert payload["event"] == "download"
+    assert payload["link"]["path"] == "reports/q3/summary.csv"
+    with pytest.raises(WebhookVerificationError):
+        Webhook(key).verify(body.replace("download", "Download"), headers)
+    with pytest.raises(WebhookVerificationError):  # another key
+        Webhook("whsec_" + "A" * 43 + "=").verify(body, headers)
+    frozen.tick(600)  # a replay ten minutes later is too old
+    with pytest.raises(WebhookVerificationError, match="too old"):
+        Webhook(key).verify(body, headers)
+
+
+def test_a_rotated_key_signs_beside_the_new_one_until_the_rotation_ends(
+    make_app, receiver, frozen
+):
+    from standardwebhooks.webhooks import Webhook
+    from standardwebhooks.webhooks import WebhookVerificationError
+
+    app, svc, client, token = _alice_with_a_link(
+        make_app, receiver, webhook_rotation="1h"
+    )
+    old = svc.store.users.by_name("alice").webhook_secret
+    url, _ = receiver
+    rotated = client.post(
+        "/account/webhook/",
+        data={
+            "csrf_token": csrf_token(client, "/account/webhook/"),
+            "url": url,
+            "new_secret": "y",
+        },
+    )
+    assert rotated.status_code == 302
+    new = svc.store.users.by_name("alice").webhook_secret
+    assert new != old and new.startswith("whsec_")
+    page = client.get("/account/webhook/").text
+    assert new in page and "previous key keeps signing" in page and old not in page
+    headers, body = _deliver_one_download(app, svc, token)
+    assert len(headers["webhook-signature"].split(" ")) == 2
+    assert Webhook(old).verify(body, headers) and Webhook(new).verify(body, headers)
+    # The deprecated header is signed with the new key only.
+    assert verify_frozen(new, headers, body)
+    frozen.tick(3601)
+    headers, body = _deliver_one_download(app, svc, token)
+    assert len(headers["webhook-signature"].split(" ")) == 1
+    assert Webhook(new).verify(body, headers)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(old).verify(body, headers)
+    assert "previous key" not in client.get("/account/webhook/").text
+
+
+def verify_frozen(key: str, headers: dict, body: str) -> bool:
+    t, v1 = (p.split("=", 1)[1] for p in headers["X-Linksvc-Signature"].split(","))
+    mac = hmac.new(key.encode(), f"{t}.{body}".encode(), hashlib.sha256)
+    return hmac.compare_digest(mac.hexdigest(), v1)
+
+
+@pytest.mark.parametrize(
+    ("webhook_format", "standard", "deprecated"),
+    [("standard", True, False), ("linksvc", False, True), ("both", True, True)],
+)
+def test_webhook_format_chooses_the_headers(
+    make_app, receiver, frozen, webhook_format, standard, deprecated
+):
+    from standardwebhooks.webhooks import Webhook
+
+    app, svc, client, token = _alice_with_a_link(
+        make_app, receiver, webhook_format=webhook_format
+    )
+    key = svc.store.users.by_name("alice").webhook_secret
+    headers, body = _deliver_one_download(app, svc, token)
+    assert ("webhook-signature" in headers) is standard
+    assert ("X-Linksvc-Signature" in headers) is deprecated
+    if standard:
+        assert Webhook(key).verify(body, headers)
+    if deprecated:
+        assert verify_frozen(key, headers, body)
+
+
+def test_a_key_from_before_the_standard_verifies_in_its_standard_form(
+    make_app, receiver, frozen
+):
+    """A hex key made by an earlier release keeps working for both headers;
+    the page shows the whsec_ form a Standard Webhooks library takes."""
+    from standardwebhooks.webhooks import Webhook
+
+    app, svc, client, token = _alice_with_a_link(make_app, receiver)
+    url, _ = receiver
+    svc.store.users.set_webhook("alice", url, "k" * 64)
+    standard = "whsec_" + __import__("base64").b64encode(b"k" * 64).decode()
+    assert standard in client.get("/account/webhook/").text
+    headers, body = _deliver_one_download(app, svc, token)
+    assert verify_frozen("k" * 64, headers, body)
+    assert Webhook(standard).verify(body, headers)
+
+
+def test_the_server_wide_webhook_signs_with_every_key_it_is_given(
+    make_app, receiver, frozen, monkeypatch
+):
+    from standardwebhooks.webhooks import Webhook
+
+    from linksvc.core.webhook_signatures import new_key
+
+    url, cert = receiver
+    new, old = new_key(), new_key()
+    monkeypatch.setenv("LINKSVC_WEBHOOK_SECRET", f"{new}\n{old}")
+    app = make_app(
+        webhook_url=url, webhook_allow_private=True, webhook_ca_file=str(cert)
+    )
+    svc = of(app)
+    with app.app_context():
+        _, token = sharing.create_link(
+            svc, svc.store.users.by_name("admin"), "readme.txt"
+        )
+    headers, body = _deliver_one_download(app, svc, token)
+    assert Webhook(new).verify(body, headers) and Webhook(old).verify(body, headers)
+    assert verify_frozen(new, headers, body)
+    monkeypatch.setenv("LINKSVC_WEBHOOK_SECRET", "whsec_not*base64")
+    with pytest.raises(Exception, match="base64"):
+        make_app(webhook_url=url)
