@@ -21,8 +21,11 @@ from .db.audit import AuditLog
 from .db.counts import DeferredCounts
 from .db.store import Store
 from .directory import Directory
+from .files.digests import Digests
+from .files.digests import opener_of
 from .files.quarantine import Quarantine
 from .files.sending import Offload
+from .files.tree import OpenFile
 from .files.tree import ProtectedTree
 from .keys import KeyRing
 from .links.slots import ZipSlots
@@ -79,6 +82,14 @@ class Services:
     metrics: Any = None
     #: The audit's event lines when ``log_format = "json"`` (logs.py).
     event_lines: Any = None
+    #: SHA-256 digests of file versions (Repr-Digest, SHA256SUMS).
+    digests: Digests | None = None
+
+    def digest_of(self, opened: OpenFile) -> bytes | None:
+        """The digest of an open file's version if known (else it is queued)."""
+        if self.digests is None:
+            return None
+        return self.digests.known(opened.real, opened.st)
 
     def refresh_keys(self) -> None:
         """Follow a rotated or retired key (called once per request, by the
@@ -125,6 +136,7 @@ def build(settings: Settings, keyring: KeyRing) -> Services:
         quarantine=Quarantine(os.path.join(settings.instance_dir, "uploads")),
         upload_starts=Throttle(limits, settings.upload_limit, "upload-start"),
         upload_slots=ZipSlots(settings.uploads_per_worker),
+        digests=Digests(opener_of(tree), store.digests.load, store.digests.save),
     )
 
 

@@ -194,6 +194,15 @@ crcs = Table(
     Column("crc", BigInteger, nullable=False),
 )
 
+digests = Table(
+    "digests",
+    metadata,
+    # A file version (path:size-mtime_ns-inode) and its SHA-256 (hex).
+    Column("key", String(1200), primary_key=True),
+    Column("sha256", String(64), nullable=False),
+    Column("computed_at", BigInteger, nullable=False),
+)
+
 groups = Table(
     "groups",
     metadata,

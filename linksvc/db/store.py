@@ -20,6 +20,7 @@ from sqlalchemy import text
 from .audit import AuditRecords
 from .claims import DownloadClaims
 from .crcs import Crcs
+from .digests import StoredDigests
 from .groups import Groups
 from .links import Link
 from .links import Links
@@ -105,6 +106,7 @@ class Store:
         self.sessions = Sessions(self.engine)
         self.records = AuditRecords(self.engine)
         self.crcs = Crcs(self.engine)
+        self.digests = StoredDigests(self.engine)
         self.provisioning = Provisioning(self.engine)
         self.passkeys = Passkeys(self.engine)
         self.uploads = Uploads(self.engine)

@@ -29,6 +29,7 @@ from werkzeug.wsgi import ClosingIterator
 from werkzeug.wsgi import wrap_file
 
 from ..core.conditional import Decision
+from .digests import header as repr_digest
 from .tree import etag_of
 from .tree import OpenFile
 
@@ -192,8 +193,11 @@ def send(
     opened: OpenFile,
     decision: Decision,
     offload: Offload | None = None,
+    digest: bytes | None = None,
 ) -> FileResponse:
     """The response for ``decision`` about the open file; GET and HEAD alike.
+    ``digest``, the file's SHA-256 when known, goes out as ``Repr-Digest``
+    (the whole file's: the same on a 200 and a 206).
 
     The response owns the descriptor from here: it sends from it (never
     opening the name again) and closes it, or closes it at once when no body
@@ -206,7 +210,7 @@ def send(
     if offload is not None and status in (200, 206):
         if offload.mode != "redirect":
             opened.close()
-            return _handed_over(path, offload)
+            return _handed_over(path, offload, digest)
         presigned = getattr(opened, "presigned", None)
         if presigned is not None and environ.get("REQUEST_METHOD") != "HEAD":
             return _redirected(path, presigned, offload.presign_ttl)
@@ -214,6 +218,8 @@ def send(
     if status != 412:
         headers.append(("ETag", etag_of(st)))
         headers.append(("Last-Modified", http_date(int(st.st_mtime))))
+    if digest is not None and status in (200, 206):
+        headers.append(("Repr-Digest", repr_digest(digest)))
     head = environ.get("REQUEST_METHOD") == "HEAD"
     sends_body = not head and status in (200, 206)
     tally = Tally(decision.body_length(size) if sends_body else 0)
@@ -276,10 +282,14 @@ def _redirected(
     return FileResponse(302, headers, ClosingIterator((), tally.finish), tally)
 
 
-def _handed_over(path: Path, offload: Offload) -> FileResponse:
+def _handed_over(
+    path: Path, offload: Offload, digest: bytes | None = None
+) -> FileResponse:
     """200 with our headers and the offload header; the server in front
     sends the file (and applies Range and the preconditions itself)."""
     headers = [h for h in FILE_HEADERS if h[0] != "Accept-Ranges"]
+    if digest is not None:
+        headers.append(("Repr-Digest", repr_digest(digest)))
     headers += [
         ("Content-Type", content_type(path.name)),
         ("Content-Disposition", attachment(path.name)),

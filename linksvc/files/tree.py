@@ -111,6 +111,11 @@ def version(st: os.stat_result) -> str:
     return f"{st.st_size}-{st.st_mtime_ns}-{st.st_ino}"
 
 
+def version_key(path: str, st: os.stat_result) -> str:
+    """A version's cache key (CRCs, digests): where it is and which version."""
+    return f"{path}:{st.st_size}-{st.st_mtime_ns}-{st.st_ino}"
+
+
 def etag_of(st: os.stat_result) -> str:
     """The HTTP validator of a file: as nginx makes it (time and size), or,
     for an object, from its ETag (two versions written in the same second

@@ -17,7 +17,6 @@ needs them; names are UTF-8 (general purpose flag bit 11).
 
 from __future__ import annotations
 
-import os
 import struct
 import zlib
 from collections.abc import Callable
@@ -328,11 +327,6 @@ class CrcCache:
         if len(self._known) + len(found) > self._limit:
             self._known.clear()
         self._known.update(found)
-
-
-def version_key(path: str, st: os.stat_result) -> str:
-    """A member's cache key: where it is and which version of it."""
-    return f"{path}:{st.st_size}-{st.st_mtime_ns}-{st.st_ino}"
 
 
 def zip_response(

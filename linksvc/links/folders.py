@@ -19,11 +19,14 @@ import hashlib
 import os
 import threading
 import time
+from collections.abc import Callable
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from typing import BinaryIO
+
+from werkzeug.wsgi import ClosingIterator
 
 from ..core.clients import client
 from ..core.conditional import decide
@@ -35,12 +38,14 @@ from ..core.signing import INVALID_LINK
 from ..db.claims import LinkState
 from ..db.claims import PEEK
 from ..db.claims import ZIP_ITEM
+from ..files.sending import FILE_HEADERS
 from ..files.sending import FileResponse
 from ..files.sending import stall_limit
+from ..files.sending import Tally
 from ..files.tree import covers
+from ..files.tree import version_key
 from ..files.zipstream import CrcCache
 from ..files.zipstream import Member
-from ..files.zipstream import version_key
 from ..files.zipstream import zip_response
 from ..files.zipstream import ZipPlan
 from ..services import Services
@@ -119,6 +124,8 @@ def opened(
         return _member(svc, environ, claims, state, grants, request.member or "")
     if purpose is Purpose.ZIP:
         return _zip(svc, environ, claims, state, grants)
+    if purpose is Purpose.SUMS:
+        return _sums(svc, environ, claims, state, grants)
     opening.claim(svc, environ, claims, state, PEEK, "")
     shown = listing(svc, claims, grants)
     opening.record_look(svc, environ, claims, purpose)
@@ -143,14 +150,9 @@ def _member(
     return opening.send_file(svc, environ, claims, state, found)
 
 
-def _zip(
-    svc: Services,
-    environ: dict[str, Any],
-    claims: Claims,
-    state: LinkState,
-    grants: list[str],
-) -> FileResponse:
-    addr = environ.get("REMOTE_ADDR") or ""
+def _slot(svc: Services, addr: str) -> Callable[[], None]:
+    """One of the worker's zip slots for ``addr`` (429 if none is free), and
+    what gives it back (once, however often it is called)."""
     if not svc.zips.take(addr):
         raise TooManyRequests("Too many archives are being sent; try again soon.", 5)
     given_back = threading.Event()
@@ -160,6 +162,76 @@ def _zip(
             given_back.set()
             svc.zips.give(addr)
 
+    return give_back
+
+
+def sums_line(digest: bytes, name: str) -> str:
+    """One line of a SHA256SUMS file as ``sha256sum -c`` reads it (GNU: a
+    name with a backslash or newline is escaped, and the line starts with a
+    backslash)."""
+    if "\\" in name or "\n" in name:
+        escaped = name.replace("\\", "\\\\").replace("\n", "\\n")
+        return f"\\{digest.hex()}  {escaped}\n"
+    return f"{digest.hex()}  {name}\n"
+
+
+def _sums(
+    svc: Services,
+    environ: dict[str, Any],
+    claims: Claims,
+    state: LinkState,
+    grants: list[str],
+) -> FileResponse:
+    """The folder's SHA256SUMS, one line per file as the zip names it, sent
+    as each digest is known (a digest not stored yet is read on a real
+    thread, and kept). It takes a zip slot while it is made; a file that
+    changed while being read is left out (its line would not check)."""
+    give_back = _slot(svc, environ.get("REMOTE_ADDR") or "")
+    try:
+        base = claims.path.rsplit("/", 1)[-1] or "protected"
+        listed = files(svc, claims, grants)
+        opening.claim(svc, environ, claims, state, PEEK, "")
+    except BaseException:
+        give_back()
+        raise
+    digests = svc.digests
+    assert digests is not None
+    restore = stall_limit(environ, svc.settings.send_timeout)
+
+    def lines() -> Iterator[bytes]:
+        for name, real, st in listed:
+            digest = digests.compute(real, st)
+            if digest is not None:
+                yield sums_line(digest, f"{base}/{name}").encode()
+
+    tally = Tally(0)
+
+    def done() -> None:
+        restore()
+        give_back()
+        tally.finish()
+
+    headers = [
+        *FILE_HEADERS,
+        ("Content-Type", "text/plain; charset=utf-8"),
+        ("Content-Disposition", 'attachment; filename="SHA256SUMS"'),
+    ]
+    body: Any = ClosingIterator(
+        tally.count(lines()) if environ["REQUEST_METHOD"] == "GET" else iter(()),
+        done,
+    )
+    opening.record_look(svc, environ, claims, Purpose.SUMS)
+    return FileResponse(200, headers, body, tally)
+
+
+def _zip(
+    svc: Services,
+    environ: dict[str, Any],
+    claims: Claims,
+    state: LinkState,
+    grants: list[str],
+) -> FileResponse:
+    give_back = _slot(svc, environ.get("REMOTE_ADDR") or "")
     try:
         response = _zip_response(svc, environ, claims, state, grants, give_back)
     except BaseException:

@@ -100,6 +100,9 @@ class Purpose(enum.Enum):
     ZIP = "zip"
     #: One file of a folder link.
     MEMBER = "member"
+    #: A folder link's SHA256SUMS: each file's digest (reads the files, as a
+    #: zip does; counts nothing).
+    SUMS = "sums"
     #: An upload link's page (the uploader's).
     UPLOAD_PAGE = "upload page"
     #: An upload link's tus requests (create, resume, send, cancel).
@@ -109,7 +112,7 @@ class Purpose(enum.Enum):
 #: Purposes that send a link's bytes (and may count).
 SENDING = {Purpose.FILE, Purpose.DOWNLOAD, Purpose.ZIP, Purpose.MEMBER}
 #: Purposes that need a folder link, and those that need a file link.
-FOLDER_PURPOSES = {Purpose.FOLDER, Purpose.ZIP, Purpose.MEMBER}
+FOLDER_PURPOSES = {Purpose.FOLDER, Purpose.ZIP, Purpose.MEMBER, Purpose.SUMS}
 FILE_PURPOSES = {Purpose.FILE, Purpose.DOWNLOAD, Purpose.PAGE}
 #: Purposes an upload link opens for (and only those, and its password).
 UPLOAD_PURPOSES = {Purpose.UPLOAD_PAGE, Purpose.UPLOAD}
@@ -137,6 +140,8 @@ class Opened:
     st: os.stat_result | None = None
     #: What the purpose made: a folder's listing.
     extra: Any = None
+    #: The file's SHA-256, once known (a file link's page).
+    digest: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -236,17 +241,18 @@ def open_link(
             return _folder_handler(svc, request, claims, state, purpose)
         if purpose in (Purpose.FILE, Purpose.DOWNLOAD):
             return send_file(svc, environ, claims, state, svc.tree.open(claims.path))
-        st = None
+        st = digest = None
         if not state.folder:
             opened = svc.tree.open(claims.path)
             opened.close()
             st = opened.st
             _pinned(state, st)
+            digest = svc.digest_of(opened)
         claim(svc, environ, claims, state, PEEK, "")  # works now, counts nothing
     except LinksvcError as exc:
         return refuse(svc, environ, exc, claims)
     record_look(svc, environ, claims, purpose)
-    return Opened(purpose, claims, state, st)
+    return Opened(purpose, claims, state, st, digest=digest)
 
 
 #: Request headers that can make a GET anything but a whole 200.
@@ -287,7 +293,7 @@ def _counted_plain(
     except BaseException:
         svc.store.claims.refund(claims.link_id)
         raise
-    response = send(environ, opened, Decision(200), svc.offload)
+    response = send(environ, opened, Decision(200), svc.offload, svc.digest_of(opened))
     with_policy(svc, response)
     response.tally.callback = partial(
         record_download, svc, claims, COUNT, COUNTED, 200, client(environ)
@@ -423,7 +429,7 @@ def send_file(
     except BaseException:
         opened.close()
         raise
-    response = send(environ, opened, decision, svc.offload)
+    response = send(environ, opened, decision, svc.offload, svc.digest_of(opened))
     with_policy(svc, response)
     recorded = claims
     if opened.path != claims.path:  # a folder's member
@@ -482,6 +488,7 @@ _LOOKS = {
     Purpose.PREVIEW: "preview",
     Purpose.PAGE: "page",
     Purpose.FOLDER: "page",
+    Purpose.SUMS: "page",
     Purpose.UNLOCK: "unlock",
     Purpose.UPLOAD_PAGE: "page",
 }

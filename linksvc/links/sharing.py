@@ -105,6 +105,8 @@ def create_link(
         created_at=now,
     )
     token = link_token(svc, link)
+    if not shared.folder:
+        file_digest(svc, link)  # its hashing starts now, not at the first download
     svc.audit.record(
         "created",
         "ok",
@@ -115,6 +117,19 @@ def create_link(
         user_agent=user_agent,
     )
     return link, token
+
+
+def file_digest(svc: Services, link: Link) -> bytes | None:
+    """The SHA-256 of a file link's file as it is now, if known (if not, its
+    hashing is queued); None for a folder, an upload link or a missing file."""
+    if link.folder or link.upload:
+        return None
+    try:
+        opened = svc.tree.open(link.path)
+    except LinksvcError:
+        return None
+    opened.close()
+    return svc.digest_of(opened)
 
 
 def visible_link(svc: Services, user: User, link_id: str) -> Link:

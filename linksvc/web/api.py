@@ -299,7 +299,10 @@ def get_link(link_id: str) -> Response:
     svc = services()
     link = sharing.visible_link(svc, _user(), link_id)
     url = sharing.shareable_url(svc, link, request.host_url)
-    return jsonify({**link_json(link), "url": url})
+    digest = sharing.file_digest(svc, link)
+    return jsonify(
+        {**link_json(link), "url": url, "sha256": digest.hex() if digest else None}
+    )
 
 
 @bp.patch("/links/<link_id>")

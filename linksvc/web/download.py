@@ -29,7 +29,9 @@ def protected(filename: str) -> FileResponse:
     opened = access.granted_open(svc, user, filename)
     real_path = svc.tree.relative(opened.real)
     decision = decision_for(environ, opened.st)
-    response = sending.send(environ, opened, decision, svc.offload)
+    response = sending.send(
+        environ, opened, decision, svc.offload, svc.digest_of(opened)
+    )
     policy = svc.settings.cross_origin_resource_policy
     if policy:
         response.headers.append(("Cross-Origin-Resource-Policy", policy))

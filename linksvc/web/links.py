@@ -61,8 +61,11 @@ def purpose_of(environ: dict[str, Any]) -> Purpose:
     """What a GET or HEAD of the link's own URL is for."""
     if is_preview_bot(environ.get("HTTP_USER_AGENT", "")):
         return Purpose.PREVIEW
-    if "zip=1" in environ.get("QUERY_STRING", "").split("&"):
+    query = environ.get("QUERY_STRING", "").split("&")
+    if "zip=1" in query:
         return Purpose.ZIP
+    if "sums=1" in query:
+        return Purpose.SUMS
     return Purpose.LINK
 
 
@@ -119,6 +122,7 @@ def show(svc: Services, result: Any, token: str) -> Any:
             "landing.html",
             name=name,
             size=result.st.st_size,
+            digest=result.digest,
             link=state,
             left=left,
             form=DownloadForm() if left is not None else None,

@@ -99,6 +99,12 @@ SCHEMAS: dict[str, Any] = {
             "password": {"type": "boolean", "description": "has a password"},
             "ranges": _RANGES,
             "pin": {"type": "boolean", "description": "pinned to a version"},
+            "sha256": {
+                "type": ["string", "null"],
+                "pattern": "^[0-9a-f]{64}$",
+                "description": "the file's SHA-256 as it is now (GET of one "
+                "link); null while it is computed, and for folders",
+            },
             "pinned": {
                 "type": "boolean",
                 "deprecated": True,

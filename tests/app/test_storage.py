@@ -4,6 +4,8 @@ on a real S3 API over HTTP (moto's server). Every test here runs twice,
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import re
 import zipfile
@@ -164,6 +166,27 @@ def test_a_folder_zip_holds_every_file_and_any_range_of_it_matches(
         assert archive.testzip() is None  # every CRC matches
     part = client.get(f"/d/{token}?zip=1", headers={"Range": "bytes=40-99"})
     assert part.status_code == 206 and part.data == got.data[40:100]
+
+
+def test_file_responses_carry_repr_digest_and_a_folder_its_sha256sums(
+    client, make_link, app, tree, svc
+):
+    token = make_link("big.bin")
+    svc.digests.wait()
+    want = hashlib.sha256((tree / "big.bin").read_bytes()).digest()
+    expected = f"sha-256=:{base64.b64encode(want).decode()}:"
+    assert client.get(f"/d/{token}").headers["Repr-Digest"] == expected
+    part = client.get(f"/d/{token}", headers={"Range": "bytes=5-9"})
+    assert part.status_code == 206 and part.headers["Repr-Digest"] == expected
+    replace_file(app, tree, "big.bin", b"new")
+    assert "Repr-Digest" not in client.get(f"/d/{token}").headers  # not the old one
+    folder = make_link("reports")
+    sums = client.get(f"/d/{folder}?sums=1")
+    assert sums.status_code == 200
+    assert sorted(sums.text.splitlines(), key=lambda line: line[66:]) == [
+        f"{hashlib.sha256((tree / name).read_bytes()).hexdigest()}  {name}"
+        for name in ("reports/q3-old/draft.txt", "reports/q3/summary.csv")
+    ]
 
 
 def test_a_folder_page_and_its_member(client, make_link):

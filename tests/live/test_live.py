@@ -2,7 +2,9 @@
 this module's tests (each works on files and links of its own); the tests
 that stop or re-key a server start their own."""
 
+import base64
 import csv
+import hashlib
 import http.client
 import io
 import shutil
@@ -125,6 +127,36 @@ def test_download_over_http_with_and_without_range(live_server, tree):
     # The GET and the range from 0 count; HEAD and the later range do not.
     # Unlimited links are counted by the worker's writer within ~50 ms.
     assert wait_for_count(live_server, "ranges.bin", "2")
+
+
+def repr_digest_of(live, path: str, seconds: float = 20) -> str:
+    """The Repr-Digest the server sends once its hasher is done (it computes
+    it off the request, so the first answers may go without)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        status, headers, _ = get(live, path, method="HEAD")
+        assert status == 200
+        if "Repr-Digest" in headers:
+            return headers["Repr-Digest"]
+        time.sleep(0.1)
+    raise AssertionError("no Repr-Digest within the time given")
+
+
+def test_repr_digest_over_http_is_the_files_on_whole_and_ranged_answers(
+    live_server, tree
+):
+    """The hasher runs in each gevent worker, its reads on a real thread."""
+    name = own_copy(tree, "digested.bin")
+    path = create_link(live_server, name)
+    want = hashlib.sha256((tree / name).read_bytes()).digest()
+    value = repr_digest_of(live_server, path)
+    assert value == f"sha-256=:{base64.b64encode(want).decode()}:"
+    # Every worker knows it (from the database, or by hashing it once).
+    for _ in range(6):
+        status, headers, body = get(live_server, path, headers={"Range": "bytes=0-9"})
+        assert status == 206 and headers["Repr-Digest"] == value
+    status, headers, body = get(live_server, path)
+    assert hashlib.sha256(body).digest() == want and headers["Repr-Digest"] == value
 
 
 def listed(live, name: str) -> list[str]:

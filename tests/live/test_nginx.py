@@ -49,6 +49,12 @@ def test_downloads_through_nginx_keep_our_headers_and_its_ranges(offloaded, tree
     assert status == 200 and body == b"" and headers["Content-Length"] == str(len(data))
     etag = headers["ETag"]
     assert get(nginx, path, headers={"If-None-Match": etag})[0] == 304
+    # Repr-Digest (once computed) passes through nginx, on ranges too.
+    from .test_live import repr_digest_of
+
+    digest = repr_digest_of(nginx, path)
+    status, headers, body = get(nginx, path, headers={"Range": "bytes=0-0"})
+    assert status == 206 and headers["Repr-Digest"] == digest
     page = (tree / "web" / "page.html").read_bytes()
     status, headers, body = get(nginx, link(live, nginx, "web/page.html"))
     assert status == 200 and body == page

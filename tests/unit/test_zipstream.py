@@ -7,10 +7,10 @@ import zlib
 
 import pytest
 
+from linksvc.files.tree import version_key
 from linksvc.files.zipstream import CrcCache
 from linksvc.files.zipstream import file_crc
 from linksvc.files.zipstream import Member
-from linksvc.files.zipstream import version_key
 from linksvc.files.zipstream import ZipPlan
 
 
