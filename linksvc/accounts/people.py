@@ -14,6 +14,7 @@ from functools import partial
 
 from ..core.clock import now as clock_now
 from ..core.errors import InvalidInput
+from ..core.text import EMAIL
 from ..core.webhook_signatures import new_key
 from ..db.users import User
 from ..links.ownership import follow_access
@@ -25,15 +26,6 @@ from ..services import Services
 USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 #: Shortest password accepted.
 MIN_PASSWORD = 8
-#: An address with one @ and a dot in its domain; the mail server judges more.
-#: One address: a dot-atom local part (RFC 5322 atext, no commas, quotes,
-#: brackets or semicolons, which a mail server could read as several
-#: recipients) and a host name.
-EMAIL = re.compile(
-    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-    r"@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-    r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+"
-)
 
 
 def _record(svc: Services, outcome: str, subject: str, actor: str, **extra) -> None:

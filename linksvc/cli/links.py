@@ -72,6 +72,24 @@ def link_group() -> None:
     default=None,
     help="410 once the file changes (default: the pin setting).",
 )
+@click.option(
+    "--recipient",
+    "recipients",
+    multiple=True,
+    metavar="LABEL_OR_EMAIL",
+    help="A recipient with a link of their own (repeat for each); prints "
+    "'LABEL URL' per recipient.",
+)
+@click.option(
+    "--verify/--no-verify",
+    default=None,
+    help="Recipients with an address give a one-time code sent there first.",
+)
+@click.option(
+    "--more-time/--no-more-time",
+    default=None,
+    help="The expired page lets the recipient ask the owner for more time.",
+)
 @with_appcontext
 def link_create(
     path: str | None,
@@ -90,9 +108,13 @@ def link_create(
     ranges: str | None,
     notify: bool | None,
     pin: bool | None,
+    recipients: tuple[str, ...],
+    verify: bool | None,
+    more_time: bool | None,
 ) -> None:
     """Create a link to PATH (a file or a folder), or with --upload an upload
-    link into a folder; the URL is the last line."""
+    link into a folder; the URL is the last line. With --recipient, a share
+    with a link per recipient: one line each, the URL last."""
     svc = services()
     user = svc.store.users.by_name(username)
     if (path is None) == (upload_folder is None):
@@ -107,6 +129,9 @@ def link_create(
         "ranges": ranges,
         "pin": pin,
         "notify": notify,
+        "recipients": list(recipients) or None,
+        "verify": verify,
+        "more_time": more_time,
     }
     asked = sharing.options(**{k: v for k, v in given.items() if v is not None})
     if upload_folder is not None:
@@ -131,6 +156,23 @@ def link_create(
         click.echo(url)
         return
     assert path is not None
+    if asked.recipients:
+        share, made = sharing.create_share(
+            svc, user, path, asked, actor=f"cli:{username}"
+        )
+        try:
+            lines = [(r.recipient_label, sharing.link_url(svc, t)) for r, t in made]
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(
+            printable(
+                f"share {share.id} of {share.path} for {len(made)} recipients, "
+                f"expires {iso(share.expires_at)}"
+            )
+        )
+        for label, url in lines:
+            click.echo(f"{printable(label)} {url}")
+        return
     link, token = sharing.create_link(
         svc,
         user,

@@ -71,12 +71,22 @@ class LinkState(NamedTuple):
     suspended: bool = False
     #: An upload link: only the upload purposes open it.
     upload: bool = False
+    #: A share for recipients: it opens nothing (their links do).
+    share: bool = False
+    #: The recipient must give a one-time code first (their address).
+    verify: bool = False
+    recipient_email: str = ""
+    #: The expired or used-up page offers "ask for more time".
+    more_time: bool = False
 
     @property
     def guarded(self) -> bool:
-        """A password, address ranges or a pinned version: the request must
-        be checked against them (a ``guard``) before it is allowed."""
-        return bool(self.password_hash is not None or self.ranges or self.pin)
+        """A password, address ranges, a pinned version or a code to give:
+        the request must be checked against them (a ``guard``) before it is
+        allowed."""
+        return bool(
+            self.password_hash is not None or self.ranges or self.pin or self.verify
+        )
 
 
 #: Checks a request against a guarded link's row; raises why not.
@@ -90,7 +100,7 @@ def check_row(
     must be the token's, it must not be revoked, ``at`` must be inside its
     window, and a guarded row (password, address ranges, pinned version)
     must pass ``guard`` (without one such a link is refused). Pure."""
-    if state is None or state.path != claims.path:
+    if state is None or state.path != claims.path or state.share:
         raise LinkInvalid("This is not a link of ours, or it no longer works.")
     if state.revoked_at is not None:
         raise LinkRevoked(state.revoked_at)
@@ -326,6 +336,7 @@ def add_downloads(conn: Connection, counts: dict[str, tuple[int, int]]) -> None:
 _ALLOWED = (
     links.c.path == bindparam("p_path"),
     links.c.revoked_at.is_(None),
+    links.c.share.is_(False),
     links.c.max_downloads.is_not(None),
     links.c.download_count < links.c.max_downloads,
     links.c.expires_at >= bindparam("p_at"),
@@ -338,6 +349,7 @@ _PLAIN = (
     links.c.pin.is_(None),
     links.c.recipient_page.is_(False),
     links.c.folder.is_(False),
+    links.c.verify.is_(False),
 )
 _LAST: dict[str, Any] = {
     "last_downloaded_at": bindparam("p_at"),
@@ -409,6 +421,10 @@ _STATE = select(
     links.c.created_by,
     links.c.suspended,
     links.c.upload,
+    links.c.share,
+    links.c.verify,
+    links.c.recipient_email,
+    links.c.more_time,
 ).where(links.c.id == bindparam("p_id"))
 _BUMP = (
     update(links)

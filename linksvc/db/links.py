@@ -68,6 +68,16 @@ class Link:
     upload_max_files: int | None = None
     upload_max_bytes: int | None = None
     upload_types: str = ""
+    #: A share for named recipients opens nothing itself; each recipient's
+    #: link names it as ``parent_id`` and carries their label and address.
+    parent_id: str | None = None
+    share: bool = False
+    recipient_label: str = ""
+    recipient_email: str = ""
+    #: The recipient gives a one-time code sent to their address first.
+    verify: bool = False
+    #: The expired or used-up page offers "ask for more time".
+    more_time: bool = False
 
     @property
     def has_password(self) -> bool:
@@ -122,6 +132,7 @@ class Links:
         pin: str | None = None,
         created_at: int | None = None,
         upload: dict[str, object] | None = None,
+        recipient: dict[str, object] | None = None,
     ) -> Link:
         """A new link with ``options`` as the rules resolved them (nothing
         left None but the start and the limit); the password comes hashed,
@@ -149,6 +160,7 @@ class Links:
                     notify=bool(options.notify),
                     upload=upload is not None,
                     **{f"upload_{k}": v for k, v in (upload or {}).items()},
+                    **(recipient or {}),
                 )
             )
         return self.get(link_id)
@@ -170,11 +182,34 @@ class Links:
             raise UnknownLink(f"There is no link with id {link_id!r}.")
         return self._link(row)
 
+    def recipients(self, parent_ids: builtins.list[str]) -> dict[str, list[Link]]:
+        """The recipients' links of shares, by share, by label."""
+        found: dict[str, list[Link]] = {p: [] for p in parent_ids}
+        if not parent_ids:
+            return found
+        query = (
+            self._links_query()
+            .where(links.c.parent_id.in_(parent_ids))
+            .order_by(func.lower(links.c.recipient_label), links.c.id)
+        )
+        with self.engine.connect() as conn:
+            for row in conn.execute(query):
+                link = self._link(row)
+                assert link.parent_id is not None
+                found[link.parent_id].append(link)
+        return found
+
     def list(
         self, user_id: int | None = None, limit: int = 200, offset: int = 0
     ) -> list[Link]:
-        """Newest first; every user's when ``user_id`` is None (admins)."""
-        query = self._links_query().order_by(links.c.created_at.desc(), links.c.id)
+        """Newest first; every user's when ``user_id`` is None (admins). A
+        share's recipients' links are not listed on their own (they come
+        with their share: :meth:`recipients`)."""
+        query = (
+            self._links_query()
+            .where(links.c.parent_id.is_(None))
+            .order_by(links.c.created_at.desc(), links.c.id)
+        )
         if user_id is not None:
             query = query.where(links.c.created_by == user_id)
         with self.engine.connect() as conn:
@@ -182,7 +217,9 @@ class Links:
             return [self._link(row) for row in rows]
 
     def count(self, user_id: int | None = None) -> int:
-        query = select(func.count()).select_from(links)
+        query = (
+            select(func.count()).select_from(links).where(links.c.parent_id.is_(None))
+        )
         if user_id is not None:
             query = query.where(links.c.created_by == user_id)
         with self.engine.connect() as conn:
@@ -235,13 +272,19 @@ class Links:
             queue(conn, [message], at)
 
     def revoke(self, link_id: str, by_user_id: int | None) -> Link:
-        """Revoke one link; AlreadyRevoked if it was, UnknownLink if none."""
+        """Revoke one link (a share: with every recipient's link under it, in
+        the same transaction); AlreadyRevoked if it was, UnknownLink if none."""
         with self.engine.begin() as conn:
             done = conn.execute(
                 update(links)
                 .where(links.c.id == link_id, links.c.revoked_at.is_(None))
                 .values(revoked_at=now(), revoked_by=by_user_id)
             ).rowcount
+            conn.execute(
+                update(links)
+                .where(links.c.parent_id == link_id, links.c.revoked_at.is_(None))
+                .values(revoked_at=now(), revoked_by=by_user_id)
+            )
         link = self.get(link_id)
         if not done:
             raise AlreadyRevoked(f"Link {link_id} was already revoked.")

@@ -126,8 +126,49 @@ links = Table(
     Column("upload_max_files", Integer),
     Column("upload_max_bytes", BigInteger),
     Column("upload_types", Text, nullable=False, default=""),
+    # Issue 25: a share for named recipients is a row that opens nothing
+    # ("share") with one link per recipient under it (``parent_id``), each
+    # with its own token, count, limit, audit and revocation.
+    Column("parent_id", String(32)),
+    Column("share", Boolean, nullable=False, default=False),
+    Column("recipient_label", String(254), nullable=False, default=""),
+    Column("recipient_email", String(254), nullable=False, default=""),
+    # The recipient must give a one-time code sent to recipient_email.
+    Column("verify", Boolean, nullable=False, default=False),
+    # The expired or used-up page offers "ask for more time".
+    Column("more_time", Boolean, nullable=False, default=False),
     Index("ix_links_created_by", "created_by"),
     Index("ix_links_path", "path"),
+    Index("ix_links_parent_id", "parent_id"),
+)
+
+codes = Table(
+    "codes",
+    metadata,
+    # One-time codes sent to a recipient's address (hashed, short-lived).
+    Column("id", Integer, primary_key=True),
+    Column("link_id", ForeignKey("links.id", ondelete="CASCADE"), nullable=False),
+    Column("code_hash", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("used_at", BigInteger),
+    Index("ix_codes_link_id", "link_id"),
+)
+
+time_requests = Table(
+    "time_requests",
+    metadata,
+    # A recipient's "ask for more time" and what the owner decided.
+    Column("id", String(32), primary_key=True),
+    Column("link_id", ForeignKey("links.id", ondelete="CASCADE"), nullable=False),
+    Column("message", Text, nullable=False, default=""),
+    Column("email", String(254), nullable=False, default=""),
+    Column("remote_addr", String(64), nullable=False, default=""),
+    Column("created_at", BigInteger, nullable=False),
+    Column("decided_at", BigInteger),
+    Column("decision", String(16), nullable=False, default=""),
+    Index("ix_time_requests_link_id", "link_id"),
 )
 
 audit = Table(

@@ -101,15 +101,22 @@ def edit_link(
     if not columns:
         return link
     edited = svc.store.links.edit(link, columns)
-    svc.audit.record(
-        "edited",
-        "ok",
-        link_id=link.id,
-        path=link.path,
-        actor=actor or by.username,
-        detail="; ".join(said),
-        **client,
-    )
+    touched = [link]
+    if link.share:  # a share's change is every recipient's (their URLs stay)
+        for one in svc.store.links.recipients([link.id])[link.id]:
+            if one.revoked_at is None:
+                svc.store.links.edit(one, columns)
+                touched.append(one)
+    for each in touched:
+        svc.audit.record(
+            "edited",
+            "ok",
+            link_id=each.id,
+            path=link.path,
+            actor=actor or by.username,
+            detail="; ".join(said),
+            **client,
+        )
     return edited
 
 

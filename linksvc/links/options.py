@@ -23,6 +23,8 @@ from ..core.durations import parse_duration
 from ..core.durations import parse_instant
 from ..core.errors import BadDuration
 from ..core.errors import InvalidInput
+from ..core.text import EMAIL
+from ..core.text import printable
 
 #: Link passwords: long enough not to be guessed within the per-link
 #: throttle, short enough to read out on the phone.
@@ -31,6 +33,9 @@ MIN_LINK_PASSWORD, MAX_LINK_PASSWORD = 6, 128
 MAX_NOTE = 500
 #: The largest download limit accepted; beyond it, leave the link unlimited.
 MAX_DOWNLOADS = 1_000_000
+
+#: Recipients one share may have, and the longest label.
+MAX_RECIPIENTS, MAX_LABEL = 50, 100
 
 #: What an edit may change; the rest is fixed when the link is made.
 EDITABLE = ("expires", "max_downloads", "note", "password", "ranges")
@@ -55,6 +60,15 @@ class Expiry:
 
 
 @dataclass(frozen=True)
+class Recipient:
+    """Who a share's link is for: a label, and their address if they have
+    one (an entry with an @ is an address, and its own label)."""
+
+    label: str
+    email: str = ""
+
+
+@dataclass(frozen=True)
 class LinkOptions:
     """A link's options. ``None`` is "the default" (a setting or a group's
     rule) when a link is made; an edit changes only the names in ``given``
@@ -69,6 +83,12 @@ class LinkOptions:
     pin: bool | None = None
     recipient_page: bool | None = None
     notify: bool | None = None
+    #: A share for named recipients, each with their own link (issue 25).
+    recipients: tuple[Recipient, ...] = ()
+    #: Recipients with an address give a one-time code sent there first.
+    verify: bool | None = None
+    #: The expired or used-up page offers "ask for more time".
+    more_time: bool | None = None
     #: Not asked by a person: the opaque_links setting, and what the path is.
     opaque: bool | None = None
     folder: bool | None = None
@@ -164,6 +184,40 @@ def _choice(name: str, value: object, now: int) -> bool | None:
     raise InvalidInput(f"{name} must be true or false.")
 
 
+def recipients(value: object, now: int = 0) -> tuple[Recipient, ...]:
+    """Recipients from a list, or text with one per line (or comma): an
+    address, or a plain label for a link handed out by hand."""
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        entries = [e for line in value.splitlines() for e in line.split(",")]
+    elif isinstance(value, list | tuple) and all(isinstance(e, str) for e in value):
+        entries = list(value)
+    else:
+        raise InvalidInput("recipients must be a list of labels or addresses.")
+    found: dict[str, Recipient] = {}
+    for entry in (e.strip() for e in entries):
+        if not entry:
+            continue
+        if "@" in entry:
+            if len(entry) > 254 or not EMAIL.fullmatch(entry):
+                raise InvalidInput(f"{printable(entry[:80])!r} is not an address.")
+            one = Recipient(entry, entry)
+        else:
+            if len(entry) > MAX_LABEL or printable(entry) != entry:
+                raise InvalidInput(
+                    f"A recipient's label is printable text of at most {MAX_LABEL} "
+                    "characters."
+                )
+            one = Recipient(entry)
+        if one.label.lower() in found:
+            raise InvalidInput(f"{one.label!r} is named twice among the recipients.")
+        found[one.label.lower()] = one
+    if len(found) > MAX_RECIPIENTS:
+        raise InvalidInput(f"A share may have at most {MAX_RECIPIENTS} recipients.")
+    return tuple(found.values())
+
+
 #: option -> what turns a person's value into the option's.
 PARSERS: dict[str, Callable[[object, int], Any]] = {
     "expires": _expires,
@@ -175,6 +229,9 @@ PARSERS: dict[str, Callable[[object, int], Any]] = {
     "pin": partial(_choice, "pin"),
     "recipient_page": partial(_choice, "recipient_page"),
     "notify": partial(_choice, "notify"),
+    "recipients": recipients,
+    "verify": partial(_choice, "verify"),
+    "more_time": partial(_choice, "more_time"),
 }
 
 

@@ -79,6 +79,71 @@ def create_link(
     rest. The expiry counts from ``not_before`` when a start is given, so a
     scheduled link lives as long as asked. A folder link is never pinned.
     """
+    if asked.recipients:
+        raise InvalidInput("Links for recipients are made as a share.")
+    made = _made(svc, user, shared, asked)
+    link = _add(svc, user, made)
+    _created(svc, user, made, link, actor, remote_addr, user_agent)
+    return link, link_token(svc, link)
+
+
+def create_share(
+    svc: Services,
+    user: User,
+    shared: Target | str,
+    asked: LinkOptions,
+    *,
+    actor: str = "",
+    remote_addr: str = "",
+    user_agent: str = "",
+) -> tuple[Link, list[tuple[Link, str]]]:
+    """A share for named recipients: one row the owner sees (it opens
+    nothing itself) and one link per recipient under it, each with its own
+    token, count, limit, audit and revocation, and the share's options.
+    Returns the share and each recipient's link and token."""
+    if not asked.recipients:
+        raise InvalidInput("A share for recipients needs at least one recipient.")
+    made = _made(svc, user, shared, asked)
+    share = _add(svc, user, made, {"share": True})
+    _created(svc, user, made, share, actor, remote_addr, user_agent)
+    links = []
+    for one in asked.recipients:
+        link = _add(
+            svc,
+            user,
+            made,
+            {
+                "parent_id": share.id,
+                "recipient_label": one.label,
+                "recipient_email": one.email,
+                "verify": bool(asked.verify) and bool(one.email),
+            },
+        )
+        svc.audit.record(
+            "created",
+            "ok",
+            link_id=link.id,
+            path=made.target.path,
+            actor=actor or user.username,
+            remote_addr=remote_addr,
+            user_agent=user_agent,
+            detail=f"recipient {one.label} of share {share.id}",
+        )
+        links.append((link, link_token(svc, link)))
+    return share, links
+
+
+@dataclass(frozen=True)
+class _Made:
+    """What a new link will be, once the rules judged the request."""
+
+    target: Target
+    chosen: LinkOptions
+    start: int
+    now: int
+
+
+def _made(svc: Services, user: User, shared: Target | str, asked: LinkOptions) -> _Made:
     if isinstance(shared, str):
         shared = target(svc, user, shared)
     now = clock_now()
@@ -95,28 +160,46 @@ def create_link(
     chosen = replace(chosen, folder=shared.folder, pin=chosen.pin and not shared.folder)
     chosen = policy_for(svc, user).applied(chosen, start, settings)
     assert chosen.expires is not None  # the policy gives every new link one
-    link = svc.store.links.add(
+    return _Made(shared, chosen, start, now)
+
+
+def _add(
+    svc: Services, user: User, made: _Made, recipient: dict[str, object] | None = None
+) -> Link:
+    chosen, shared = made.chosen, made.target
+    assert chosen.expires is not None
+    return svc.store.links.add(
         shared.path,
         user.id,
-        chosen.expires.at(start),
+        chosen.expires.at(made.start),
         chosen,
         password_hash=hashed(chosen.password),
         pin=version(shared.st) if chosen.pin and shared.st is not None else None,
-        created_at=now,
+        created_at=made.now,
+        recipient={"more_time": bool(chosen.more_time), **(recipient or {})},
     )
-    token = link_token(svc, link)
-    if not shared.folder:
+
+
+def _created(
+    svc: Services,
+    user: User,
+    made: _Made,
+    link: Link,
+    actor: str,
+    remote_addr: str,
+    user_agent: str,
+) -> None:
+    if not made.target.folder:
         file_digest(svc, link)  # its hashing starts now, not at the first download
     svc.audit.record(
         "created",
         "ok",
         link_id=link.id,
-        path=shared.path,
+        path=made.target.path,
         actor=actor or user.username,
         remote_addr=remote_addr,
         user_agent=user_agent,
     )
-    return link, token
 
 
 def file_digest(svc: Services, link: Link) -> bytes | None:
@@ -149,14 +232,19 @@ def revoke_link(
     if by is not None:
         visible_link(svc, by, link_id)
     link = svc.store.links.revoke(link_id, by.id if by else None)
-    svc.audit.record(
-        "revoked",
-        "ok",
-        link_id=link.id,
-        path=link.path,
-        actor=actor or (by.username if by else "cli"),
-        **client,
-    )
+    # A share is revoked with every recipient's link (one transaction).
+    ids = [link.id]
+    if link.share:
+        ids += [r.id for r in svc.store.links.recipients([link.id])[link.id]]
+    for each in ids:
+        svc.audit.record(
+            "revoked",
+            "ok",
+            link_id=each,
+            path=link.path,
+            actor=actor or (by.username if by else "cli"),
+            **client,
+        )
     return link
 
 
@@ -210,8 +298,8 @@ def link_token(svc: Services, link: Link) -> str:
 def shareable_url(svc: Services, link: Link, base_url: str | None = None) -> str | None:
     """The URL to copy again while the link can still be used (active or
     scheduled); None for a revoked, expired or used-up link."""
-    if link.status(clock_now()) not in ("active", "scheduled"):
-        return None
+    if link.share or link.status(clock_now()) not in ("active", "scheduled"):
+        return None  # a share opens nothing: each recipient has their URL
     # An upload link's page is /u/<token>, never /d/.
     return link_url(svc, link_token(svc, link), base_url, "u" if link.upload else "d")
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from ..accounts.people import EMAIL
 from ..core.clock import minutes
 from ..core.clock import now as clock_now
 from ..core.errors import InvalidInput
 from ..core.errors import TooManyRequests
+from ..core.text import EMAIL
 from ..core.text import filesize
 from ..links import sharing
 from ..services import Services
@@ -44,6 +44,40 @@ def send_link(
         raise InvalidInput("Only a link that still works can be sent.")
     if not svc.settings.smtp_host:
         raise InvalidInput("This server sends no email (smtp_host is not set).")
+    _queue(svc, by, link, to, message, url, **client)
+
+
+def send_to_recipients(
+    svc: Services,
+    by: Any,
+    share_id: str,
+    message: str = "",
+    base_url: str | None = None,
+    **client: Any,
+) -> int:
+    """Email each recipient of a share who has an address their own link
+    (each message counts against ``send_limit``); returns how many were
+    queued. Revoked and used-up recipients are left out."""
+    if len(message or "") > 1000:
+        raise InvalidInput("The message may have at most 1000 characters.")
+    share = sharing.visible_link(svc, by, share_id)
+    if not share.share:
+        raise InvalidInput("This link has no recipients; send it to an address.")
+    if not svc.settings.smtp_host:
+        raise InvalidInput("This server sends no email (smtp_host is not set).")
+    queued = 0
+    for one in svc.store.links.recipients([share.id])[share.id]:
+        url = sharing.shareable_url(svc, one, base_url)
+        if one.recipient_email and url is not None:
+            _queue(svc, by, one, one.recipient_email, message, url, **client)
+            queued += 1
+    return queued
+
+
+def _queue(
+    svc: Services, by: Any, link: Any, to: str, message: str, url: str, **client: Any
+) -> None:
+    """Queue one message with ``url`` for ``to`` (held to ``send_limit``)."""
     wait = svc.sends.hit(str(by.id))
     if wait is not None:
         raise TooManyRequests(

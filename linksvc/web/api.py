@@ -34,11 +34,13 @@ from ..db.uploads import Upload
 from ..db.users import User
 from ..links import editing
 from ..links import policy
+from ..links import recipients
 from ..links import sharing
 from ..links import uploads
 from ..links.options import EDITABLE
 from ..links.options import LinkOptions
 from ..links.options import parse
+from ..links.recipients import Line
 from ..notify import mailing
 from .ext import services
 from .openapi import document
@@ -50,8 +52,14 @@ log = logging.getLogger("linksvc.api")
 MAX_PER_PAGE = 200
 
 
-def link_json(link: Link) -> dict[str, Any]:
+def link_json(link: Link, recipients: list[Line] | None = None) -> dict[str, Any]:
+    """A link as the API shows it; a share's ``recipients`` each with their
+    own URL, count and limit (empty for a link without recipients)."""
     return {
+        "recipients": [r.as_json() for r in recipients or []],
+        "share": link.share,
+        "verify": link.verify,
+        "more_time": link.more_time,
         "id": link.id,
         "path": link.path,
         "owner": link.owner,
@@ -221,11 +229,25 @@ def create_link() -> tuple[Response, int, dict[str, str]]:
         url = uploads.upload_url(svc, token, request.host_url)
         location = url_for("api.get_link", link_id=link.id)
         return jsonify({**link_json(link), "url": url}), 201, {"Location": location}
+    asked = _options(data)
+    if asked.recipients:
+        share, _ = sharing.create_share(
+            svc,
+            _user(),
+            path,
+            asked,
+            actor=f"api:{_user().username}",
+            **client(request.environ),
+        )
+        made = recipients.lines(svc, share, request.host_url, activity=False)
+        body = {**link_json(share, made), "url": None}
+        location = url_for("api.get_link", link_id=share.id)
+        return jsonify(body), 201, {"Location": location}
     link, token = sharing.create_link(
         svc,
         _user(),
         path,
-        _options(data),
+        asked,
         actor=f"api:{_user().username}",
         **client(request.environ),
     )
@@ -284,9 +306,25 @@ def list_links() -> Response:
     store = services().store
     user = _user()
     rows = store.links.list(user.id, limit=per_page, offset=(page - 1) * per_page)
+    svc = services()
+    under = store.links.recipients([link.id for link in rows if link.share])
     return jsonify(
         {
-            "items": [link_json(link) for link in rows],
+            "items": [
+                link_json(
+                    link,
+                    [
+                        recipients.Line(
+                            one,
+                            sharing.shareable_url(svc, one, request.host_url),
+                            None,
+                            None,
+                        )
+                        for one in under.get(link.id, [])
+                    ],
+                )
+                for link in rows
+            ],
             "page": page,
             "per_page": per_page,
             "total": store.links.count(user.id),
@@ -300,8 +338,13 @@ def get_link(link_id: str) -> Response:
     link = sharing.visible_link(svc, _user(), link_id)
     url = sharing.shareable_url(svc, link, request.host_url)
     digest = sharing.file_digest(svc, link)
+    made = recipients.lines(svc, link, request.host_url)
     return jsonify(
-        {**link_json(link), "url": url, "sha256": digest.hex() if digest else None}
+        {
+            **link_json(link, made),
+            "url": url,
+            "sha256": digest.hex() if digest else None,
+        }
     )
 
 
@@ -335,6 +378,16 @@ def send_link(link_id: str) -> tuple[Response, int]:
     data = _body()
     user = _user()
     to = _optional(data, "to", (str,)) or ""
+    if not to.strip():  # a share: each recipient gets their own link
+        count = mailing.send_to_recipients(
+            services(),
+            user,
+            link_id,
+            _optional(data, "message", (str,)) or "",
+            request.host_url,
+            **client(request.environ),
+        )
+        return jsonify({"queued": True, "to": "", "count": count}), 202
     mailing.send_link(
         services(),
         user,

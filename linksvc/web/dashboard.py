@@ -22,6 +22,7 @@ from wtforms import IntegerField
 from wtforms import PasswordField
 from wtforms import SelectField
 from wtforms import StringField
+from wtforms import TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length
 from wtforms.validators import NumberRange
@@ -41,6 +42,7 @@ from ..core.text import printable
 from ..db import audit
 from ..files.tree import covers
 from ..links import editing
+from ..links import recipients
 from ..links import sharing
 from ..links.options import EDITABLE
 from ..links.options import LinkOptions
@@ -96,6 +98,17 @@ class ShareForm(FlaskForm):
     )
     pin = BooleanField("Stop working if the file is replaced or changed")
     notify = BooleanField("Email me when it is first downloaded")
+    recipients = TextAreaField(
+        "Recipients (optional: one per line, an email address or a name; each "
+        "gets a link of their own)",
+        validators=[Optional(), Length(max=13000)],
+    )
+    verify = BooleanField(
+        "Recipients with an address must enter a code we email them first"
+    )
+    more_time = BooleanField(
+        "Let the recipient ask me for more time once it expired or is used up"
+    )
 
     def options(self) -> LinkOptions:
         """The link's options as the form gives them (field names are the
@@ -106,7 +119,8 @@ class ShareForm(FlaskForm):
         if not expires:
             raise InvalidInput("Give a custom expiry such as 90m, 2d or 2w.")
         names = ("max_downloads", "not_before", "note", "recipient_page", "password")
-        raw = {name: self[name].data for name in (*names, "ranges", "pin", "notify")}
+        more = ("ranges", "pin", "notify", "recipients", "verify", "more_time")
+        raw = {name: self[name].data for name in (*names, *more)}
         return parse({**raw, "expires": expires}, now())
 
 
@@ -186,8 +200,23 @@ def share(filename: str):
             form.custom.data = format_duration(svc.settings.default_expiry)
     if form.validate_on_submit():
         try:
+            asked = form.options()
+            if asked.recipients:
+                made, _ = sharing.create_share(
+                    svc, user, shared, asked, **client(request.environ)
+                )
+                page = render_template(
+                    "created.html",
+                    link=made,
+                    recipients=recipients.lines(
+                        svc, made, request.host_url, activity=False
+                    ),
+                    email=bool(svc.settings.smtp_host),
+                    send_form=SendForm(prefix="send"),
+                )
+                return page, 201, TOKEN_PAGE_HEADERS
             link, token = sharing.create_link(
-                svc, user, shared, form.options(), **client(request.environ)
+                svc, user, shared, asked, **client(request.environ)
             )
         except LinksvcError as exc:
             form.form_errors.append(str(exc))
@@ -246,10 +275,13 @@ def links() -> str:
     pages = max(1, -(-store.links.count(owner) // LINKS_PER_PAGE))
     svc = services()
     rows = [_with_pending(svc, link) for link in rows]
+    under = store.links.recipients([link.id for link in rows if link.share])
+    under = {k: [_with_pending(svc, r) for r in v] for k, v in under.items()}
     return render_template(
         "links.html",
         links=rows,
-        urls=_urls(svc, rows),
+        under=under,
+        urls=_urls(svc, [*rows, *(r for v in under.values() for r in v)]),
         now=time.time(),
         revoke_form=RevokeForm(),
         page=page,
@@ -297,10 +329,12 @@ def link_detail(link_id: str):
     others = records.query(
         link_id=link.id, exclude_events=audit.KEY_EVENTS, limit=HISTORY_ROWS
     )
+    lines = recipients.lines(svc, link, request.host_url)
     return render_template(
         "link.html",
         link=link,
-        urls=_urls(svc, [link]),
+        recipients=lines,
+        urls=_urls(svc, [link, *(line.link for line in lines)]),
         history=history,
         others=others,
         now=time.time(),
@@ -318,7 +352,19 @@ def link_detail(link_id: str):
 def send(link_id: str) -> Response:
     """Email the link's URL to someone; limited per user per hour."""
     form = SendForm(prefix="send")
-    if form.validate_on_submit():
+    if not form.validate_on_submit():
+        pass
+    elif not (form.to.data or "").strip():  # a share: each recipient's own link
+        count = mailing.send_to_recipients(
+            services(),
+            current(),
+            link_id,
+            form.message.data or "",
+            request.host_url,
+            **client(request.environ),
+        )
+        flash(f"Sent each of {count} recipients their own link.", "info")
+    else:
         mailing.send_link(
             services(),
             current(),

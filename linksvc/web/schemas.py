@@ -72,8 +72,28 @@ SCHEMAS: dict[str, Any] = {
             "notify",
             "revision",
             "upload",
+            "recipients",
+            "share",
         ],
         "properties": {
+            "recipients": {
+                "type": "array",
+                "description": "a share's recipients, each with a link of their "
+                "own (empty for other links)",
+                "items": {"$ref": "#/components/schemas/Recipient"},
+            },
+            "share": {
+                "type": "boolean",
+                "description": "a share for recipients: it has no URL itself",
+            },
+            "verify": {
+                "type": "boolean",
+                "description": "recipients give a one-time code sent to them",
+            },
+            "more_time": {
+                "type": "boolean",
+                "description": "the expired page offers to ask for more time",
+            },
             "id": {"type": "string", "minLength": 16},
             "path": {"type": "string"},
             "owner": {"type": "string"},
@@ -127,6 +147,42 @@ SCHEMAS: dict[str, Any] = {
                 "format": "uri",
                 "description": "the download URL while the link is active or "
                 "scheduled (GET of one link and creation); null otherwise",
+            },
+        },
+        "additionalProperties": False,
+    },
+    "Recipient": {
+        "type": "object",
+        "required": [
+            "id",
+            "label",
+            "email",
+            "url",
+            "download_count",
+            "max_downloads",
+            "revoked",
+        ],
+        "properties": {
+            "id": {"type": "string", "description": "the recipient's link's id"},
+            "label": {"type": "string"},
+            "email": {"type": ["string", "null"]},
+            "url": {
+                "type": ["string", "null"],
+                "description": "their own URL while it works",
+            },
+            "download_count": {"type": "integer", "minimum": 0},
+            "max_downloads": {"type": ["integer", "null"], "minimum": 1},
+            "revoked": {"type": "boolean"},
+            "verify": {"type": "boolean"},
+            "last_download": {
+                "type": ["object", "null"],
+                "description": "the newest download or resume (GET of one link)",
+                "properties": {
+                    "at": {"type": "integer"},
+                    "remote_addr": {"type": "string"},
+                    "bytes": {"type": "integer"},
+                    "complete": {"type": ["boolean", "null"]},
+                },
             },
         },
         "additionalProperties": False,
@@ -187,6 +243,23 @@ SCHEMAS: dict[str, Any] = {
             "upload": {
                 "type": "boolean",
                 "description": "make an upload link into the folder at path",
+            },
+            "recipients": {
+                "type": ["array", "string", "null"],
+                "items": {"type": "string", "maxLength": 254},
+                "maxItems": 50,
+                "description": "make a share: one link per recipient (an email "
+                "address, or a label), each with its own URL, count and limit",
+            },
+            "verify": {
+                "type": ["boolean", "null"],
+                "description": "recipients with an address give a one-time "
+                "code sent there before the download",
+            },
+            "more_time": {
+                "type": ["boolean", "null"],
+                "description": "the expired or used-up page lets the recipient "
+                "ask for more time",
             },
             "max_file_size": {
                 "type": ["string", "integer", "null"],
@@ -256,7 +329,11 @@ SCHEMAS: dict[str, Any] = {
     "Queued": {
         "type": "object",
         "required": ["queued", "to"],
-        "properties": {"queued": {"const": True}, "to": {"type": "string"}},
+        "properties": {
+            "queued": {"const": True},
+            "to": {"type": "string", "description": "empty: each recipient"},
+            "count": {"type": "integer", "description": "messages queued"},
+        },
         "additionalProperties": False,
     },
     "LinkChanges": {

@@ -180,7 +180,7 @@ def test_resolved_fills_only_what_was_left_to_the_default():
             {"colour": "red"},
             "There is no link option 'colour'; the options are: expires, "
             "not_before, max_downloads, note, password, ranges, pin, "
-            "recipient_page, notify.",
+            "recipient_page, notify, recipients, verify, more_time.",
         ),
     ],
 )
