@@ -191,3 +191,47 @@ def test_recipients_from_the_dashboard(client, auth, svc):
     assert made.text.count("/d/") >= 2
     mine = client.get("/links").text
     assert mine.count("Front desk") == 1 and "ann@example.org" in mine
+
+
+def test_sending_a_share_emails_each_recipient_their_own_link(make_app, frozen):
+    from linksvc.services import of
+
+    app = make_app(smtp_host="127.0.0.1")
+    svc = of(app)
+    runner = app.test_cli_runner()
+    lines = create(
+        runner,
+        "--max-downloads",
+        "1",
+        "--recipient",
+        "ann@example.org",
+        "--recipient",
+        "Front desk",
+        "--recipient",
+        "carol@example.org",
+    )
+    tokens = tokens_of(lines)
+    share_id = lines[0].split()[1]
+    carol = svc.signer.verify(tokens["carol@example.org"]).link_id
+    assert runner.invoke(cli, ["link", "revoke", carol]).exit_code == 0
+    client = app.test_client()
+    from ..conftest import Auth
+
+    Auth(client).login_as("alice")
+    page = client.get(f"/links/{share_id}")
+    assert page.status_code == 200 and "Email each recipient" in page.text
+    sent = client.post(
+        f"/links/{share_id}/send",
+        data={
+            "send-csrf_token": csrf_token(client, f"/links/{share_id}"),
+            "send-to": "",
+            "send-message": "Here you go",
+        },
+        follow_redirects=True,
+    )
+    assert "Sent each of 1 recipients" in sent.text
+    (message,) = svc.store.outbox.list(kind="email")
+    assert message.recipient == "ann@example.org"
+    assert f"/d/{tokens['ann@example.org']}" in message.body
+    assert tokens["carol@example.org"] not in message.body
+    assert "Here you go" in message.body
