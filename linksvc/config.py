@@ -135,6 +135,12 @@ WEBHOOK_FORMAT = "both"
 WEBHOOK_ROTATION = "1d"
 #: Links a user may send by email through linksvc.
 SEND_LIMIT = "20 per hour"
+#: One-time codes sent to a recipient, per recipient's link and per address.
+CODE_LIMIT = "5 per hour"
+#: How long a recipient's one-time code works.
+CODE_LIFETIME = "10m"
+#: "Ask for more time" requests per link, and per client address.
+MORE_TIME_LIMIT = "3 per day"
 #: How often each server looks for due messages and reminders.
 OUTBOX_INTERVAL = "30s"
 #: Log every request (gunicorn's access log) to standard output.
@@ -490,6 +496,9 @@ class Settings:
     )
     webhook_rotation: int = _setting(WEBHOOK_ROTATION, _duration)
     send_limit: str = _setting(SEND_LIMIT, _limit)
+    code_limit: str = _setting(CODE_LIMIT, _limit)
+    code_lifetime: int = _setting(CODE_LIFETIME, _duration)
+    more_time_limit: str = _setting(MORE_TIME_LIMIT, _limit)
     outbox_interval: int = _setting(OUTBOX_INTERVAL, _duration)
     offload: str = _setting(OFFLOAD, _choice("none", "nginx", "sendfile"))
     offload_prefix: str = _setting(OFFLOAD_PREFIX, _location)

@@ -17,6 +17,8 @@ from .accounts.passwords import PasswordCheck
 from .config import Settings
 from .core.signing import LinkSigner
 from .core.unlock import Unlocks
+from .core.unlock import VERIFIED_COOKIE
+from .core.unlock import VERIFIED_SALT
 from .db.audit import AuditLog
 from .db.counts import DeferredCounts
 from .db.store import Store
@@ -84,6 +86,13 @@ class Services:
     event_lines: Any = None
     #: SHA-256 digests of file versions (Repr-Digest, SHA256SUMS).
     digests: Digests | None = None
+    #: Cookies that say a browser gave the code sent to a recipient.
+    verified: Unlocks = field(
+        default_factory=lambda: Unlocks(["-"], 0, VERIFIED_COOKIE, VERIFIED_SALT)
+    )
+    #: Codes sent per recipient's link and per address ("code_limit").
+    code_sends: Throttle | None = None
+    code_sends_to: Throttle | None = None
 
     def digest_of(self, opened: OpenFile) -> bytes | None:
         """The digest of an open file's version if known (else it is queued)."""
@@ -96,7 +105,8 @@ class Services:
         WSGI layer in front of everything)."""
         if self.keyring.refresh():
             self.signer = LinkSigner(self.keyring.keys)
-            self.unlocks = Unlocks(self.keyring.keys, self.unlocks.lifetime)
+            self.unlocks = self.unlocks.renewed(self.keyring.keys)
+            self.verified = self.verified.renewed(self.keyring.keys)
 
     def close(self) -> None:
         """Write what the audit holds and close the database."""
@@ -137,6 +147,11 @@ def build(settings: Settings, keyring: KeyRing) -> Services:
         upload_starts=Throttle(limits, settings.upload_limit, "upload-start"),
         upload_slots=ZipSlots(settings.uploads_per_worker),
         digests=Digests(opener_of(tree), store.digests.load, store.digests.save),
+        verified=Unlocks(
+            keyring.keys, settings.unlock_lifetime, VERIFIED_COOKIE, VERIFIED_SALT
+        ),
+        code_sends=Throttle(limits, settings.code_limit, "code-link"),
+        code_sends_to=Throttle(limits, settings.code_limit, "code-address"),
     )
 
 

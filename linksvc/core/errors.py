@@ -209,6 +209,24 @@ class FileChanged(LinksvcError):
     hint = ASK_FOR_A_NEW_LINK
 
 
+class VerificationRequired(LinksvcError):
+    """The recipient must give a code sent to their address first."""
+
+    code = "verification_required"
+    status = 403
+    title = "Check your email"
+    hint = "Ask for a code; we email it to the address this link was made for."
+
+
+class WrongCode(LinksvcError):
+    """A one-time code that is wrong, used, expired or tried too often."""
+
+    code = "wrong_code"
+    status = 403
+    title = "That code does not work"
+    hint = "Ask for a new code and enter it within ten minutes."
+
+
 class PasswordRequired(LinksvcError):
     """The link has a password and this request did not unlock it."""
 

@@ -19,6 +19,7 @@ from sqlalchemy import text
 
 from .audit import AuditRecords
 from .claims import DownloadClaims
+from .codes import Codes
 from .crcs import Crcs
 from .digests import StoredDigests
 from .groups import Groups
@@ -107,6 +108,7 @@ class Store:
         self.records = AuditRecords(self.engine)
         self.crcs = Crcs(self.engine)
         self.digests = StoredDigests(self.engine)
+        self.codes = Codes(self.engine)
         self.provisioning = Provisioning(self.engine)
         self.passkeys = Passkeys(self.engine)
         self.uploads = Uploads(self.engine)

@@ -48,6 +48,7 @@ from ..core.errors import PasswordRequired
 from ..core.errors import PathRefused
 from ..core.errors import TooManyAttempts
 from ..core.errors import TooManyRequests
+from ..core.errors import VerificationRequired
 from ..core.errors import WrongPassword
 from ..core.observed import note
 from ..core.signing import Claims
@@ -66,6 +67,7 @@ from ..files.tree import etag_of
 from ..files.tree import OpenFile
 from ..files.tree import version
 from ..services import Services
+from . import verification
 
 #: The request headers RFC 9110 preconditions and ranges read, by WSGI name.
 _CONDITIONAL = {
@@ -94,6 +96,8 @@ class Purpose(enum.Enum):
     PAGE = "page"
     #: Giving the link's password.
     UNLOCK = "unlock"
+    #: A recipient asking for a one-time code, or giving it.
+    VERIFY = "verify"
     #: A folder link's page.
     FOLDER = "folder"
     #: A folder link's "Download all".
@@ -153,6 +157,8 @@ class Request:
     environ: dict[str, Any]
     member: str | None = None
     password: str | None = None
+    #: The one-time code given (VERIFY); None asks for one to be sent.
+    code: str | None = None
 
 
 #: What a folder purpose does once the row has said yes (links/folders.py).
@@ -227,10 +233,21 @@ def open_link(
         check_row(claims, state, clock_now(), guard=_no_guard)
         purpose = concrete(purpose, state, environ)
         _kind(purpose, state)
-        _guards(svc, environ, claims, state, password=purpose is not Purpose.UNLOCK)
+        _guards(
+            svc,
+            environ,
+            claims,
+            state,
+            password=purpose is not Purpose.UNLOCK,
+            verify=purpose not in (Purpose.UNLOCK, Purpose.VERIFY),
+        )
         _not_used_up(svc, environ, state)
         if purpose is Purpose.UNLOCK:
             _unlock(svc, environ, claims, state, request.password)
+        if purpose is Purpose.VERIFY:
+            done = _verify(svc, claims, state, request.code)
+            record_look(svc, environ, claims, purpose)
+            return Opened(purpose, claims, state, extra=done)
         if purpose in UPLOAD_PURPOSES or (purpose is Purpose.UNLOCK and state.upload):
             # Nothing is opened or counted until bytes arrive (links/uploads.py).
             if purpose is not Purpose.UPLOAD:
@@ -333,9 +350,11 @@ def _guards(
     claims: Claims,
     state: LinkState,
     password: bool = True,
+    verify: bool = True,
 ) -> None:
     """The row's options, before anything costly: the network, then the
-    password (an unlock cookie for this link and its current password)."""
+    password (an unlock cookie for this link and its current password), then
+    the recipient's code (a verified cookie for this link and address)."""
     addr = environ.get("REMOTE_ADDR") or ""
     if state.ranges and not addresses.allows(state.ranges, addr):
         raise AddressRefused(
@@ -350,6 +369,29 @@ def _guards(
         )
     ):
         raise PasswordRequired("This link is protected by a password.")
+    if (
+        verify
+        and state.verify
+        and not verification.verified(
+            svc, environ, claims.link_id, state.recipient_email
+        )
+    ):
+        raise VerificationRequired(
+            "This link is for one person: enter the code we email to "
+            f"{verification.masked(state.recipient_email)}."
+        )
+
+
+def _verify(svc: Services, claims: Claims, state: LinkState, code: str | None) -> str:
+    """Send a code ("sent"), or take the one given ("verified"); a link that
+    asks for no code is verified as it is."""
+    if not state.verify:
+        return "verified"
+    if code is None:
+        verification.send_code(svc, claims, state)
+        return "sent"
+    verification.check_code(svc, claims, code)
+    return "verified"
 
 
 def _not_used_up(svc: Services, environ: dict[str, Any], state: LinkState) -> None:
@@ -490,6 +532,7 @@ _LOOKS = {
     Purpose.FOLDER: "page",
     Purpose.SUMS: "page",
     Purpose.UNLOCK: "unlock",
+    Purpose.VERIFY: "unlock",
     Purpose.UPLOAD_PAGE: "page",
 }
 
@@ -527,7 +570,7 @@ def refuse(
         exc = FileMissing("The file or folder this link shares is not there.")
     elif claims is not None and isinstance(exc, PathRefused):
         exc = PathRefused("The file or folder this link shares cannot be sent.")
-    if type(exc) is PasswordRequired:
+    if type(exc) in (PasswordRequired, VerificationRequired):
         event = "page"
     elif isinstance(exc, (WrongPassword, TooManyAttempts)):
         event = "unlock"

@@ -81,6 +81,8 @@ def create_link(
     """
     if asked.recipients:
         raise InvalidInput("Links for recipients are made as a share.")
+    if asked.verify:
+        raise InvalidInput("A code is sent to a recipient: name recipients to verify.")
     made = _made(svc, user, shared, asked)
     link = _add(svc, user, made)
     _created(svc, user, made, link, actor, remote_addr, user_agent)
@@ -103,6 +105,8 @@ def create_share(
     Returns the share and each recipient's link and token."""
     if not asked.recipients:
         raise InvalidInput("A share for recipients needs at least one recipient.")
+    if asked.verify and not svc.settings.smtp_host:
+        raise InvalidInput("Codes are sent by email, and this server sends none.")
     made = _made(svc, user, shared, asked)
     share = _add(svc, user, made, {"share": True})
     _created(svc, user, made, share, actor, remote_addr, user_agent)

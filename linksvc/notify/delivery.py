@@ -354,6 +354,16 @@ def _deliver(svc: Services, messages: list[Message]) -> tuple[int, int]:
     return sent, failed
 
 
+#: Set to send at once what was just queued (a recipient's code), instead
+#: of at the next ``outbox_interval``.
+_woken = threading.Event()
+
+
+def wake() -> None:
+    """Have this process's outbox loop run now."""
+    _woken.set()
+
+
 def start(svc: Services) -> threading.Thread:
     """Run :func:`run_once` every ``outbox_interval`` for as long as the
     process lives (its database work on a real thread; deliveries wait on
@@ -365,7 +375,8 @@ def start(svc: Services) -> threading.Thread:
                 run_once(svc)
             except Exception:
                 log.exception("the outbox run failed")
-            time.sleep(svc.settings.outbox_interval)
+            _woken.wait(svc.settings.outbox_interval)
+            _woken.clear()
 
     thread = threading.Thread(target=loop, name="linksvc-outbox", daemon=True)
     thread.start()

@@ -28,12 +28,16 @@ from werkzeug.exceptions import InternalServerError
 from werkzeug.wrappers import Response
 
 from ..core.errors import PasswordRequired
+from ..core.errors import TooManyRequests
+from ..core.errors import VerificationRequired
+from ..core.errors import WrongCode
 from ..core.errors import WrongPassword
 from ..core.observed import note
 from ..core.previews import is_preview_bot
 from ..core.unlock import COOKIE
 from ..files.sending import FileResponse
 from ..links import folders as _folders  # noqa: F401  (registers folder purposes)
+from ..links import verification
 from ..links.opening import open_link
 from ..links.opening import Opened
 from ..links.opening import Purpose
@@ -44,6 +48,8 @@ from .ext import services
 from .locked import HEADERS
 from .locked import locked_page
 from .locked import UnlockForm
+from .locked import verify_page
+from .locked import VerifyForm
 
 bp = Blueprint("links", __name__)
 #: The rule of the one route FastLinks answers (the request log's route).
@@ -88,12 +94,11 @@ def show(svc: Services, result: Any, token: str) -> Any:
     if isinstance(result, Refusal):
         if result.error is None:
             raise InternalServerError()
-        if (
-            type(result.error) is PasswordRequired
-            and request.method == "GET"
-            and not is_preview_bot(request.user_agent.string)
-        ):
-            return _headed(svc, locked_page())
+        if request.method == "GET" and not is_preview_bot(request.user_agent.string):
+            if type(result.error) is PasswordRequired:
+                return _headed(svc, locked_page())
+            if type(result.error) is VerificationRequired:
+                return _headed(svc, verify_page(str(result.error)))
         raise result.error
     assert isinstance(result, Opened)
     state = result.state
@@ -190,6 +195,8 @@ def post(token: str) -> Any:
     svc = services()
     if "password" in request.form:
         return unlock(svc, token)
+    if "code" in request.form or request.form.get("action") == "send_code":
+        return verify(svc, token)
     purpose = Purpose.ZIP if request.form.get("action") == "zip" else Purpose.DOWNLOAD
     return show(svc, answer(svc, _as_get(request.environ), token, purpose), token)
 
@@ -220,6 +227,60 @@ def _as_get(environ: dict[str, Any]) -> dict[str, Any]:
     """A form's POST sends the file as a GET would (no Range, no
     preconditions: a form sends none)."""
     return {**environ, "REQUEST_METHOD": "GET"}
+
+
+def verify(svc: Services, token: str) -> Any:
+    """A recipient asks for a one-time code, or gives it: the verified
+    cookie for their link's URL, then back there."""
+    form = VerifyForm()
+    asking = request.form.get("action") == "send_code"
+    if not form.validate_on_submit():
+        return _headed(svc, verify_page("Enter the code from the email.", form, 400))
+    try:
+        result = open_link(
+            svc,
+            Request(request.environ, code=None if asking else form.code.data or ""),
+            token,
+            Purpose.VERIFY,
+        )
+    except Exception:
+        log.exception("verifying a recipient of link %s failed", token[:40])
+        result = Refusal(None)
+    if isinstance(result, Refusal):
+        error = result.error
+        if isinstance(error, WrongCode | TooManyRequests) and result.claims:
+            page = verify_page(
+                "Enter the code we emailed you.",
+                form,
+                error.status,
+                errors=[str(error)],
+            )
+            body, status, headers = page
+            if isinstance(error, TooManyRequests):
+                headers = {**headers, "Retry-After": str(error.retry_after)}
+            return _headed(svc, (body, status, headers))
+        return show(svc, result, token)
+    assert isinstance(result, Opened)
+    if result.extra == "sent":
+        form.code.data = ""
+        return _headed(
+            svc, verify_page("Enter the code we emailed you.", form, 200, sent=True)
+        )
+    target = f"/d/{token}"
+    response: Response = redirect(target, 303)
+    if result.state.verify:
+        response.set_cookie(
+            svc.verified.cookie,
+            verification.cookie_value(svc, result.claims, result.state),
+            max_age=svc.verified.lifetime,
+            path=target,
+            secure=request.is_secure or current_app.config["SESSION_COOKIE_SECURE"],
+            httponly=True,
+            samesite="Lax",
+        )
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 def unlock(svc: Services, token: str, prefix: str = "/d/") -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import render_template
 from flask_wtf import FlaskForm
 from wtforms import PasswordField
+from wtforms import StringField
 from wtforms.validators import DataRequired
 from wtforms.validators import Length
 
@@ -22,6 +23,28 @@ class UnlockForm(FlaskForm):
     password = PasswordField(
         "Password", validators=[DataRequired(), Length(max=MAX_LINK_PASSWORD)]
     )
+
+
+class VerifyForm(FlaskForm):
+    code = StringField("Code from the email", validators=[Length(max=16)])
+
+
+def verify_page(
+    message: str,
+    form: VerifyForm | None = None,
+    status: int = 403,
+    sent: bool = False,
+    errors: list[str] | None = None,
+) -> tuple[str, int, dict[str, str]]:
+    """403 with the one-time code form (posting to the same URL)."""
+    page = render_template(
+        "verify.html",
+        form=form or VerifyForm(),
+        message=message,
+        sent=sent,
+        errors=errors or [],
+    )
+    return page, status, HEADERS
 
 
 def locked_page(

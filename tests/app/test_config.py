@@ -91,6 +91,9 @@ def test_environment_overrides_every_key(tmp_path):
         "LINKSVC_WEBHOOK_ALLOW_PRIVATE": "no",
         "LINKSVC_WEBHOOK_CA_FILE": "/etc/ssl/ca.pem",
         "LINKSVC_WEBHOOK_FORMAT": "standard",
+        "LINKSVC_CODE_LIMIT": "2 per hour",
+        "LINKSVC_CODE_LIFETIME": "5m",
+        "LINKSVC_MORE_TIME_LIMIT": "1 per day",
         "LINKSVC_WEBHOOK_ROTATION": "2h",
         "LINKSVC_SEND_LIMIT": "3 per hour",
         "LINKSVC_OUTBOX_INTERVAL": "10s",
@@ -180,6 +183,8 @@ def test_environment_overrides_every_key(tmp_path):
     assert settings.webhook_allow_private is False
     assert settings.webhook_ca_file == "/etc/ssl/ca.pem"
     assert (settings.webhook_format, settings.webhook_rotation) == ("standard", 7200)
+    assert (settings.code_limit, settings.code_lifetime) == ("2 per hour", 300)
+    assert settings.more_time_limit == "1 per day"
     assert settings.send_limit == "3 per hour"
     assert settings.outbox_interval == 10
     assert settings.reauth_limit == "2 per minute"
