@@ -93,6 +93,8 @@ class Services:
     #: Codes sent per recipient's link and per address ("code_limit").
     code_sends: Throttle | None = None
     code_sends_to: Throttle | None = None
+    #: "Ask for more time" per link and per client ("more_time_limit").
+    more_time_asks: Throttle | None = None
 
     def digest_of(self, opened: OpenFile) -> bytes | None:
         """The digest of an open file's version if known (else it is queued)."""
@@ -152,6 +154,7 @@ def build(settings: Settings, keyring: KeyRing) -> Services:
         ),
         code_sends=Throttle(limits, settings.code_limit, "code-link"),
         code_sends_to=Throttle(limits, settings.code_limit, "code-address"),
+        more_time_asks=Throttle(limits, settings.more_time_limit, "more-time"),
     )
 
 

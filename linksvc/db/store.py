@@ -30,6 +30,7 @@ from .outbox import Outbox
 from .passkeys import Passkeys
 from .provisioning import Provisioning
 from .sessions import Sessions
+from .time_requests import TimeRequests
 from .tokens import Tokens
 from .uploads import Uploads
 from .users import User
@@ -109,6 +110,7 @@ class Store:
         self.crcs = Crcs(self.engine)
         self.digests = StoredDigests(self.engine)
         self.codes = Codes(self.engine)
+        self.time_requests = TimeRequests(self.engine)
         self.provisioning = Provisioning(self.engine)
         self.passkeys = Passkeys(self.engine)
         self.uploads = Uploads(self.engine)

@@ -41,6 +41,7 @@ from ..core.conditional import Decision
 from ..core.errors import AddressRefused
 from ..core.errors import FileChanged
 from ..core.errors import FileMissing
+from ..core.errors import LinkExpired
 from ..core.errors import LinkInvalid
 from ..core.errors import LinksvcError
 from ..core.errors import LinkUsedUp
@@ -67,6 +68,7 @@ from ..files.tree import etag_of
 from ..files.tree import OpenFile
 from ..files.tree import version
 from ..services import Services
+from . import more_time
 from . import verification
 
 #: The request headers RFC 9110 preconditions and ranges read, by WSGI name.
@@ -98,6 +100,8 @@ class Purpose(enum.Enum):
     UNLOCK = "unlock"
     #: A recipient asking for a one-time code, or giving it.
     VERIFY = "verify"
+    #: A recipient of an expired or used-up link asking for more time.
+    MORE_TIME = "more time"
     #: A folder link's page.
     FOLDER = "folder"
     #: A folder link's "Download all".
@@ -130,6 +134,9 @@ class Refusal:
 
     error: LinksvcError | None
     claims: Claims | None = None
+    #: The link is expired or used up and its owner takes requests for
+    #: more time: the page offers the form.
+    more_time: bool = False
 
 
 @dataclass(frozen=True)
@@ -159,6 +166,9 @@ class Request:
     password: str | None = None
     #: The one-time code given (VERIFY); None asks for one to be sent.
     code: str | None = None
+    #: What a recipient asking for more time wrote, and their address.
+    message: str = ""
+    email: str = ""
 
 
 #: What a folder purpose does once the row has said yes (links/folders.py).
@@ -222,6 +232,7 @@ def open_link(
     what a page shows, or a recorded Refusal (see the module's docstring)."""
     environ = request.environ
     claims: Claims | None = None
+    state: LinkState | None = None
     try:
         claims = svc.signer.verify(token)
         note(environ, link_id=claims.link_id, outcome="ok")
@@ -230,6 +241,11 @@ def open_link(
             if counted is not None:
                 return counted
         claims, state = _row(svc, claims)
+        if purpose is Purpose.MORE_TIME:
+            asked = more_time.ask(
+                svc, environ, claims, state, request.message, request.email
+            )
+            return Opened(purpose, claims, state, extra=asked)
         check_row(claims, state, clock_now(), guard=_no_guard)
         purpose = concrete(purpose, state, environ)
         _kind(purpose, state)
@@ -267,7 +283,15 @@ def open_link(
             digest = svc.digest_of(opened)
         claim(svc, environ, claims, state, PEEK, "")  # works now, counts nothing
     except LinksvcError as exc:
-        return refuse(svc, environ, exc, claims)
+        refused = refuse(svc, environ, exc, claims)
+        if (
+            state is not None
+            and state.more_time
+            and isinstance(exc, LinkExpired | LinkUsedUp)
+            and purpose is not Purpose.MORE_TIME
+        ):
+            refused = dataclasses.replace(refused, more_time=True)
+        return refused
     record_look(svc, environ, claims, purpose)
     return Opened(purpose, claims, state, st, digest=digest)
 

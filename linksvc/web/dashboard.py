@@ -42,6 +42,7 @@ from ..core.text import printable
 from ..db import audit
 from ..files.tree import covers
 from ..links import editing
+from ..links import more_time
 from ..links import recipients
 from ..links import sharing
 from ..links.options import EDITABLE
@@ -333,6 +334,7 @@ def link_detail(link_id: str):
     return render_template(
         "link.html",
         link=link,
+        asks=more_time.of_link(svc, link.id),
         recipients=lines,
         urls=_urls(svc, [link, *(line.link for line in lines)]),
         history=history,
@@ -345,6 +347,21 @@ def link_detail(link_id: str):
         received=svc.store.uploads.of_link(link.id) if link.upload else [],
         decide_form=FlaskForm(),
     ), status
+
+
+@bp.route("/links/<link_id>/more-time/<request_id>", methods=["POST"])
+@login_required
+def decide_more_time(link_id: str, request_id: str) -> Response:
+    """Approve (the link works again, same URL) or decline a recipient's
+    request for more time."""
+    svc = services()
+    sharing.visible_link(svc, current(), link_id)
+    found = more_time.get(svc, request_id)
+    if RevokeForm().validate_on_submit() and found and found.link_id == link_id:
+        approve = request.form.get("decision") == "approve"
+        more_time.decide(svc, current(), request_id, approve)
+        flash("Approved: the link works again." if approve else "Declined.", "info")
+    return redirect(url_for("dashboard.link_detail", link_id=link_id))
 
 
 @bp.route("/links/<link_id>/send", methods=["POST"])

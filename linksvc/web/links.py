@@ -13,8 +13,10 @@ front; a request is never answered by both.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint
@@ -26,7 +28,11 @@ from flask import request
 from flask_wtf import FlaskForm
 from werkzeug.exceptions import InternalServerError
 from werkzeug.wrappers import Response
+from wtforms import StringField
+from wtforms import TextAreaField
+from wtforms.validators import Length
 
+from ..core.errors import InvalidInput
 from ..core.errors import PasswordRequired
 from ..core.errors import TooManyRequests
 from ..core.errors import VerificationRequired
@@ -37,6 +43,7 @@ from ..core.previews import is_preview_bot
 from ..core.unlock import COOKIE
 from ..files.sending import FileResponse
 from ..links import folders as _folders  # noqa: F401  (registers folder purposes)
+from ..links import more_time
 from ..links import verification
 from ..links.opening import open_link
 from ..links.opening import Opened
@@ -95,6 +102,8 @@ def show(svc: Services, result: Any, token: str) -> Any:
         if result.error is None:
             raise InternalServerError()
         if request.method == "GET" and not is_preview_bot(request.user_agent.string):
+            if result.more_time:
+                return _headed(svc, more_time_page(result.error))
             if type(result.error) is PasswordRequired:
                 return _headed(svc, locked_page())
             if type(result.error) is VerificationRequired:
@@ -197,6 +206,8 @@ def post(token: str) -> Any:
         return unlock(svc, token)
     if "code" in request.form or request.form.get("action") == "send_code":
         return verify(svc, token)
+    if request.form.get("action") == "more_time":
+        return ask_more_time(svc, token)
     purpose = Purpose.ZIP if request.form.get("action") == "zip" else Purpose.DOWNLOAD
     return show(svc, answer(svc, _as_get(request.environ), token, purpose), token)
 
@@ -227,6 +238,113 @@ def _as_get(environ: dict[str, Any]) -> dict[str, Any]:
     """A form's POST sends the file as a GET would (no Range, no
     preconditions: a form sends none)."""
     return {**environ, "REQUEST_METHOD": "GET"}
+
+
+class MoreTimeForm(FlaskForm):
+    message = TextAreaField(
+        "A message for them (optional)", validators=[Length(max=more_time.MAX_MESSAGE)]
+    )
+    email = StringField(
+        "Your email, to be told when it works again (optional)",
+        validators=[Length(max=254)],
+    )
+
+
+def more_time_page(
+    error: Any,
+    form: MoreTimeForm | None = None,
+    asked: Any = None,
+    errors: list[str] | None = None,
+) -> tuple[str, int, dict[str, str]]:
+    """The expired or used-up page with the "ask for more time" form."""
+    page = render_template(
+        "more_time.html",
+        title=error.title,
+        message=str(error),
+        status=error.status,
+        form=form or MoreTimeForm(),
+        asked=asked,
+        errors=errors or [],
+    )
+    return page, error.status, HEADERS
+
+
+def ask_more_time(svc: Services, token: str) -> Any:
+    """A recipient asks the owner of an expired or used-up link for more time."""
+    form = MoreTimeForm()
+    gone = _Asked("Ask for more time", "This link no longer works.", 410)
+    if not form.validate_on_submit():
+        errors = [f"{f.label.text}: {e}" for f in form for e in f.errors]
+        body, _, headers = more_time_page(gone, form, errors=errors or ["Try again."])
+        return _headed(svc, (body, 400, headers))
+    result = answer_asking(svc, token, form)
+    if isinstance(result, Refusal):
+        if isinstance(result.error, InvalidInput | TooManyRequests) and result.claims:
+            body, status, headers = more_time_page(
+                gone, form, errors=[str(result.error)]
+            )
+            return _headed(svc, (body, result.error.status, headers))
+        return show(svc, result, token)
+    assert isinstance(result, Opened)
+    return _headed(svc, more_time_page(gone, form, asked=result.extra))
+
+
+def answer_asking(svc: Services, token: str, form: MoreTimeForm) -> Any:
+    try:
+        return open_link(
+            svc,
+            Request(
+                request.environ,
+                message=form.message.data or "",
+                email=form.email.data or "",
+            ),
+            token,
+            Purpose.MORE_TIME,
+        )
+    except Exception:
+        log.exception("a request for more time failed")
+        return Refusal(None)
+
+
+@dataclass(frozen=True)
+class _Asked:
+    """What the page says around the form once it was posted."""
+
+    title: str
+    text: str
+    status: int
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class DecideForm(FlaskForm):
+    """Only its CSRF token and the button pressed."""
+
+
+@bp.route("/more-time/<action>", methods=["GET", "POST"])
+def decide_more_time(action: str) -> Any:
+    """The owner's signed approve action from the email: a page, and the
+    decision only by its POST (a mail scanner's GET decides nothing)."""
+    svc = services()
+    found = more_time.from_action(svc, action)
+    link = svc.store.links.get(found.link_id)
+    form = DecideForm()
+    if form.validate_on_submit() and not found.decision:
+        approve = request.form.get("decision") == "approve"
+        found = more_time.decide(svc, None, found.id, approve, actor="email")
+        link = svc.store.links.get(found.link_id)
+    now = int(time.time())
+    page = render_template(
+        "more_time_decide.html",
+        request_=found,
+        link=link,
+        form=form,
+        expired=now > link.expires_at,
+        used_up=link.max_downloads is not None
+        and link.download_count >= link.max_downloads,
+    )
+    return page, 200, HEADERS
 
 
 def verify(svc: Services, token: str) -> Any:
