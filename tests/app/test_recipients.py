@@ -12,6 +12,7 @@ from linksvc.links.options import recipients as parse_recipients
 from ..conftest import audit_rows
 from ..conftest import csrf_token
 from ..conftest import link_row
+from .test_api import check
 
 
 def create(runner, *extra, path="reports/q3/summary.csv", user="alice"):
@@ -130,7 +131,7 @@ def test_the_api_shows_one_share_with_a_line_per_recipient(client, runner, svc):
         headers=headers,
     )
     assert created.status_code == 201, created.json
-    body = created.json
+    body = check(created, "/links", "post")  # as the OpenAPI document says
     assert body["share"] is True and body["url"] is None
     assert [(r["label"], r["email"]) for r in body["recipients"]] == [
         ("ann@example.org", "ann@example.org"),
@@ -142,12 +143,16 @@ def test_the_api_shows_one_share_with_a_line_per_recipient(client, runner, svc):
         client.get(desk["url"].replace("https://links.example.org", "")).status_code
         == 200
     )
-    got = client.get(f"/api/v1/links/{body['id']}", headers=headers).json
+    got = check(
+        client.get(f"/api/v1/links/{body['id']}", headers=headers),
+        "/links/{link_id}",
+        "get",
+    )
     line = got["recipients"][1]
     assert line["download_count"] == 1 and line["revoked"] is False
     assert line["last_download"]["bytes"] == 21
     assert line["last_download"]["complete"] is True
-    listed = client.get("/api/v1/links", headers=headers).json
+    listed = check(client.get("/api/v1/links", headers=headers), "/links", "get")
     assert [item["id"] for item in listed["items"]] == [body["id"]]  # one row
     assert len(listed["items"][0]["recipients"]) == 2
     gone = client.delete(f"/api/v1/links/{body['id']}", headers=headers)
