@@ -123,16 +123,8 @@ def create_share(
                 "verify": bool(asked.verify) and bool(one.email),
             },
         )
-        svc.audit.record(
-            "created",
-            "ok",
-            link_id=link.id,
-            path=made.target.path,
-            actor=actor or user.username,
-            remote_addr=remote_addr,
-            user_agent=user_agent,
-            detail=f"recipient {one.label} of share {share.id}",
-        )
+        detail = f"recipient {one.label} of share {share.id}"
+        _created(svc, user, made, link, actor, remote_addr, user_agent, detail)
         links.append((link, link_token(svc, link)))
     return share, links
 
@@ -192,8 +184,9 @@ def _created(
     actor: str,
     remote_addr: str,
     user_agent: str,
+    detail: str | None = None,
 ) -> None:
-    if not made.target.folder:
+    if not made.target.folder and not link.share:
         file_digest(svc, link)  # its hashing starts now, not at the first download
     svc.audit.record(
         "created",
@@ -203,6 +196,7 @@ def _created(
         actor=actor or user.username,
         remote_addr=remote_addr,
         user_agent=user_agent,
+        detail=detail,
     )
 
 

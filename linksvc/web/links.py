@@ -384,14 +384,25 @@ def verify(svc: Services, token: str) -> Any:
         return _headed(
             svc, verify_page("Enter the code we emailed you.", form, 200, sent=True)
         )
-    target = f"/d/{token}"
-    response: Response = redirect(target, 303)
+    cookie = None
     if result.state.verify:
+        value = verification.cookie_value(svc, result.claims, result.state)
+        cookie = (svc.verified.cookie, value, svc.verified.lifetime)
+    return _back_to(f"/d/{token}", cookie)
+
+
+def _back_to(target: str, cookie: tuple[str, str, int] | None) -> Response:
+    """303 back to the link's URL, setting ``(name, value, max_age)`` for
+    that path only (an unlock or a verification)."""
+    response: Response = redirect(target, 303)
+    if cookie is not None:
+        name, value, max_age = cookie
         response.set_cookie(
-            svc.verified.cookie,
-            verification.cookie_value(svc, result.claims, result.state),
-            max_age=svc.verified.lifetime,
+            name,
+            value,
+            max_age=max_age,
             path=target,
+            # Secure exactly when the session cookie is (an https public URL).
             secure=request.is_secure or current_app.config["SESSION_COOKIE_SECURE"],
             httponly=True,
             samesite="Lax",
@@ -423,19 +434,8 @@ def unlock(svc: Services, token: str, prefix: str = "/d/") -> Any:
             return _headed(svc, locked_page(form, 403))
         return show(svc, result, token)
     assert isinstance(result, Opened)
-    target = f"{prefix}{token}"
-    response: Response = redirect(target, 303)
+    cookie = None
     if result.state.password_hash is not None:
-        response.set_cookie(
-            COOKIE,
-            svc.unlocks.value(result.claims.link_id, result.state.password_hash),
-            max_age=svc.unlocks.lifetime,
-            path=target,
-            # Secure exactly when the session cookie is (an https public URL).
-            secure=request.is_secure or current_app.config["SESSION_COOKIE_SECURE"],
-            httponly=True,
-            samesite="Lax",
-        )
-    response.headers["Cache-Control"] = "private, no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
+        value = svc.unlocks.value(result.claims.link_id, result.state.password_hash)
+        cookie = (COOKIE, value, svc.unlocks.lifetime)
+    return _back_to(f"{prefix}{token}", cookie)
