@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -419,7 +420,9 @@ def s3_endpoint(tmp_path_factory):
         yield url
 
 
+@functools.lru_cache(maxsize=8)
 def s3_client(endpoint: str):
+    """One client per endpoint and test process (making one costs ~0.2 s)."""
     import boto3
 
     from .services import S3_ENV
