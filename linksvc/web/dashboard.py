@@ -334,7 +334,15 @@ def link_detail(link_id: str):
     return render_template(
         "link.html",
         link=link,
-        asks=more_time.of_link(svc, link.id),
+        # A share's page shows its recipients' requests too, named.
+        asks=[
+            (a, label)
+            for one, label in [
+                (link.id, ""),
+                *((r.link.id, r.link.recipient_label) for r in lines),
+            ]
+            for a in more_time.of_link(svc, one)
+        ],
         recipients=lines,
         urls=_urls(svc, [link, *(line.link for line in lines)]),
         history=history,
@@ -357,7 +365,11 @@ def decide_more_time(link_id: str, request_id: str) -> Response:
     svc = services()
     sharing.visible_link(svc, current(), link_id)
     found = more_time.get(svc, request_id)
-    if RevokeForm().validate_on_submit() and found and found.link_id == link_id:
+    of_share = found is not None and (
+        found.link_id == link_id
+        or svc.store.links.get(found.link_id).parent_id == link_id
+    )
+    if RevokeForm().validate_on_submit() and found and of_share:
         approve = request.form.get("decision") == "approve"
         more_time.decide(svc, current(), request_id, approve)
         flash("Approved: the link works again." if approve else "Declined.", "info")
