@@ -59,8 +59,13 @@ class KeyFollower:
             self.app.secret_key = keys[-1]
         if self.app.config["SECRET_KEY_FALLBACKS"] != keys[:-1]:
             self.app.config["SECRET_KEY_FALLBACKS"] = keys[:-1]
-            # Form tokens, like sessions, outlive a rotation and end with a
-            # retirement (itsdangerous takes the list; the last one signs).
+        # Form tokens, like sessions, outlive a rotation and end with a
+        # retirement (itsdangerous takes the list; the last one signs). Not
+        # only when the fallbacks change: a worker that saw no request
+        # between a rotation and the retirement goes from [old] to [new]
+        # with the same (empty) fallbacks, and kept signing forms with the
+        # retired key, which every other worker refused (400).
+        if self.app.config["WTF_CSRF_SECRET_KEY"] != list(keys):
             self.app.config["WTF_CSRF_SECRET_KEY"] = list(keys)
         return self.wsgi(environ, start_response)
 

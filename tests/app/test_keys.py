@@ -13,6 +13,7 @@ from linksvc.services import of as services_of
 
 from ..conftest import Auth
 from ..conftest import BufferedClient
+from ..conftest import csrf_token
 
 
 @pytest.fixture
@@ -345,3 +346,33 @@ def test_every_signed_value_follows_a_rotation_and_ends_with_its_key(
     assert works(fresh) == 200 and fresh_form
     assert not svc.unlocks.unlocked(f"{COOKIE}={unlock}", *keys_of_locked)
     assert svc.unlocks.unlocked(f"{COOKIE}={new_unlock}", *keys_of_locked)
+
+
+def test_a_worker_that_slept_through_a_rotation_signs_forms_with_the_new_key(keyed):
+    """Two workers of one instance: the second sees no request between the
+    rotation and the retirement, so its key list goes from [old] to [new]
+    with the same empty fallbacks. It kept signing form tokens with the
+    retired key, and the first worker refused its forms (400): a login
+    failed in the two-instance test."""
+    app, settings, instance = keyed
+    other = create_app(settings_path=settings)  # the sleeping worker
+    other.config["TESTING"] = True
+    other.test_client_class = BufferedClient
+    try:
+        old_id = run(settings, "keys", "list").output.split("\t")[0]
+        run(settings, "keys", "rotate")
+        assert app.test_client().get("/login").status_code == 200
+        run(settings, "keys", "retire", old_id)
+        # The form comes from the worker that slept, the POST goes to the other.
+        client = other.test_client()
+        token = csrf_token(client, "/login")
+        cookie = client.get_cookie("linksvc_session").value
+        poster = app.test_client()
+        poster.set_cookie("linksvc_session", cookie)
+        answer = poster.post(
+            "/login",
+            data={"csrf_token": token, "username": "admin", "password": "wrong"},
+        )
+        assert answer.status_code == 200  # the form was taken (a wrong password)
+    finally:
+        services_of(other).store.dispose()
